@@ -1,0 +1,2 @@
+//! Engine throughput bench (filled in with the engine).
+fn main() {}

@@ -1,0 +1,156 @@
+//! Bybit risk-limit tiers: the tier table, margin lookups and the built-in tables.
+//!
+//! A [`TierTable`] is built once (from the API, the cache file or the built-in tables),
+//! frozen into an `Arc` and shared read-only by every run. Lookups are pure and
+//! allocation-free: the hot loop reads flat `f64` columns.
+
+pub mod builtin;
+
+use std::sync::Arc;
+
+use crate::decimal::Dec;
+
+/// A tier's position-value cap: a finite decimal or unbounded (`Infinity`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cap {
+    /// Positions up to and including this value (quote currency) fall in the tier.
+    Value(Dec),
+    /// The last tier: no upper bound.
+    Infinity,
+}
+
+impl Cap {
+    /// The cap as `f64` (`+∞` for [`Cap::Infinity`]).
+    pub fn to_f64(self) -> f64 {
+        match self {
+            Cap::Value(d) => d.to_f64(),
+            Cap::Infinity => f64::INFINITY,
+        }
+    }
+}
+
+impl std::fmt::Display for Cap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cap::Value(d) => d.fmt(f),
+            Cap::Infinity => f.write_str("Infinity"),
+        }
+    }
+}
+
+/// One risk-limit tier `(cap, mmr, deduction, imr)` plus Bybit's `maxLeverage` when known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tier {
+    /// Position-value cap of the tier (the boundary belongs to this, the lower, tier).
+    pub cap: Cap,
+    /// Maintenance margin rate, a fraction in [0, 1].
+    pub mmr: Dec,
+    /// Maintenance margin deduction in quote currency (≥ 0).
+    pub deduction: Dec,
+    /// Initial margin rate, a fraction in [0, 1] (0 when unknown, as in v1 cache files).
+    pub imr: Dec,
+    /// Bybit's `maxLeverage` for the tier, when the source carried it.
+    pub max_leverage: Option<Dec>,
+}
+
+impl Tier {
+    /// Builds a tier from its four decimals; `cap = None` means `Infinity`.
+    pub fn new(cap: Option<Dec>, mmr: Dec, deduction: Dec, imr: Dec) -> Tier {
+        Tier { cap: cap.map_or(Cap::Infinity, Cap::Value), mmr, deduction, imr, max_leverage: None }
+    }
+}
+
+/// A symbol's tier table, sorted by cap, last cap `Infinity`, with flat `f64` columns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TierTable {
+    symbol: String,
+    tiers: Vec<Tier>,
+    caps: Vec<f64>,
+    mmrs: Vec<f64>,
+    deductions: Vec<f64>,
+    imrs: Vec<f64>,
+}
+
+/// A tier table shared read-only by every run of a sweep.
+pub type SharedTiers = Arc<TierTable>;
+
+impl TierTable {
+    /// Builds a table from tiers already validated and sorted ascending by cap.
+    ///
+    /// The caller guarantees the order; [`crate::tiers`] parsers enforce it.
+    pub fn from_sorted(symbol: &str, tiers: Vec<Tier>) -> TierTable {
+        let caps = tiers.iter().map(|t| t.cap.to_f64()).collect();
+        let mmrs = tiers.iter().map(|t| t.mmr.to_f64()).collect();
+        let deductions = tiers.iter().map(|t| t.deduction.to_f64()).collect();
+        let imrs = tiers.iter().map(|t| t.imr.to_f64()).collect();
+        TierTable { symbol: symbol.to_string(), tiers, caps, mmrs, deductions, imrs }
+    }
+
+    /// The symbol this table belongs to.
+    pub fn symbol(&self) -> &str {
+        &self.symbol
+    }
+
+    /// The tiers, ascending by cap.
+    pub fn tiers(&self) -> &[Tier] {
+        &self.tiers
+    }
+
+    /// Index of the first tier whose cap is ≥ `pv` (the boundary belongs to the lower
+    /// tier); the last tier when `pv` exceeds every cap.
+    #[inline]
+    pub fn tier_index(&self, pv: f64) -> usize {
+        let n = self.caps.len();
+        let mut i = 0;
+        while i + 1 < n && self.caps[i] < pv {
+            i += 1;
+        }
+        i
+    }
+
+    /// Maintenance margin `(max(pv·mmr − deduction, 0), mmr)`; `(0, 0)` for `pv ≤ 0`.
+    #[inline]
+    pub fn maintenance_margin(&self, pv: f64) -> (f64, f64) {
+        if pv <= 0.0 || self.caps.is_empty() {
+            return (0.0, 0.0);
+        }
+        let i = self.tier_index(pv);
+        let mm = pv * self.mmrs[i] - self.deductions[i];
+        (if mm > 0.0 { mm } else { 0.0 }, self.mmrs[i])
+    }
+
+    /// Initial margin `(pv·imr, imr)` from the tier table (an imr of 0 gives 0, as in the
+    /// origin); `(0, 0)` for `pv ≤ 0`.
+    #[inline]
+    pub fn initial_margin(&self, pv: f64) -> (f64, f64) {
+        if pv <= 0.0 || self.caps.is_empty() {
+            return (0.0, 0.0);
+        }
+        let i = self.tier_index(pv);
+        (pv * self.imrs[i], self.imrs[i])
+    }
+
+    /// Initial margin rate of the tier that holds `pv` (0 for an empty table).
+    #[inline]
+    pub fn imr_at(&self, pv: f64) -> f64 {
+        if self.caps.is_empty() {
+            return 0.0;
+        }
+        self.imrs[self.tier_index(pv)]
+    }
+
+    /// Highest leverage the table allows: the first tier's `maxLeverage`, else `1/imr`
+    /// of the first tier, else 100.
+    pub fn max_leverage(&self) -> f64 {
+        match self.tiers.first() {
+            Some(Tier { max_leverage: Some(l), .. }) => l.to_f64(),
+            Some(t) if !t.imr.is_zero() => (1.0 / t.imr.to_f64()).round(),
+            _ => 100.0,
+        }
+    }
+
+    /// Freezes the table for sharing between runs.
+    pub fn into_shared(self) -> SharedTiers {
+        Arc::new(self)
+    }
+}
