@@ -13,3 +13,4 @@ pub mod candles;
 pub mod decimal;
 pub mod tiers;
 pub mod time;
+pub mod cli;

@@ -1,1 +1,4 @@
 //! Command-line interface: argument definitions and dispatch.
+
+pub mod import_cmd;
+pub mod tiers_cmd;

@@ -1,0 +1,1 @@
+//! `gridsweep import`: candle files to Parquet.

@@ -1,0 +1,1 @@
+//! `gridsweep tiers`: show, refresh and diff risk-limit tiers.
