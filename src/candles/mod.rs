@@ -1,4 +1,20 @@
 //! 1-minute OHLCV candles: column slices shared read-only by every run.
+//!
+//! [`Candles`] owns validated columns decoded once from Parquet ([`parquet_io`], through a
+//! memory map in the private `mmap` module, the crate's only `unsafe`); the engine borrows
+//! them as a [`CandleSlice`] ([`Candles::slice`], [`Candles::window`]). [`import`] turns
+//! Binance CSV dumps and Bybit kline JSON into that Parquet format; [`validate`] holds the
+//! row rules and gap reporting.
+
+pub mod error;
+pub mod import;
+mod mmap;
+pub mod parquet_io;
+pub mod store;
+pub mod validate;
+
+pub use error::{CandleError, Loc, Problem};
+pub use store::{open, Candles, Columns};
 
 /// Borrowed struct-of-arrays view of candles, all columns the same length, `ts_ms` strictly
 /// increasing (open time, UTC epoch milliseconds).
