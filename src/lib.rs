@@ -14,3 +14,7 @@ pub mod decimal;
 pub mod tiers;
 pub mod time;
 pub mod cli;
+pub mod engine;
+pub mod instrument;
+pub mod metrics;
+pub mod tickfile;

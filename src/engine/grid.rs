@@ -1,0 +1,308 @@
+//! The grid ladder (ORIGIN_BEHAVIOUR §1.2–§1.4): build, fill-time update, rebalance.
+//!
+//! Prices are `f64` exactly as in the origin (which works in float here), including its
+//! `round_tick` that formats to 10 decimals and parses back.
+
+/// What a grid level currently stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LevelSide {
+    /// Below the market: long opens (Buy) and short closes (Buy).
+    Buy,
+    /// Above the market: long closes (Sell) and short opens (Sell).
+    Sell,
+    /// Too close to the last fill or the anchor: no new orders.
+    Wait,
+}
+
+/// One level of the ladder.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Level {
+    /// Current side.
+    pub side: LevelSide,
+    /// Price, a multiple of the tick (as the origin's float).
+    pub price: f64,
+}
+
+/// Why a grid could not be built.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("Grid contains duplicate prices: the tick size {tick} is too coarse for grid_step {step} % at price {price}")]
+pub struct DuplicatePrices {
+    /// Tick size.
+    pub tick: f64,
+    /// Grid step in percent.
+    pub step: f64,
+    /// Build price.
+    pub price: f64,
+}
+
+/// The ladder, ascending by price, in a reusable buffer.
+#[derive(Clone, Debug, Default)]
+pub struct Grid {
+    levels: Vec<Level>,
+    tick: f64,
+    grid_count: u32,
+    grid_step: f64,
+    rebalance_threshold: f64,
+}
+
+/// Rounds to the tick as the origin does: `round(x/tick)*tick` (half-even), then
+/// formatted with 10 decimals and parsed back.
+pub fn round_tick(x: f64, tick: f64) -> f64 {
+    let r = (x / tick).round_ties_even() * tick;
+    let mut buf = [0u8; 64];
+    let n = {
+        use std::io::Write;
+        let mut cur = std::io::Cursor::new(&mut buf[..]);
+        if write!(cur, "{r:.10}").is_err() {
+            return r;
+        }
+        cur.position() as usize
+    };
+    std::str::from_utf8(&buf[..n]).ok().and_then(|s| s.parse().ok()).unwrap_or(r)
+}
+
+impl Grid {
+    /// Sets the parameters and empties the ladder (keeps the buffer).
+    pub fn reset(&mut self, tick: f64, grid_count: u32, grid_step: f64, rebalance_threshold: f64) {
+        self.levels.clear();
+        self.levels.reserve(grid_count as usize + 2);
+        self.tick = tick;
+        self.grid_count = grid_count;
+        self.grid_step = grid_step;
+        self.rebalance_threshold = rebalance_threshold;
+    }
+
+    /// The levels, ascending by price.
+    #[inline]
+    pub fn levels(&self) -> &[Level] {
+        &self.levels
+    }
+
+    /// Grid step in percent.
+    #[inline]
+    pub fn grid_step(&self) -> f64 {
+        self.grid_step
+    }
+
+    /// True when the grid has not been built.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.levels.is_empty()
+    }
+
+    /// Lowest and highest level price.
+    #[inline]
+    pub fn bounds(&self) -> (f64, f64) {
+        match (self.levels.first(), self.levels.last()) {
+            (Some(a), Some(b)) => (a.price, b.price),
+            _ => (f64::NAN, f64::NAN),
+        }
+    }
+
+    /// True when some level has exactly this price.
+    #[inline]
+    pub fn has_price(&self, price: f64) -> bool {
+        self.levels.iter().any(|l| l.price == price)
+    }
+
+    /// The side of the level at `price`, if any.
+    #[inline]
+    pub fn side_at(&self, price: f64) -> Option<LevelSide> {
+        self.levels.iter().find(|l| l.price == price).map(|l| l.side)
+    }
+
+    /// Builds the ladder around `last_close` (§1.3); does nothing for a zero price.
+    ///
+    /// # Errors
+    /// [`DuplicatePrices`] when two levels round to the same tick.
+    pub fn build(&mut self, last_close: f64) -> Result<(), DuplicatePrices> {
+        if last_close == 0.0 || last_close.is_nan() {
+            return Ok(());
+        }
+        self.levels.clear();
+        let half = self.grid_count / 2;
+        let step = self.grid_step / 100.0;
+        // Lower half first (reversed below), then WAIT, then the upper half.
+        let mut p = last_close;
+        for _ in 0..half {
+            p = round_tick(p * (1.0 - step), self.tick);
+            self.levels.push(Level { side: LevelSide::Buy, price: p });
+        }
+        self.levels.reverse();
+        self.levels.push(Level { side: LevelSide::Wait, price: round_tick(last_close, self.tick) });
+        let mut p = last_close;
+        for _ in 0..half {
+            p = round_tick(p * (1.0 + step), self.tick);
+            self.levels.push(Level { side: LevelSide::Sell, price: p });
+        }
+        // The origin checks for any equal pair; the chains are monotone, so neighbours suffice
+        // unless rounding collapsed a chain (checked the same way).
+        if self.levels.windows(2).any(|w| w[0].price >= w[1].price) {
+            let err = DuplicatePrices { tick: self.tick, step: self.grid_step, price: last_close };
+            self.levels.clear();
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    /// Fill-time update (§1.4 `update_grid`): bounds check, side assignment, one rebalance.
+    ///
+    /// # Errors
+    /// [`DuplicatePrices`] when a rebuild fails.
+    pub fn update(&mut self, fill_price: f64, last_close: f64) -> Result<(), DuplicatePrices> {
+        let (lo, hi) = self.bounds();
+        if self.levels.is_empty() || !(lo < last_close && last_close < hi) {
+            self.build(last_close)?;
+        }
+        let quarter = self.grid_step / 4.0;
+        for l in &mut self.levels {
+            let too_close = l.price != 0.0
+                && self.grid_step != 0.0
+                && (l.price - fill_price).abs() / l.price * 100.0 < quarter;
+            if too_close {
+                l.side = LevelSide::Wait;
+            } else if last_close < l.price {
+                l.side = LevelSide::Sell;
+            } else if last_close > l.price {
+                l.side = LevelSide::Buy;
+            }
+        }
+        self.center();
+        Ok(())
+    }
+
+    /// At most one shift of the ladder when buys and sells are out of balance.
+    fn center(&mut self) {
+        let (mut buys, mut sells) = (0i64, 0i64);
+        let mut highest_sell = 0.0;
+        let mut lowest_buy: Option<f64> = None;
+        for l in &self.levels {
+            match l.side {
+                LevelSide::Buy => {
+                    buys += 1;
+                    lowest_buy.get_or_insert(l.price);
+                }
+                LevelSide::Sell => {
+                    sells += 1;
+                    highest_sell = l.price;
+                }
+                LevelSide::Wait => {}
+            }
+        }
+        let total = buys + sells;
+        if total == 0 {
+            return;
+        }
+        let step = self.grid_step / 100.0;
+        let total = total as f64;
+        if (buys - sells) as f64 / total > self.rebalance_threshold {
+            self.levels.remove(0);
+            let price = round_tick(highest_sell * (1.0 + step), self.tick);
+            self.levels.push(Level { side: LevelSide::Sell, price });
+        } else if (sells - buys) as f64 / total > self.rebalance_threshold {
+            let base = lowest_buy.unwrap_or(self.levels[0].price);
+            self.levels.pop();
+            let price = round_tick(base * (1.0 - step), self.tick);
+            self.levels.insert(0, Level { side: LevelSide::Buy, price });
+        }
+    }
+
+    /// Index the placement walk starts from: the middle of the WAIT band, else the middle.
+    pub fn center_index(&self) -> usize {
+        let first = self.levels.iter().position(|l| l.side == LevelSide::Wait);
+        let last = self.levels.iter().rposition(|l| l.side == LevelSide::Wait);
+        match (first, last) {
+            (Some(a), Some(b)) => (a + b) / 2,
+            _ => self.levels.len() / 2,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid(tick: f64, count: u32, step: f64) -> Grid {
+        let mut g = Grid::default();
+        g.reset(tick, count, step, 0.3);
+        g
+    }
+
+    fn show(g: &Grid) -> String {
+        g.levels()
+            .iter()
+            .map(|l| {
+                let s = match l.side {
+                    LevelSide::Buy => "B",
+                    LevelSide::Sell => "S",
+                    LevelSide::Wait => "W",
+                };
+                format!("{s}{:?}", l.price)
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn round_tick_matches_origin_vectors() {
+        assert_eq!(round_tick(100000.15, 0.1), 100000.1);
+        assert_eq!(round_tick(100000.19, 0.1), 100000.2);
+        assert_eq!(round_tick(100000.14, 0.1), 100000.1);
+        assert_eq!(round_tick(100000.155, 0.01), 100000.16);
+        assert_eq!(round_tick(100000.154, 0.01), 100000.15);
+    }
+
+    #[test]
+    fn builds_origin_example_grid() {
+        let mut g = grid(0.01, 10, 1.0);
+        g.build(100.0).unwrap();
+        assert_eq!(
+            show(&g),
+            "B95.1 B96.06 B97.03 B98.01 B99.0 W100.0 S101.0 S102.01 S103.03 S104.06 S105.1"
+        );
+    }
+
+    #[test]
+    fn btc_grid_vectors() {
+        let mut g = grid(0.1, 50, 0.2);
+        g.build(100000.0).unwrap();
+        let p: Vec<f64> = g.levels().iter().map(|l| l.price).collect();
+        assert_eq!(p.len(), 51);
+        assert_eq!(&p[..5], &[95118.2, 95308.8, 95499.8, 95691.2, 95883.0]);
+        assert_eq!(&p[23..28], &[99600.4, 99800.0, 100000.0, 100200.0, 100400.4]);
+        assert_eq!(&p[46..], &[104285.0, 104493.6, 104702.6, 104912.0, 105121.8]);
+        let mut g = grid(0.1, 200, 0.2);
+        g.build(100000.0).unwrap();
+        assert_eq!(g.levels().len(), 201);
+    }
+
+    #[test]
+    fn update_grid_origin_examples() {
+        let mut g = grid(0.01, 10, 1.0);
+        g.build(100.0).unwrap();
+        g.update(99.0, 98.95).unwrap();
+        assert_eq!(
+            show(&g),
+            "B95.1 B96.06 B97.03 B98.01 W99.0 S100.0 S101.0 S102.01 S103.03 S104.06 S105.1"
+        );
+        g.update(98.01, 97.9).unwrap();
+        g.update(97.03, 97.0).unwrap();
+        assert_eq!(
+            show(&g),
+            "B93.21 B94.15 B95.1 B96.06 W97.03 S98.01 S99.0 S100.0 S101.0 S102.01 S103.03"
+        );
+        let mut g = grid(0.01, 10, 1.0);
+        g.build(100.0).unwrap();
+        g.update(99.0, 120.0).unwrap();
+        assert_eq!(
+            show(&g),
+            "B114.12 B115.27 B116.43 B117.61 B118.8 W120.0 S121.2 S122.41 S123.63 S124.87 S126.12"
+        );
+    }
+
+    #[test]
+    fn coarse_tick_is_a_duplicate_error() {
+        let mut g = grid(10.0, 10, 0.1);
+        assert!(g.build(100.0).is_err());
+    }
+}

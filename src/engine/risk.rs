@@ -1,0 +1,171 @@
+//! Risk multipliers (ORIGIN_BEHAVIOUR §1.6) and the pair liquidation estimate (§2.7).
+
+use super::params::GridParams;
+use crate::tiers::TierTable;
+
+/// Order-size multipliers `[direction][side]` (direction 0 = long; side 0 = Buy).
+pub type Multipliers = [[f64; 2]; 2];
+
+/// All multipliers 1.
+pub const NEUTRAL: Multipliers = [[1.0; 2]; 2];
+
+/// Estimated liquidation prices `(long, short)` of a hedged pair sharing one equity pool.
+pub fn pair_liq_prices(
+    tiers: &TierTable,
+    long: (f64, f64),
+    short: (f64, f64),
+    equity: f64,
+) -> (f64, f64) {
+    let (l_size, l_entry) = long;
+    let (s_size, s_entry) = short;
+    let combined = l_size * l_entry + s_size * s_entry;
+    let (mm_total, _) = tiers.maintenance_margin(combined);
+    let pool = equity - mm_total;
+    if pool <= 0.0 {
+        return (l_entry, s_entry);
+    }
+    let q = l_size - s_size;
+    if q > 0.0 {
+        let liq = l_entry - pool / q;
+        (if liq > 0.0 { liq } else { 0.0 }, 0.0)
+    } else if q < 0.0 {
+        let liq = s_entry + pool / -q;
+        if l_size == 0.0 && liq > 2.0 * s_entry {
+            (0.0, 0.0)
+        } else {
+            (0.0, liq)
+        }
+    } else {
+        (0.0, 0.0)
+    }
+}
+
+/// One leg's inputs to the risk rules.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LegRisk {
+    /// Size in base currency.
+    pub size: f64,
+    /// Average entry (0 when flat).
+    pub entry: f64,
+    /// Estimated liquidation price (0 when none).
+    pub liq: f64,
+    /// Position value at entry / wallet (a ratio).
+    pub margin: f64,
+}
+
+/// Margin ratios `size × entry / wallet` of both legs.
+///
+/// # Errors
+/// The origin's `ValueError` text when the wallet is ≤ 0 with a position open.
+pub fn margin_ratios(wallet: f64, long: (f64, f64), short: (f64, f64)) -> Result<(f64, f64), String> {
+    let (l_size, l_entry) = long;
+    let (s_size, s_entry) = short;
+    if wallet <= 0.0 {
+        if l_size > 0.0 || s_size > 0.0 {
+            return Err(format!(
+                "wallet_balance is zero with an open position (wallet {wallet}, long {l_size}, short {s_size})"
+            ));
+        }
+        return Ok((0.0, 0.0));
+    }
+    Ok((l_size * l_entry / wallet, s_size * s_entry / wallet))
+}
+
+/// Recomputes the multipliers after a fill (`last` = tick price, `leverage` for the ROE term).
+pub fn multipliers(p: &GridParams, long: &LegRisk, short: &LegRisk, last: f64, leverage: f64) -> Multipliers {
+    let mut m = NEUTRAL;
+    let ratio = long.margin / if short.margin == 0.0 { 0.0001 } else { short.margin };
+    let total_margin = long.margin + short.margin;
+    let equal = 0.94 < ratio && ratio < 1.05;
+    let liq_ratio = |liq: f64| if last == 0.0 { 0.0 } else { liq / last };
+    const BUY: usize = 0;
+    const SELL: usize = 1;
+    const LONG: usize = 0;
+    const SHORT: usize = 1;
+    if long.size > 0.0 && long.entry != 0.0 {
+        let upnl_pct = (last - long.entry) / long.entry * 100.0 * leverage;
+        let lr = liq_ratio(long.liq);
+        if lr > 1.05 * p.min_liq_ratio {
+            m[LONG][SELL] = 1.5;
+        } else if lr > p.min_liq_ratio {
+            m[SHORT][BUY] = 0.5;
+        } else if equal && total_margin < p.min_total_margin {
+            if p.increase_same_position_on_low_margin {
+                m[LONG][BUY] = 2.0;
+            } else {
+                m[LONG][SELL] = 0.5;
+            }
+        } else if (ratio < 0.5 && upnl_pct < 0.0) || ratio < 0.20 {
+            m[LONG][BUY] = 2.0;
+        }
+    }
+    if short.size > 0.0 && short.entry != 0.0 {
+        let upnl_pct = (short.entry - last) / short.entry * 100.0 * leverage;
+        let lr = liq_ratio(short.liq);
+        if 0.0 < lr && lr < 0.95 * p.max_liq_ratio {
+            m[SHORT][BUY] = 1.5;
+        } else if 0.0 < lr && lr < p.max_liq_ratio {
+            m[LONG][SELL] = 0.5;
+        } else if equal && total_margin < p.min_total_margin {
+            if p.increase_same_position_on_low_margin {
+                m[SHORT][SELL] = 2.0;
+            } else {
+                m[SHORT][BUY] = 0.5;
+            }
+        } else if (ratio > 2.0 && upnl_pct < 0.0) || ratio > 5.0 {
+            m[SHORT][SELL] = 2.0;
+        }
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tiers::builtin::builtin_tiers;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+    }
+
+    #[test]
+    fn pair_liquidation_table() {
+        // ORIGIN_BEHAVIOUR §2.7 (BTCUSDT; the repo file's first tiers equal the built-in ones here).
+        let t = builtin_tiers("BTCUSDT");
+        let cases = [
+            ((0.1, 100000.0), (0.0, 0.0), 10000.0, 500.0, 0.0),
+            ((0.0, 0.0), (0.1, 100000.0), 10000.0, 0.0, 199500.0),
+            ((0.0, 0.0), (0.15, 100000.0), 10000.0, 0.0, 166166.66666666666),
+            ((0.3, 100000.0), (0.1, 101000.0), 10000.0, 51002.5, 0.0),
+            ((0.1, 100000.0), (0.3, 101000.0), 10000.0, 0.0, 149992.5),
+            ((0.2, 100000.0), (0.2, 101000.0), 10000.0, 0.0, 0.0),
+            ((50.0, 100000.0), (0.0, 0.0), 600000.0, 88600.8, 0.0),
+            ((0.1, 100000.0), (0.0, 0.0), 40.0, 100000.0, 0.0),
+        ];
+        for (l, s, eq, want_l, want_s) in cases {
+            let (a, b) = pair_liq_prices(&t, l, s, eq);
+            assert!(close(a, want_l) && close(b, want_s), "{l:?} {s:?} {eq}: {a} {b}");
+        }
+    }
+
+    #[test]
+    fn origin_multiplier_vectors() {
+        // gridcore tests/test_position.py (RiskConfig 0.8/1.2/5.0/1.0).
+        let p = GridParams { min_liq_ratio: 0.8, max_liq_ratio: 1.2, min_total_margin: 5.0, ..Default::default() };
+        let leg = |size, entry, liq, margin| LegRisk { size, entry, liq, margin };
+        let m = multipliers(&p, &leg(2.5, 3300.0, 2635.0, 0.39), &leg(4.62, 3102.0, 0.0, 0.71), 3100.0, 10.0);
+        assert_eq!(m[0], [1.0, 1.5]);
+        let m = multipliers(&p, &leg(2.5, 3200.0, 2511.0, 0.45), &leg(1.8, 3102.0, 0.0, 0.28), 3100.0, 10.0);
+        assert_eq!(m[0], [1.0, 1.0]);
+        assert_eq!(m[1], [0.5, 1.0]);
+        let m = multipliers(&p, &leg(0.5, 100000.0, 70000.0, 0.4), &leg(1.0, 100000.0, 0.0, 2.0), 95000.0, 10.0);
+        assert_eq!(m[0][0], 2.0);
+    }
+
+    #[test]
+    fn zero_wallet_with_position_is_an_error() {
+        assert!(margin_ratios(0.0, (1.0, 100.0), (0.0, 0.0)).unwrap_err().contains("wallet_balance is zero"));
+        assert_eq!(margin_ratios(0.0, (0.0, 0.0), (0.0, 0.0)), Ok((0.0, 0.0)));
+        assert_eq!(margin_ratios(100.0, (1.0, 50.0), (2.0, 25.0)), Ok((0.5, 0.5)));
+    }
+}

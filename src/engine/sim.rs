@@ -1,0 +1,593 @@
+//! The per-tick simulation (ORIGIN_BEHAVIOUR §2.1 order of operations, PRODUCT §2 models).
+
+use super::grid::{Grid, LevelSide};
+use super::params::{Model, RunParams, WindDown};
+use super::position::{Direction, Leg, Side};
+use super::risk::{self, LegRisk, Multipliers, NEUTRAL};
+use super::sizing::Sizer;
+use super::{FillKind, FillRecord, Recorder, RunContext, RunError, Tick};
+use crate::metrics::accum::FinalState;
+use crate::metrics::{Metrics, MetricsAccumulator};
+use crate::tiers::TierTable;
+use crate::time::{hour_of_day, HOUR_MS};
+
+const DIRS: [Direction; 2] = [Direction::Long, Direction::Short];
+
+/// A resting limit order.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Order {
+    id: u64,
+    dir: Direction,
+    side: Side,
+    price: f64,
+    lots: i64,
+    reduce_only: bool,
+}
+
+/// An action planned on a ticker event, executed after planning.
+#[derive(Clone, Copy, Debug)]
+enum Intent {
+    Place { dir: Direction, side: Side, price: f64 },
+    Cancel { id: u64, reason: &'static str },
+}
+
+/// Per-run constants derived from the parameters.
+#[derive(Clone, Copy, Debug)]
+struct Setup {
+    model: Model,
+    tick: f64,
+    step: f64,
+    sizer: Sizer,
+    maker: f64,
+    taker: f64,
+    leverage: f64,
+    initial: f64,
+    enable_risk: bool,
+    early: f64,
+    funding: bool,
+    funding_rate: f64,
+    wind_down: WindDown,
+}
+
+/// Reusable simulation state: create once per thread, run many times.
+#[derive(Debug, Default)]
+pub struct Engine {
+    grid: Grid,
+    orders: Vec<Order>,
+    fills: Vec<Order>,
+    intents: Vec<Intent>,
+    survivors: Vec<(f64, usize)>,
+    legs: [Leg; 2],
+    realized: f64,
+    commission: f64,
+    funding: f64,
+    balance: f64,
+    last_close: Option<f64>,
+    mult: Multipliers,
+    liq: [f64; 2],
+    next_id: u64,
+    last_funding_ts: Option<i64>,
+    funding_idx: usize,
+    orders_rejected: u64,
+    liquidated_at: Option<i64>,
+    min_liq_dist: Option<f64>,
+    last_price: f64,
+    accum: MetricsAccumulator,
+}
+
+impl Engine {
+    /// An engine with empty buffers.
+    pub fn new() -> Engine {
+        Engine::default()
+    }
+
+    fn reset(&mut self, p: &RunParams) {
+        self.orders.clear();
+        self.fills.clear();
+        self.intents.clear();
+        self.survivors.clear();
+        self.legs = [Leg::default(); 2];
+        self.realized = 0.0;
+        self.commission = 0.0;
+        self.funding = 0.0;
+        self.balance = p.account.initial_balance;
+        self.last_close = None;
+        self.mult = NEUTRAL;
+        self.liq = [0.0; 2];
+        self.next_id = 0;
+        self.last_funding_ts = None;
+        self.funding_idx = 0;
+        self.orders_rejected = 0;
+        self.liquidated_at = None;
+        self.min_liq_dist = None;
+        self.last_price = 0.0;
+        self.accum = MetricsAccumulator::new(p.account.initial_balance);
+    }
+
+    /// Runs one backtest over `ticks` and returns its metrics.
+    ///
+    /// # Errors
+    /// [`RunError`] for invalid parameters, bad ticks, a grid that cannot be built, or the
+    /// origin's zero-wallet crash. Liquidation is not an error.
+    pub fn run<I, R>(
+        &mut self,
+        ticks: I,
+        params: &RunParams,
+        ctx: &RunContext<'_>,
+        rec: &mut R,
+    ) -> Result<Metrics, RunError>
+    where
+        I: IntoIterator<Item = Tick>,
+        R: Recorder,
+    {
+        params.validate(ctx.tiers.max_leverage()).map_err(|errs| {
+            RunError::Params(errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+        })?;
+        let g = &params.grid;
+        let a = &params.account;
+        let s = Setup {
+            model: a.model,
+            tick: ctx.instrument.tick_size.to_f64(),
+            step: ctx.instrument.qty_step.to_f64(),
+            sizer: Sizer::new(g.amount, ctx.instrument.qty_step),
+            maker: a.commission_rate,
+            taker: a.taker_fee_rate,
+            leverage: a.leverage,
+            initial: a.initial_balance,
+            enable_risk: g.enable_risk_multipliers,
+            early: g.early_imbalance_multiplier,
+            funding: a.enable_funding,
+            funding_rate: a.funding_rate,
+            wind_down: a.wind_down,
+        };
+        self.reset(params);
+        self.grid.reset(s.tick, g.grid_count, g.grid_step, g.rebalance_threshold);
+        let mut prev_ts = i64::MIN;
+        for t in ticks {
+            if !(t.price.is_finite() && t.price > 0.0) {
+                return Err(RunError::BadTick { ts_ms: t.ts_ms, reason: "price must be finite and > 0" });
+            }
+            if t.ts_ms < prev_ts {
+                return Err(RunError::BadTick { ts_ms: t.ts_ms, reason: "time goes backwards" });
+            }
+            prev_ts = t.ts_ms;
+            if !self.tick(&s, params, ctx, t, rec)? {
+                break;
+            }
+        }
+        if self.liquidated_at.is_none() && s.wind_down == WindDown::CloseAll && self.last_price > 0.0 {
+            let fee = if s.model == Model::Bybit { s.taker } else { s.maker };
+            self.close_all(&s, prev_ts, self.last_price, fee, FillKind::WindDown, rec);
+        }
+        Ok(self.finish())
+    }
+
+    fn finish(&self) -> Metrics {
+        let p = self.last_price;
+        let unrealized =
+            self.legs[0].unrealized(Direction::Long, p) + self.legs[1].unrealized(Direction::Short, p);
+        self.accum.finish(&FinalState {
+            realized: self.realized,
+            unrealized,
+            commission: self.commission,
+            funding: self.funding,
+            orders_rejected: self.orders_rejected,
+            liquidation_ts_ms: self.liquidated_at,
+            min_liq_distance_pct: self.min_liq_dist,
+            long: (self.legs[0].size, self.legs[0].entry),
+            short: (self.legs[1].size, self.legs[1].entry),
+        })
+    }
+
+    /// Equity with unrealised PnL at `price`.
+    #[inline]
+    fn equity_at(&self, s: &Setup, price: f64) -> f64 {
+        s.initial + self.realized - self.commission
+            + self.funding
+            + self.legs[0].unrealized(Direction::Long, price)
+            + self.legs[1].unrealized(Direction::Short, price)
+    }
+
+    /// Σ initial and maintenance margin of both legs at entry value.
+    #[inline]
+    fn margins(&self, s: &Setup, tiers: &TierTable) -> (f64, f64) {
+        let (mut im, mut mm) = (0.0, 0.0);
+        for leg in &self.legs {
+            let pv = leg.entry_value();
+            if pv > 0.0 {
+                im += match s.model {
+                    Model::Origin => tiers.initial_margin(pv).0,
+                    Model::Bybit => pv * tiers.imr_at(pv).max(1.0 / s.leverage),
+                };
+                mm += tiers.maintenance_margin(pv).0;
+            }
+        }
+        (im, mm)
+    }
+
+    fn funding_due(&mut self, s: &Setup, ctx: &RunContext<'_>, ts: i64) -> Option<f64> {
+        if !s.funding {
+            return None;
+        }
+        if let Some(series) = ctx.funding_series {
+            let mut rate = None;
+            while self.funding_idx < series.len() && series[self.funding_idx].0 <= ts {
+                *rate.get_or_insert(0.0) += series[self.funding_idx].1;
+                self.funding_idx += 1;
+            }
+            return rate;
+        }
+        let hour = hour_of_day(ts);
+        if hour != 0 && hour != 8 && hour != 16 {
+            return None;
+        }
+        if let Some(last) = self.last_funding_ts {
+            if ts - last < 7 * HOUR_MS && hour_of_day(last) == hour {
+                return None;
+            }
+        }
+        self.last_funding_ts = Some(ts);
+        Some(s.funding_rate)
+    }
+
+    /// One tick; returns `false` when the run ends (liquidation).
+    fn tick<R: Recorder>(
+        &mut self,
+        s: &Setup,
+        params: &RunParams,
+        ctx: &RunContext<'_>,
+        t: Tick,
+        rec: &mut R,
+    ) -> Result<bool, RunError> {
+        let (ts, p) = (t.ts_ms, t.price);
+        self.last_price = p;
+        // 1. Funding.
+        if let Some(rate) = self.funding_due(s, ctx, ts) {
+            for d in DIRS {
+                let leg = &self.legs[d.index()];
+                if leg.lots > 0 {
+                    let f = leg.size * p * rate;
+                    self.funding += if d == Direction::Long { -f } else { f };
+                }
+            }
+        }
+        // 2. Fills, in placement order.
+        self.fills.clear();
+        let fills = &mut self.fills;
+        self.orders.retain(|o| {
+            let hit = match o.side {
+                Side::Buy => p < o.price,
+                Side::Sell => p > o.price,
+            };
+            if hit {
+                fills.push(*o);
+            }
+            !hit
+        });
+        for i in 0..self.fills.len() {
+            let o = self.fills[i];
+            self.fill(s, params, ctx, ts, p, &o, rec)?;
+        }
+        // 3. Equity mark (and cross-margin liquidation in the bybit model).
+        let mut equity = self.equity_at(s, p);
+        if s.model == Model::Bybit && (self.legs[0].lots > 0 || self.legs[1].lots > 0) {
+            let mm_now = ctx.tiers.maintenance_margin(self.legs[0].size * p).0
+                + ctx.tiers.maintenance_margin(self.legs[1].size * p).0;
+            if equity <= mm_now {
+                self.close_all(s, ts, p, s.taker, FillKind::Liquidation, rec);
+                self.orders.clear();
+                self.liquidated_at = Some(ts);
+                equity = self.equity_at(s, p);
+                self.accum.on_tick(ts, equity, 0.0, 0.0, false);
+                rec.on_equity(ts, equity);
+                return Ok(false);
+            }
+        }
+        let (im, mm) = self.margins(s, ctx.tiers);
+        self.balance = equity;
+        let in_market = self.legs[0].lots > 0 || self.legs[1].lots > 0;
+        self.accum.on_tick(ts, equity, im, mm, in_market);
+        rec.on_equity(ts, equity);
+        self.track_liq_distance(p);
+        // 4. Ticker event: grid build / bounds guard, then intents.
+        self.last_close = Some(p);
+        if self.grid.is_empty() {
+            self.grid.build(p)?;
+        } else {
+            let (lo, hi) = self.grid.bounds();
+            if !(lo <= p && p <= hi) {
+                self.grid.build(p)?;
+            }
+        }
+        self.intents.clear();
+        for d in DIRS {
+            self.plan(d, p)?;
+        }
+        for i in 0..self.intents.len() {
+            let intent = self.intents[i];
+            self.execute(s, ctx, ts, intent, rec);
+        }
+        Ok(true)
+    }
+
+    #[inline]
+    fn track_liq_distance(&mut self, p: f64) {
+        let mut d = f64::INFINITY;
+        if self.liq[0] > 0.0 && self.legs[0].lots > 0 {
+            d = d.min((p - self.liq[0]) / p * 100.0);
+        }
+        if self.liq[1] > 0.0 && self.legs[1].lots > 0 {
+            d = d.min((self.liq[1] - p) / p * 100.0);
+        }
+        if d.is_finite() && self.min_liq_dist.is_none_or(|m| d < m) {
+            self.min_liq_dist = Some(d);
+        }
+    }
+
+    /// Processes one limit fill (§2.1 phase 1, steps a–g).
+    #[allow(clippy::too_many_arguments)]
+    fn fill<R: Recorder>(
+        &mut self,
+        s: &Setup,
+        params: &RunParams,
+        ctx: &RunContext<'_>,
+        ts: i64,
+        p: f64,
+        o: &Order,
+        rec: &mut R,
+    ) -> Result<(), RunError> {
+        let qty = o.lots as f64 * s.step;
+        let fee = qty * o.price * s.maker;
+        self.commission += fee;
+        let leg = &mut self.legs[o.dir.index()];
+        let r = leg.apply(o.dir, !o.reduce_only, o.lots, qty, o.price, s.step).realized;
+        self.realized += r.unwrap_or(0.0);
+        self.accum.on_fill(o.dir == Direction::Long, qty, o.price, r);
+        rec.on_fill(&FillRecord {
+            ts_ms: ts,
+            side: o.side,
+            direction: o.dir,
+            price: o.price,
+            qty,
+            realized_pnl: r.unwrap_or(0.0),
+            commission: fee,
+            kind: FillKind::Limit,
+        });
+        // d. balance at the mark; e. pair liquidation estimate; f. risk multipliers.
+        self.balance = self.equity_at(s, p);
+        let (l, sh) = (self.legs[0], self.legs[1]);
+        let (ll, sl) = risk::pair_liq_prices(ctx.tiers, (l.size, l.entry), (sh.size, sh.entry), self.balance);
+        self.liq = [ll, sl];
+        if s.enable_risk {
+            let (lm, sm) = risk::margin_ratios(self.balance, (l.size, l.entry), (sh.size, sh.entry))
+                .map_err(RunError::Wallet)?;
+            let long = LegRisk { size: l.size, entry: l.entry, liq: ll, margin: lm };
+            let short = LegRisk { size: sh.size, entry: sh.entry, liq: sl, margin: sm };
+            self.mult = risk::multipliers(&params.grid, &long, &short, p, s.leverage);
+        }
+        // g. Grid update with the previous tick's close.
+        if let Some(last_close) = self.last_close {
+            self.grid.update(o.price, last_close)?;
+        }
+        Ok(())
+    }
+
+    /// Closes every open leg at `price` paying `fee_rate` (liquidation or wind-down).
+    fn close_all<R: Recorder>(&mut self, s: &Setup, ts: i64, price: f64, fee_rate: f64, kind: FillKind, rec: &mut R) {
+        for d in DIRS {
+            let leg = &mut self.legs[d.index()];
+            if leg.lots == 0 {
+                continue;
+            }
+            let (lots, qty) = (leg.lots, leg.size);
+            let fee = qty * price * fee_rate;
+            let r = leg.apply(d, false, lots, qty, price, s.step).realized.unwrap_or(0.0);
+            self.commission += fee;
+            self.realized += r;
+            self.accum.on_fill(d == Direction::Long, qty, price, Some(r));
+            let side = if d == Direction::Long { Side::Sell } else { Side::Buy };
+            rec.on_fill(&FillRecord {
+                ts_ms: ts,
+                side,
+                direction: d,
+                price,
+                qty,
+                realized_pnl: r,
+                commission: fee,
+                kind,
+            });
+        }
+    }
+
+    /// Plans one direction's intents (§1.5) into `self.intents`.
+    fn plan(&mut self, dir: Direction, last_close: f64) -> Result<(), RunError> {
+        let n_dir = self.orders.iter().filter(|o| o.dir == dir).count();
+        if n_dir > self.grid.levels().len() + 10 {
+            self.grid.build(last_close)?;
+            for o in self.orders.iter().filter(|o| o.dir == dir) {
+                self.intents.push(Intent::Cancel { id: o.id, reason: "rebuild" });
+            }
+            return Ok(());
+        }
+        // Survivors: one order per price, preferring the side the grid wants there.
+        self.survivors.clear();
+        for (i, o) in self.orders.iter().enumerate() {
+            if o.dir == dir {
+                self.survivors.push((o.price, i));
+            }
+        }
+        self.survivors.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut w = 0;
+        let mut i = 0;
+        while i < self.survivors.len() {
+            let price = self.survivors[i].0;
+            let mut j = i;
+            while j < self.survivors.len() && self.survivors[j].0 == price {
+                j += 1;
+            }
+            let mut keep = i;
+            if j - i > 1 {
+                let want = match self.grid.side_at(price) {
+                    Some(LevelSide::Buy) => Some(Side::Buy),
+                    Some(LevelSide::Sell) => Some(Side::Sell),
+                    _ => None,
+                };
+                if let Some(want) = want {
+                    if let Some(k) = (i..j).find(|&k| self.orders[self.survivors[k].1].side == want) {
+                        keep = k;
+                    }
+                }
+                for k in i..j {
+                    if k != keep {
+                        let id = self.orders[self.survivors[k].1].id;
+                        self.intents.push(Intent::Cancel { id, reason: "duplicate" });
+                    }
+                }
+            }
+            self.survivors[w] = self.survivors[keep];
+            w += 1;
+            i = j;
+        }
+        self.survivors.truncate(w);
+        // Walk non-WAIT levels outward from the centre, lower price first at equal distance.
+        let n = self.grid.levels().len();
+        let c = self.grid.center_index();
+        for d in 0..n {
+            for (idx, valid) in [(c.wrapping_sub(d), d <= c), (c + d, d > 0 && c + d < n)] {
+                if !valid {
+                    continue;
+                }
+                let level = self.grid.levels()[idx];
+                let side = match level.side {
+                    LevelSide::Buy => Side::Buy,
+                    LevelSide::Sell => Side::Sell,
+                    LevelSide::Wait => continue,
+                };
+                let found = self
+                    .survivors
+                    .binary_search_by(|s| s.0.total_cmp(&level.price))
+                    .ok()
+                    .map(|k| self.orders[self.survivors[k].1]);
+                match found {
+                    Some(o) if o.side == side => {}
+                    Some(o) => {
+                        self.intents.push(Intent::Cancel { id: o.id, reason: "side_mismatch" });
+                        self.try_place(dir, side, level.price, last_close);
+                    }
+                    None => self.try_place(dir, side, level.price, last_close),
+                }
+            }
+        }
+        // Survivors off every grid price are cancelled; WAIT levels keep theirs.
+        for k in 0..self.survivors.len() {
+            let (price, i) = self.survivors[k];
+            if !self.grid.has_price(price) {
+                self.intents.push(Intent::Cancel { id: self.orders[i].id, reason: "outside_grid" });
+            }
+        }
+        Ok(())
+    }
+
+    /// The placement filter (§1.5 item 6): the right side of the market, beyond half a step.
+    #[inline]
+    fn try_place(&mut self, dir: Direction, side: Side, price: f64, last_close: f64) {
+        let diff = (last_close - price) / last_close * 100.0;
+        let ok = match side {
+            Side::Buy => diff > 0.0,
+            Side::Sell => diff < 0.0,
+        } && diff.abs() > self.grid_step_half();
+        if ok {
+            self.intents.push(Intent::Place { dir, side, price });
+        }
+    }
+
+    #[inline]
+    fn grid_step_half(&self) -> f64 {
+        self.grid.grid_step() / 2.0
+    }
+
+    /// Quantity in lots for a new order: amount, floor, step ceiling, multipliers.
+    fn resolved_lots(&self, s: &Setup, dir: Direction, side: Side, price: f64) -> i64 {
+        let base = s.sizer.base_lots(price, self.balance);
+        if !s.enable_risk || base <= 0 {
+            return base;
+        }
+        let m = self.mult[dir.index()][side as usize];
+        let mut e = 1.0;
+        if s.early != 1.0 {
+            let (l, sh) = (self.legs[0].size, self.legs[1].size);
+            let ratio = if sh > 0.0 {
+                l / sh
+            } else if l > 0.0 {
+                f64::INFINITY
+            } else {
+                1.0
+            };
+            if 1.1 < ratio && ratio < 10.0 && self.liq[0] == 0.0 && self.liq[1] == 0.0 {
+                e = s.early;
+            }
+        }
+        if m == 1.0 && e == 1.0 {
+            return base;
+        }
+        Sizer::scale_lots(base, m, e)
+    }
+
+    /// Σ initial margin of positions and resting opening orders, plus a new opening order.
+    fn im_with(&self, s: &Setup, tiers: &TierTable, dir: Direction, new_notional: f64) -> f64 {
+        let mut total = 0.0;
+        for d in DIRS {
+            let mut pv = self.legs[d.index()].entry_value();
+            for o in &self.orders {
+                if o.dir == d && !o.reduce_only {
+                    pv += o.lots as f64 * s.step * o.price;
+                }
+            }
+            if d == dir {
+                pv += new_notional;
+            }
+            if pv > 0.0 {
+                total += pv * tiers.imr_at(pv).max(1.0 / s.leverage);
+            }
+        }
+        total
+    }
+
+    fn execute<R: Recorder>(&mut self, s: &Setup, ctx: &RunContext<'_>, ts: i64, intent: Intent, rec: &mut R) {
+        match intent {
+            Intent::Cancel { id, reason } => {
+                if let Some(k) = self.orders.iter().position(|o| o.id == id) {
+                    let o = self.orders.remove(k);
+                    rec.on_cancel(ts, o.dir, o.side, o.price, reason);
+                }
+            }
+            Intent::Place { dir, side, price } => {
+                let reduce_only = side.closes(dir);
+                let lots = self.resolved_lots(s, dir, side, price);
+                if reduce_only {
+                    let pending: i64 =
+                        self.orders.iter().filter(|o| o.dir == dir && o.reduce_only).map(|o| o.lots).sum();
+                    if self.legs[dir.index()].lots <= pending + lots {
+                        return;
+                    }
+                }
+                if lots <= 0 {
+                    return;
+                }
+                if self.orders.iter().any(|o| o.dir == dir && o.side == side && o.price == price) {
+                    return;
+                }
+                if s.model == Model::Bybit && !reduce_only {
+                    let notional = lots as f64 * s.step * price;
+                    if self.im_with(s, ctx.tiers, dir, notional) > self.balance {
+                        self.orders_rejected += 1;
+                        return;
+                    }
+                }
+                self.next_id += 1;
+                self.orders.push(Order { id: self.next_id, dir, side, price, lots, reduce_only });
+                rec.on_place(ts, dir, side, price, lots as f64 * s.step);
+            }
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! Streaming metrics: updated per fill and per tick, no stored equity curve.
+
+use super::Metrics;
+use crate::time::HOUR_MS;
+
+/// Hours in a year (365.25 days), the Sharpe/Sortino annualisation factor.
+const HOURS_PER_YEAR: f64 = 365.25 * 24.0;
+/// Milliseconds in a year of 365.25 days.
+const YEAR_MS: f64 = 365.25 * 86_400_000.0;
+
+/// Hourly-bucket return statistics (last equity per bucket, no forward fill).
+#[derive(Clone, Copy, Debug, Default)]
+struct HourlyReturns {
+    start_ms: Option<i64>,
+    bucket: i64,
+    bucket_last: f64,
+    prev_close: Option<f64>,
+    n: u64,
+    mean: f64,
+    m2: f64,
+    downside_sq: f64,
+}
+
+impl HourlyReturns {
+    #[inline]
+    fn push(&mut self, ts_ms: i64, equity: f64) {
+        let start = *self.start_ms.get_or_insert(ts_ms);
+        let b = (ts_ms - start).div_euclid(HOUR_MS);
+        if b != self.bucket {
+            self.close_bucket();
+            self.bucket = b;
+        }
+        self.bucket_last = equity;
+    }
+
+    fn close_bucket(&mut self) {
+        if self.start_ms.is_none() {
+            return;
+        }
+        let v = self.bucket_last;
+        if let Some(p) = self.prev_close {
+            if p != 0.0 {
+                let r = (v - p) / p;
+                self.n += 1;
+                let d = r - self.mean;
+                self.mean += d / self.n as f64;
+                self.m2 += d * (r - self.mean);
+                if r < 0.0 {
+                    self.downside_sq += r * r;
+                }
+            }
+        }
+        self.prev_close = Some(v);
+    }
+
+    fn finish(mut self) -> (f64, f64) {
+        self.close_bucket();
+        if self.n < 2 {
+            return (0.0, 0.0);
+        }
+        let std = (self.m2 / (self.n - 1) as f64).sqrt();
+        let sharpe = if std > 0.0 { self.mean / std * HOURS_PER_YEAR.sqrt() } else { 0.0 };
+        let dd = (self.downside_sq / self.n as f64).sqrt();
+        let sortino = if dd > 0.0 { self.mean / dd * HOURS_PER_YEAR.sqrt() } else { 0.0 };
+        (sharpe, sortino)
+    }
+}
+
+/// Accumulates every metric of a run as fills and ticks stream by.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MetricsAccumulator {
+    initial: f64,
+    trades: u64,
+    wins: u64,
+    losses: u64,
+    closes: u64,
+    sum_wins: f64,
+    sum_losses: f64,
+    long_trades: u64,
+    short_trades: u64,
+    long_pnl: f64,
+    short_pnl: f64,
+    volume: f64,
+    peak: f64,
+    max_dd: f64,
+    max_dd_pct: f64,
+    run_below: u64,
+    max_run_below: u64,
+    peak_im: f64,
+    peak_mm: f64,
+    peak_imr_pct: f64,
+    peak_mmr_pct: f64,
+    ticks: u64,
+    ticks_in_market: u64,
+    first_ts: Option<i64>,
+    last_ts: Option<i64>,
+    hourly: HourlyReturns,
+}
+
+/// End-of-run figures the engine supplies to [`MetricsAccumulator::finish`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FinalState {
+    /// Σ realised PnL.
+    pub realized: f64,
+    /// Unrealised PnL at the last price.
+    pub unrealized: f64,
+    /// Σ fees.
+    pub commission: f64,
+    /// Σ funding received.
+    pub funding: f64,
+    /// Opening orders refused for lack of margin.
+    pub orders_rejected: u64,
+    /// Liquidation time, when liquidated.
+    pub liquidation_ts_ms: Option<i64>,
+    /// Smallest % distance to the estimated liquidation price.
+    pub min_liq_distance_pct: Option<f64>,
+    /// Final long size and entry.
+    pub long: (f64, f64),
+    /// Final short size and entry.
+    pub short: (f64, f64),
+}
+
+impl MetricsAccumulator {
+    /// A fresh accumulator for a run starting with `initial_balance`.
+    pub fn new(initial_balance: f64) -> Self {
+        MetricsAccumulator { initial: initial_balance, peak: initial_balance, ..Default::default() }
+    }
+
+    /// Records a fill. `realized` is `Some` for a closing fill on a non-empty position.
+    #[inline]
+    pub fn on_fill(&mut self, long_book: bool, qty: f64, price: f64, realized: Option<f64>) {
+        self.trades += 1;
+        self.volume += qty * price;
+        if long_book {
+            self.long_trades += 1;
+        } else {
+            self.short_trades += 1;
+        }
+        if let Some(r) = realized {
+            self.closes += 1;
+            if long_book {
+                self.long_pnl += r;
+            } else {
+                self.short_pnl += r;
+            }
+            if r > 0.0 {
+                self.wins += 1;
+                self.sum_wins += r;
+            } else if r < 0.0 {
+                self.losses += 1;
+                self.sum_losses += r;
+            }
+        }
+    }
+
+    /// Records the equity mark of one tick with the margin in use.
+    #[inline]
+    pub fn on_tick(&mut self, ts_ms: i64, equity: f64, im: f64, mm: f64, in_market: bool) {
+        if self.first_ts.is_none() {
+            self.first_ts = Some(ts_ms);
+        }
+        self.last_ts = Some(ts_ms);
+        self.ticks += 1;
+        self.ticks_in_market += u64::from(in_market);
+        if equity >= self.peak {
+            self.peak = equity;
+        }
+        let dd = self.peak - equity;
+        if dd > self.max_dd {
+            self.max_dd = dd;
+        }
+        if self.peak > 0.0 {
+            let pct = dd / self.peak * 100.0;
+            if pct > self.max_dd_pct {
+                self.max_dd_pct = pct;
+            }
+        }
+        if equity < self.peak {
+            self.run_below += 1;
+            if self.run_below > self.max_run_below {
+                self.max_run_below = self.run_below;
+            }
+        } else {
+            self.run_below = 0;
+        }
+        if im > self.peak_im {
+            self.peak_im = im;
+        }
+        if mm > self.peak_mm {
+            self.peak_mm = mm;
+        }
+        if equity > 0.0 {
+            let a = im / equity * 100.0;
+            let b = mm / equity * 100.0;
+            if a > self.peak_imr_pct {
+                self.peak_imr_pct = a;
+            }
+            if b > self.peak_mmr_pct {
+                self.peak_mmr_pct = b;
+            }
+        }
+        self.hourly.push(ts_ms, equity);
+    }
+
+    /// Σ wins and Σ losses so far (for tests and reports).
+    pub fn win_loss_sums(&self) -> (f64, f64) {
+        (self.sum_wins, self.sum_losses)
+    }
+
+    /// Completes the metrics with the run's final state.
+    pub fn finish(&self, f: &FinalState) -> Metrics {
+        let final_balance = self.initial + f.realized + f.unrealized - f.commission + f.funding;
+        let net = final_balance - self.initial;
+        let return_pct = net / self.initial * 100.0;
+        let (sharpe, sortino) = self.hourly.finish();
+        let span_ms = match (self.first_ts, self.last_ts) {
+            (Some(a), Some(b)) => (b - a) as f64,
+            _ => 0.0,
+        };
+        let annual_return_pct = if span_ms > 0.0 && final_balance > 0.0 {
+            ((final_balance / self.initial).powf(YEAR_MS / span_ms) - 1.0) * 100.0
+        } else {
+            return_pct
+        };
+        let calmar = (self.max_dd_pct > 0.0 && annual_return_pct.is_finite())
+            .then(|| annual_return_pct / self.max_dd_pct);
+        Metrics {
+            total_trades: self.trades,
+            winning_trades: self.wins,
+            losing_trades: self.losses,
+            win_rate: if self.closes > 0 { self.wins as f64 / self.closes as f64 } else { 0.0 },
+            avg_win: if self.wins > 0 { self.sum_wins / self.wins as f64 } else { 0.0 },
+            avg_loss: if self.losses > 0 { self.sum_losses / self.losses as f64 } else { 0.0 },
+            total_realized_pnl: f.realized,
+            total_unrealized_pnl: f.unrealized,
+            total_commission: f.commission,
+            total_funding: f.funding,
+            initial_balance: self.initial,
+            final_balance,
+            net_pnl: net,
+            return_pct,
+            max_drawdown: self.max_dd,
+            max_drawdown_pct: self.max_dd_pct,
+            max_drawdown_duration: self.max_run_below,
+            sharpe_ratio: sharpe,
+            sortino_ratio: sortino,
+            calmar_ratio: calmar,
+            profit_factor: (self.sum_losses < 0.0).then(|| self.sum_wins / -self.sum_losses),
+            total_volume: self.volume,
+            turnover: self.volume / self.initial,
+            long_trades: self.long_trades,
+            short_trades: self.short_trades,
+            long_pnl: self.long_pnl,
+            short_pnl: self.short_pnl,
+            peak_im: self.peak_im,
+            peak_mm: self.peak_mm,
+            peak_imr_pct: self.peak_imr_pct,
+            peak_mmr_pct: self.peak_mmr_pct,
+            round_trips: self.closes,
+            time_in_market_pct: if self.ticks > 0 {
+                self.ticks_in_market as f64 / self.ticks as f64 * 100.0
+            } else {
+                0.0
+            },
+            orders_rejected: f.orders_rejected,
+            liquidated: f.liquidation_ts_ms.is_some(),
+            liquidation_ts_ms: f.liquidation_ts_ms,
+            min_liq_distance_pct: f.min_liq_distance_pct,
+            final_long_size: f.long.0,
+            final_long_entry: f.long.1,
+            final_short_size: f.short.0,
+            final_short_entry: f.short.1,
+            ticks: self.ticks,
+            first_ts_ms: self.first_ts,
+            last_ts_ms: self.last_ts,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drawdown_peak_starts_at_initial_balance() {
+        // Origin test_session: equity 10000, then +500 (peak 10500), then +300: max_dd 200.
+        let mut a = MetricsAccumulator::new(10_000.0);
+        a.on_tick(0, 10_000.0, 0.0, 0.0, false);
+        a.on_tick(60_000, 10_500.0, 0.0, 0.0, false);
+        a.on_tick(120_000, 10_300.0, 0.0, 0.0, false);
+        let m = a.finish(&FinalState { realized: 300.0, ..Default::default() });
+        assert_eq!(m.max_drawdown, 200.0);
+        assert!((m.max_drawdown_pct - 200.0 / 10_500.0 * 100.0).abs() < 1e-12);
+        assert_eq!(m.max_drawdown_duration, 1);
+        assert_eq!(m.return_pct, 3.0);
+    }
+
+    #[test]
+    fn equity_and_win_rate_follow_fixed_definitions() {
+        // Origin test_session: realised 100, commission 10, funding −5, unrealised 50 → 10135.
+        let a = MetricsAccumulator::new(10_000.0);
+        let m = a.finish(&FinalState {
+            realized: 100.0,
+            commission: 10.0,
+            funding: -5.0,
+            unrealized: 50.0,
+            ..Default::default()
+        });
+        assert_eq!(m.final_balance, 10_135.0);
+        // Trades +200/−100 → PF 2; one opening fill does not dilute the win rate.
+        let mut a = MetricsAccumulator::new(10_000.0);
+        a.on_fill(true, 1.0, 100.0, None);
+        a.on_fill(true, 1.0, 300.0, Some(200.0));
+        a.on_fill(false, 1.0, 100.0, Some(-100.0));
+        let m = a.finish(&FinalState::default());
+        assert_eq!(m.profit_factor, Some(2.0));
+        assert_eq!(m.win_rate, 0.5);
+        assert_eq!(m.total_trades, 3);
+        assert_eq!(m.round_trips, 2);
+        assert_eq!(m.total_volume, 500.0);
+        // No losses: profit factor undefined (+∞, null).
+        let mut a = MetricsAccumulator::new(10_000.0);
+        a.on_fill(true, 1.0, 100.0, Some(5.0));
+        assert_eq!(a.finish(&FinalState::default()).profit_factor, None);
+    }
+
+    #[test]
+    fn hourly_sharpe_matches_hand_calculation() {
+        // Bucket closes 100, 110, 99 → returns 0.1, −0.1: mean 0, Sharpe 0.
+        // Closes 100, 110, 121, 127.05 → returns 0.1, 0.1, 0.05.
+        let mut a = MetricsAccumulator::new(100.0);
+        for (h, v) in [(0, 100.0), (1, 110.0), (2, 121.0), (3, 127.05)] {
+            a.on_tick(h * HOUR_MS + 5, v - 1.0, 0.0, 0.0, false); // overwritten within the bucket
+            a.on_tick(h * HOUR_MS + 10, v, 0.0, 0.0, false);
+        }
+        let m = a.finish(&FinalState::default());
+        let r = [0.1f64, 0.1, 0.05];
+        let mean = r.iter().sum::<f64>() / 3.0;
+        let sd = (r.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
+        assert!((m.sharpe_ratio - mean / sd * HOURS_PER_YEAR.sqrt()).abs() < 1e-9);
+        assert_eq!(m.sortino_ratio, 0.0); // no negative return
+    }
+}
