@@ -18,3 +18,4 @@ pub mod engine;
 pub mod instrument;
 pub mod metrics;
 pub mod tickfile;
+pub mod config;

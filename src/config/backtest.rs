@@ -1,0 +1,254 @@
+//! The backtest config: a flat TOML table with the origin's field names.
+//!
+//! Parsing is two-stage: the TOML table is read key by key into [`BacktestConfig`],
+//! collecting every problem (with its field name) before reporting them all at once.
+
+use std::path::{Path, PathBuf};
+
+use super::fields::{self, ParamValue};
+use crate::decimal::Dec;
+use crate::engine::RunParams;
+use crate::instrument::Instrument;
+use crate::time::parse_iso;
+
+/// Where a run's tier table comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TierChoice {
+    /// The built-in tables (BTCUSDT, ETHUSDT, DEFAULT).
+    Builtin,
+    /// The risk-limit cache file, read through the provider without a client.
+    Cache(PathBuf),
+    /// An explicit JSON file: a Bybit API response or a cache-format entry.
+    File(PathBuf),
+}
+
+/// Keys the origin accepts that gridsweep reads and ignores.
+pub const IGNORED_KEYS: &[&str] = &[
+    "strat_id",
+    "max_margin",
+    "hedge_smaller_buffer_factor",
+    "database_url",
+    "instrument_cache_ttl_hours",
+];
+
+/// A validated backtest configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BacktestConfig {
+    /// Instrument (symbol, tick size, quantity step).
+    pub instrument: Instrument,
+    /// Strategy and account parameters.
+    pub params: RunParams,
+    /// Candle Parquet files (may be empty when ticks are given on the command line).
+    pub candles: Vec<PathBuf>,
+    /// Optional window start (UTC epoch ms, inclusive).
+    pub start_ms: Option<i64>,
+    /// Optional window end (UTC epoch ms, exclusive).
+    pub end_ms: Option<i64>,
+    /// Tier source.
+    pub tiers: TierChoice,
+}
+
+/// Reads a decimal from a TOML string, integer or float (floats by their shortest repr).
+pub fn toml_dec(v: &toml::Value) -> Option<Dec> {
+    match v {
+        toml::Value::String(s) => Dec::parse(s).ok(),
+        toml::Value::Integer(i) => Some(Dec::from_int(*i)),
+        toml::Value::Float(f) => Dec::from_f64_shortest(*f),
+        _ => None,
+    }
+}
+
+/// Parses a `tiers` value: `"builtin"`, `{ cache = "path" }` or `{ file = "path" }`.
+///
+/// # Errors
+/// A sentence saying which forms are accepted.
+pub fn parse_tiers(v: &toml::Value) -> Result<TierChoice, String> {
+    let help = "tiers must be \"builtin\", { cache = \"conf/risk_limits_cache.json\" } or { file = \"tiers.json\" }";
+    match v {
+        toml::Value::String(s) if s == "builtin" => Ok(TierChoice::Builtin),
+        toml::Value::Table(t) if t.len() == 1 => match t.iter().next() {
+            Some((k, toml::Value::String(p))) if k == "cache" => Ok(TierChoice::Cache(PathBuf::from(p))),
+            Some((k, toml::Value::String(p))) if k == "file" => Ok(TierChoice::File(PathBuf::from(p))),
+            _ => Err(help.to_string()),
+        },
+        _ => Err(help.to_string()),
+    }
+}
+
+/// Parses a list of paths given as a string or an array of strings.
+///
+/// # Errors
+/// A sentence naming `field`.
+pub fn parse_paths(field: &str, v: &toml::Value) -> Result<Vec<PathBuf>, String> {
+    match v {
+        toml::Value::String(s) => Ok(vec![PathBuf::from(s)]),
+        toml::Value::Array(a) => a
+            .iter()
+            .map(|x| x.as_str().map(PathBuf::from).ok_or_else(|| format!("{field} must be a path or a list of paths")))
+            .collect(),
+        _ => Err(format!("{field} must be a path or a list of paths")),
+    }
+}
+
+/// Parses an ISO-8601 UTC time field.
+///
+/// # Errors
+/// A sentence naming `field` and the accepted formats.
+pub fn parse_time(field: &str, v: &toml::Value) -> Result<i64, String> {
+    let s = match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Datetime(d) => d.to_string(),
+        _ => return Err(format!("{field} must be a UTC time like \"2026-02-01\" or \"2026-02-01T12:00:00Z\"")),
+    };
+    parse_iso(&s).ok_or_else(|| format!("{field}: {s:?} is not a UTC time like \"2026-02-01\" or \"2026-02-01T12:00:00Z\""))
+}
+
+impl BacktestConfig {
+    /// Parses and validates config text; `origin` names the file in messages.
+    ///
+    /// # Errors
+    /// Every problem found, one per line, each naming its field.
+    pub fn parse(text: &str, origin: &Path) -> Result<BacktestConfig, String> {
+        let table: toml::Table = text.parse().map_err(|e| format!("{}: not valid TOML: {e}", origin.display()))?;
+        let mut errs: Vec<String> = Vec::new();
+        let mut params = RunParams::default();
+        let (mut symbol, mut tick, mut step) = (None, None, None);
+        let (mut candles, mut start_ms, mut end_ms) = (Vec::new(), None, None);
+        let mut tiers = TierChoice::Builtin;
+        for (key, v) in &table {
+            match key.as_str() {
+                "symbol" => match v.as_str() {
+                    Some(s) if !s.is_empty() => symbol = Some(s.to_string()),
+                    _ => errs.push("symbol must be a non-empty string like \"BTCUSDT\"".into()),
+                },
+                "tick_size" => match toml_dec(v) {
+                    Some(d) => tick = Some(d),
+                    None => errs.push("tick_size must be a decimal number like \"0.1\"".into()),
+                },
+                "qty_step" => match toml_dec(v) {
+                    Some(d) => step = Some(d),
+                    None => errs.push("qty_step must be a decimal number like \"0.001\"".into()),
+                },
+                "candles" => match parse_paths("candles", v) {
+                    Ok(p) => candles = p,
+                    Err(e) => errs.push(e),
+                },
+                "start" => match parse_time("start", v) {
+                    Ok(t) => start_ms = Some(t),
+                    Err(e) => errs.push(e),
+                },
+                "end" => match parse_time("end", v) {
+                    Ok(t) => end_ms = Some(t),
+                    Err(e) => errs.push(e),
+                },
+                "tiers" => match parse_tiers(v) {
+                    Ok(t) => tiers = t,
+                    Err(e) => errs.push(e),
+                },
+                "risk_limits_cache_path" => match v.as_str() {
+                    Some(p) => tiers = TierChoice::Cache(PathBuf::from(p)),
+                    None => errs.push("risk_limits_cache_path must be a path".into()),
+                },
+                k if IGNORED_KEYS.contains(&k) => {}
+                k => match ParamValue::from_toml(v) {
+                    Some(pv) => {
+                        if let Err(e) = fields::set_param(&mut params, k, &pv) {
+                            errs.push(e);
+                        }
+                    }
+                    None => errs.push(format!("{k}: unsupported value type")),
+                },
+            }
+        }
+        let instrument = match &symbol {
+            Some(s) => match Instrument::resolve(s, tick, step) {
+                Ok(i) => Some(i),
+                Err(e) => {
+                    errs.push(e);
+                    None
+                }
+            },
+            None => {
+                errs.push("symbol is required, e.g. symbol = \"BTCUSDT\"".into());
+                None
+            }
+        };
+        if let (Some(a), Some(b)) = (start_ms, end_ms) {
+            if a >= b {
+                errs.push("start must be earlier than end".into());
+            }
+        }
+        // Leverage is checked against the tier table when the run starts.
+        if let Err(list) = params.validate(f64::INFINITY) {
+            errs.extend(list.iter().map(ToString::to_string));
+        }
+        match (errs.is_empty(), instrument) {
+            (true, Some(instrument)) => Ok(BacktestConfig { instrument, params, candles, start_ms, end_ms, tiers }),
+            _ => Err(errs.iter().map(|e| format!("{}: {e}", origin.display())).collect::<Vec<_>>().join("\n")),
+        }
+    }
+
+    /// Reads and parses a config file.
+    ///
+    /// # Errors
+    /// The file cannot be read, or [`BacktestConfig::parse`] fails.
+    pub fn load(path: &Path) -> Result<BacktestConfig, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
+        BacktestConfig::parse(&text, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Model, WindDown};
+
+    fn parse(s: &str) -> Result<BacktestConfig, String> {
+        BacktestConfig::parse(s, Path::new("t.toml"))
+    }
+
+    #[test]
+    fn parses_origin_field_names() {
+        let c = parse(
+            r#"
+            symbol = "BTCUSDT"
+            tick_size = "0.1"
+            grid_count = 50
+            grid_step = 0.2
+            amount = "x0.001"
+            commission_rate = 0.0002
+            enable_risk_multipliers = false
+            initial_balance = 10000
+            enable_funding = true
+            funding_rate = 0.0001
+            wind_down_mode = "close_all"
+            model = "origin"
+            leverage = 20
+            strat_id = "ignored"
+            candles = ["a.parquet", "b.parquet"]
+            start = "2026-02-01"
+            tiers = { cache = "conf/risk_limits_cache.json" }
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.instrument.qty_step.to_string(), "0.001");
+        assert_eq!(c.params.account.model, Model::Origin);
+        assert_eq!(c.params.account.wind_down, WindDown::CloseAll);
+        assert_eq!(c.params.account.leverage, 20.0);
+        assert!(!c.params.grid.enable_risk_multipliers);
+        assert_eq!(c.candles.len(), 2);
+        assert_eq!(c.start_ms, Some(1_769_904_000_000));
+        assert_eq!(c.tiers, TierChoice::Cache("conf/risk_limits_cache.json".into()));
+    }
+
+    #[test]
+    fn reports_every_problem_with_its_field() {
+        let e = parse("grid_count = 2\ngrid_stepp = 1\namount = \"b1\"\nwind_down_mode = \"x\"").unwrap_err();
+        for needle in ["grid_count", "grid_stepp", "amount", "wind_down_mode", "symbol is required", "t.toml"] {
+            assert!(e.contains(needle), "{needle} missing in:\n{e}");
+        }
+        assert!(parse("symbol = \"ZZZUSDT\"").unwrap_err().contains("tick_size"));
+        assert!(parse("symbol = \"BTCUSDT\"\nstart = \"2026-02-02\"\nend = \"2026-02-01\"").unwrap_err().contains("start"));
+        assert!(parse("not toml =").unwrap_err().contains("not valid TOML"));
+    }
+}
