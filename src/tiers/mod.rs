@@ -4,7 +4,36 @@
 //! frozen into an `Arc` and shared read-only by every run. Lookups are pure and
 //! allocation-free: the hot loop reads flat `f64` columns.
 
+/// The origin's three built-in tables (BTCUSDT, ETHUSDT, DEFAULT).
 pub mod builtin;
+/// The on-disk cache: lock-free reads, locked atomic read-modify-write.
+pub mod cache;
+/// The JSON cache format (`tiers_to_dict` / `tiers_from_dict`).
+pub mod cache_format;
+/// Cache path, allowed root, TTL and size limit (with its environment override).
+pub mod config;
+/// [`TierError`], with the origin's messages.
+pub mod error;
+/// [`note::Note`]: messages logged and handed back to the caller.
+pub mod note;
+/// Validating parser of Bybit's `result.list`.
+pub mod parse;
+/// The layered provider: fresh cache → API → stale cache → built-in.
+pub mod provider;
+/// Numbers as Python's `Decimal` reads them.
+pub mod pynum;
+/// Blocking Bybit REST client for `/v5/market/risk-limit`.
+pub mod rest;
+/// Symlink-safe opens, lock file, permission and identity checks.
+pub mod secure_fs;
+/// [`source::TierSource`] and [`source::resolve_for_run`] for sweeps and backtests.
+pub mod source;
+/// `cached_at` timestamps (Python `isoformat()`).
+pub mod timestamp;
+
+pub use error::TierError;
+pub use provider::{Resolved, RiskLimitProvider, TierLayer};
+pub use source::{resolve_for_run, TierSource};
 
 use std::sync::Arc;
 

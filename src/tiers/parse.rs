@@ -1,0 +1,195 @@
+//! Validating parser for Bybit's `/v5/market/risk-limit` `result.list` (ORIGIN_BEHAVIOUR §3.3).
+//!
+//! The checks run in the origin's order and fail with its messages:
+//! 1. list / non-empty / objects;
+//! 2. parse every `riskLimitValue` and sort stably by it, only when out of order;
+//! 3. reject duplicate boundaries (two `Infinity` caps are accepted);
+//! 4. per tier, in field order: cap, `maintenanceMargin`, `mmDeduction`, `initialMargin`;
+//! 5. replace the last cap by `Infinity`.
+//!
+//! Deviations, all on inputs Bybit does not send: a JSON float is read as the shortest
+//! decimal that round-trips (the origin keeps its full binary expansion, the same `f64`);
+//! a NaN among several caps fails with "Invalid riskLimitValue: NaN" (the origin raises a
+//! bare `decimal.InvalidOperation`); an infinite `mmDeduction` and a NaN rate are rejected
+//! (the origin accepts or raises `InvalidOperation`).
+
+use std::cmp::Ordering;
+
+use serde_json::{Map, Value};
+
+use super::error::TierError;
+use super::pynum::PyNum;
+use super::{Cap, Tier, TierTable};
+use crate::decimal::Dec;
+
+/// Parses and validates a Bybit tier list into tiers sorted by cap, last cap `Infinity`.
+///
+/// # Errors
+/// Returns the first rule of §3.3 the input breaks, with the origin's message.
+pub fn parse_risk_limit_tiers(api_tiers: &Value) -> Result<Vec<Tier>, TierError> {
+    let items = api_tiers.as_array().ok_or(TierError::NotAList)?;
+    if items.is_empty() {
+        return Err(TierError::EmptyList);
+    }
+    let objects: Vec<&Map<String, Value>> = items
+        .iter()
+        .map(Value::as_object)
+        .collect::<Option<_>>()
+        .ok_or(TierError::NotADict)?;
+
+    let mut keyed: Vec<(PyNum, &Map<String, Value>)> = objects
+        .into_iter()
+        .map(|o| Ok((cap_key(o)?, o)))
+        .collect::<Result<_, TierError>>()?;
+    sort_if_needed(&mut keyed)?;
+    check_boundaries(&keyed)?;
+
+    let mut tiers = keyed
+        .iter()
+        .map(|(_, o)| validate_tier(o))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(last) = tiers.last_mut() {
+        last.cap = Cap::Infinity;
+    }
+    Ok(tiers)
+}
+
+/// Parses a Bybit tier list into a [`TierTable`] for `symbol`.
+///
+/// # Errors
+/// As [`parse_risk_limit_tiers`].
+pub fn parse_tier_table(symbol: &str, api_tiers: &Value) -> Result<TierTable, TierError> {
+    Ok(TierTable::from_sorted(
+        symbol,
+        parse_risk_limit_tiers(api_tiers)?,
+    ))
+}
+
+/// The sort key: `riskLimitValue` parsed, with the missing/format messages.
+fn cap_key(tier: &Map<String, Value>) -> Result<PyNum, TierError> {
+    let raw = tier.get("riskLimitValue").unwrap_or(&Value::Null);
+    match PyNum::from_json(raw) {
+        Ok(Some(n)) => Ok(n),
+        Ok(None) => Err(TierError::MissingField("riskLimitValue")),
+        Err(raw) => Err(TierError::BadFormat {
+            field: "riskLimitValue",
+            raw,
+        }),
+    }
+}
+
+/// Stable sort by cap, only when an adjacent pair is out of order; NaN cannot be ordered.
+fn sort_if_needed(keyed: &mut [(PyNum, &Map<String, Value>)]) -> Result<(), TierError> {
+    if keyed.len() < 2 {
+        return Ok(());
+    }
+    if let Some((nan, _)) = keyed.iter().find(|(k, _)| k.is_nan()) {
+        return Err(TierError::BadRiskLimitValue(nan.to_string()));
+    }
+    let ordered = |a: PyNum, b: PyNum| a.py_cmp(b).unwrap_or(Ordering::Equal);
+    if keyed
+        .windows(2)
+        .any(|w| ordered(w[0].0, w[1].0) == Ordering::Greater)
+    {
+        keyed.sort_by(|a, b| ordered(a.0, b.0));
+    }
+    Ok(())
+}
+
+/// `cur != Infinity and cur <= prev` is a duplicate boundary.
+fn check_boundaries(keyed: &[(PyNum, &Map<String, Value>)]) -> Result<(), TierError> {
+    for w in keyed.windows(2) {
+        let (prev, cur) = (w[0].0, w[1].0);
+        if cur != (PyNum::Inf { neg: false }) && cur.le(prev).unwrap_or(false) {
+            return Err(TierError::DuplicateBoundary(prev.to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// Reads a required numeric field: missing/null and format errors.
+fn required(tier: &Map<String, Value>, field: &'static str) -> Result<PyNum, TierError> {
+    match PyNum::from_json(tier.get(field).unwrap_or(&Value::Null)) {
+        Ok(Some(n)) => Ok(n),
+        Ok(None) => Err(TierError::MissingField(field)),
+        Err(raw) => Err(TierError::BadFormat { field, raw }),
+    }
+}
+
+/// Reads a field that defaults to 0 when missing or falsy (`tier.get(f, "") or "0"`).
+fn optional_zero(tier: &Map<String, Value>, field: &'static str) -> Result<PyNum, TierError> {
+    let v = tier.get(field).unwrap_or(&Value::Null);
+    let falsy = match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+    };
+    if falsy {
+        return Ok(PyNum::Finite(Dec::ZERO));
+    }
+    match PyNum::from_json(v) {
+        Ok(Some(n)) => Ok(n),
+        Ok(None) => Ok(PyNum::Finite(Dec::ZERO)),
+        Err(raw) => Err(TierError::BadFormat { field, raw }),
+    }
+}
+
+/// A rate in `[0, 1]`, else the given range error.
+fn unit_rate(n: PyNum, err: fn(String) -> TierError) -> Result<Dec, TierError> {
+    match (n.in_unit_range(), n.finite()) {
+        (Some(true), Some(d)) => Ok(d),
+        _ => Err(err(n.to_string())),
+    }
+}
+
+/// Validates one tier in field order (§3.3 step 4).
+fn validate_tier(tier: &Map<String, Value>) -> Result<Tier, TierError> {
+    let cap = required(tier, "riskLimitValue")?;
+    let cap = match cap {
+        PyNum::Inf { neg: false } => Cap::Infinity,
+        PyNum::Finite(d) if d > Dec::ZERO => Cap::Value(d),
+        other => return Err(TierError::BadRiskLimitValue(other.to_string())),
+    };
+    let mmr = unit_rate(
+        required(tier, "maintenanceMargin")?,
+        TierError::MmrOutOfRange,
+    )?;
+    let deduction = match optional_zero(tier, "mmDeduction")? {
+        PyNum::Finite(d) if d.is_negative() => {
+            return Err(TierError::NegativeDeduction(d.to_string()))
+        }
+        PyNum::Inf { neg: true } => return Err(TierError::NegativeDeduction("-Infinity".into())),
+        PyNum::Finite(d) => d,
+        other => {
+            return Err(TierError::BadFormat {
+                field: "mmDeduction",
+                raw: other.to_string(),
+            })
+        }
+    };
+    let imr = unit_rate(
+        optional_zero(tier, "initialMargin")?,
+        TierError::ImrOutOfRange,
+    )?;
+    if mmr.is_zero() {
+        log::info!("Zero MMR rate for tier riskLimitValue={cap}");
+    }
+    if imr.is_zero() {
+        log::info!("Zero IMR rate for tier riskLimitValue={cap}");
+    }
+    let max_leverage = tier
+        .get("maxLeverage")
+        .and_then(|v| PyNum::from_json(v).ok().flatten())
+        .and_then(PyNum::finite)
+        .filter(|d| *d > Dec::ZERO);
+    Ok(Tier {
+        cap,
+        mmr,
+        deduction,
+        imr,
+        max_leverage,
+    })
+}
