@@ -19,3 +19,4 @@ pub mod instrument;
 pub mod metrics;
 pub mod tickfile;
 pub mod config;
+pub mod output;

@@ -1,4 +1,43 @@
-//! The `gridsweep` command line.
-fn main() {
-    std::process::exit(0)
+//! The `gridsweep` command line: thin dispatch over the library.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use gridsweep::cli::{backtest_cmd, import_cmd};
+
+/// Parallel sweep and optimisation harness for grid trading strategies on Bybit USDT perpetuals.
+#[derive(Parser, Debug)]
+#[command(name = "gridsweep", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Backtest one configuration on candles (or a tick CSV) and print a summary.
+    Backtest(backtest_cmd::BacktestArgs),
+    /// Convert Binance kline CSVs or Bybit kline JSON into gridsweep's candle Parquet.
+    Import(import_cmd::ImportArgs),
+}
+
+fn main() -> ExitCode {
+    gridsweep::cli::init_logging();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Backtest(a) => backtest_cmd::run(a),
+        Command::Import(a) => import_cmd::run(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(2)),
+        Err(e) => {
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("Error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -22,6 +22,18 @@ pub enum TierChoice {
     File(PathBuf),
 }
 
+impl TierChoice {
+    /// The tier provider's source for this choice.
+    pub fn to_source(&self) -> crate::tiers::source::TierSource {
+        use crate::tiers::source::TierSource;
+        match self {
+            TierChoice::Builtin => TierSource::Builtin,
+            TierChoice::Cache(p) => TierSource::CacheFile(p.clone()),
+            TierChoice::File(p) => TierSource::ExplicitJson(p.clone()),
+        }
+    }
+}
+
 /// Keys the origin accepts that gridsweep reads and ignores.
 pub const IGNORED_KEYS: &[&str] = &[
     "strat_id",

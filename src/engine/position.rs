@@ -50,6 +50,18 @@ impl Side {
     }
 }
 
+/// Converts whole lots to a base-currency quantity.
+pub trait LotSize {
+    /// Quantity of `lots`.
+    fn qty(&self, lots: i64) -> f64;
+}
+
+impl LotSize for f64 {
+    fn qty(&self, lots: i64) -> f64 {
+        lots as f64 * self
+    }
+}
+
 /// A position leg: size in whole lots, average entry price, realised PnL.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Leg {
@@ -73,10 +85,10 @@ pub struct LegFill {
 impl Leg {
     /// Applies a fill of `lots` (size `qty`) at `price`; the excess of a close is dropped.
     #[inline]
-    pub fn apply(&mut self, dir: Direction, opening: bool, lots: i64, qty: f64, price: f64, step: f64) -> LegFill {
+    pub fn apply(&mut self, dir: Direction, opening: bool, lots: i64, qty: f64, price: f64, q: &impl LotSize) -> LegFill {
         if opening {
             let new_lots = self.lots + lots;
-            let new_size = new_lots as f64 * step;
+            let new_size = q.qty(new_lots);
             self.entry = (self.size * self.entry + qty * price) / (self.size + qty);
             self.lots = new_lots;
             self.size = new_size;
@@ -92,7 +104,7 @@ impl Leg {
             Direction::Short => (self.entry - price) * close_qty,
         };
         self.lots -= close_lots;
-        self.size = self.lots as f64 * step;
+        self.size = q.qty(self.lots);
         if self.lots == 0 {
             self.entry = 0.0;
             self.size = 0.0;
@@ -131,7 +143,7 @@ mod tests {
         let mut last = 0.0;
         for &(d, open, lots, px) in fills {
             let q = lots as f64 * STEP;
-            last = leg.apply(d, open, lots, q, px, STEP).realized.unwrap_or(0.0);
+            last = leg.apply(d, open, lots, q, px, &STEP).realized.unwrap_or(0.0);
         }
         (leg, last)
     }
@@ -162,10 +174,10 @@ mod tests {
     #[test]
     fn unrealized_vectors() {
         let mut l = Leg::default();
-        l.apply(Direction::Long, true, 100, 0.1, 50000.0, STEP);
+        l.apply(Direction::Long, true, 100, 0.1, 50000.0, &STEP);
         assert!((l.unrealized(Direction::Long, 51000.0) - 100.0).abs() < 1e-9);
         let mut s = Leg::default();
-        s.apply(Direction::Short, true, 100, 0.1, 50000.0, STEP);
+        s.apply(Direction::Short, true, 100, 0.1, 50000.0, &STEP);
         assert!((s.unrealized(Direction::Short, 49000.0) - 100.0).abs() < 1e-9);
     }
 }

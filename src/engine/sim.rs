@@ -2,7 +2,7 @@
 
 use super::grid::{Grid, LevelSide};
 use super::params::{Model, RunParams, WindDown};
-use super::position::{Direction, Leg, Side};
+use super::position::{Direction, Leg, LotSize, Side};
 use super::risk::{self, LegRisk, Multipliers, NEUTRAL};
 use super::sizing::Sizer;
 use super::{FillKind, FillRecord, Recorder, RunContext, RunError, Tick};
@@ -36,7 +36,8 @@ enum Intent {
 struct Setup {
     model: Model,
     tick: f64,
-    step: f64,
+    step_num: f64,
+    step_den: f64,
     sizer: Sizer,
     maker: f64,
     taker: f64,
@@ -47,6 +48,14 @@ struct Setup {
     funding: bool,
     funding_rate: f64,
     wind_down: WindDown,
+}
+
+impl LotSize for Setup {
+    /// Quantity of `lots` in base currency, correctly rounded (`lots × mantissa / 10^scale`).
+    #[inline]
+    fn qty(&self, lots: i64) -> f64 {
+        lots as f64 * self.step_num / self.step_den
+    }
 }
 
 /// Reusable simulation state: create once per thread, run many times.
@@ -128,7 +137,8 @@ impl Engine {
         let s = Setup {
             model: a.model,
             tick: ctx.instrument.tick_size.to_f64(),
-            step: ctx.instrument.qty_step.to_f64(),
+            step_num: ctx.instrument.qty_step.mantissa() as f64,
+            step_den: 10f64.powi(ctx.instrument.qty_step.scale() as i32),
             sizer: Sizer::new(g.amount, ctx.instrument.qty_step),
             maker: a.commission_rate,
             taker: a.taker_fee_rate,
@@ -336,11 +346,11 @@ impl Engine {
         o: &Order,
         rec: &mut R,
     ) -> Result<(), RunError> {
-        let qty = o.lots as f64 * s.step;
+        let qty = s.qty(o.lots);
         let fee = qty * o.price * s.maker;
         self.commission += fee;
         let leg = &mut self.legs[o.dir.index()];
-        let r = leg.apply(o.dir, !o.reduce_only, o.lots, qty, o.price, s.step).realized;
+        let r = leg.apply(o.dir, !o.reduce_only, o.lots, qty, o.price, s).realized;
         self.realized += r.unwrap_or(0.0);
         self.accum.on_fill(o.dir == Direction::Long, qty, o.price, r);
         rec.on_fill(&FillRecord {
@@ -381,7 +391,7 @@ impl Engine {
             }
             let (lots, qty) = (leg.lots, leg.size);
             let fee = qty * price * fee_rate;
-            let r = leg.apply(d, false, lots, qty, price, s.step).realized.unwrap_or(0.0);
+            let r = leg.apply(d, false, lots, qty, price, s).realized.unwrap_or(0.0);
             self.commission += fee;
             self.realized += r;
             self.accum.on_fill(d == Direction::Long, qty, price, Some(r));
@@ -540,7 +550,7 @@ impl Engine {
             let mut pv = self.legs[d.index()].entry_value();
             for o in &self.orders {
                 if o.dir == d && !o.reduce_only {
-                    pv += o.lots as f64 * s.step * o.price;
+                    pv += s.qty(o.lots) * o.price;
                 }
             }
             if d == dir {
@@ -578,7 +588,7 @@ impl Engine {
                     return;
                 }
                 if s.model == Model::Bybit && !reduce_only {
-                    let notional = lots as f64 * s.step * price;
+                    let notional = s.qty(lots) * price;
                     if self.im_with(s, ctx.tiers, dir, notional) > self.balance {
                         self.orders_rejected += 1;
                         return;
@@ -586,7 +596,7 @@ impl Engine {
                 }
                 self.next_id += 1;
                 self.orders.push(Order { id: self.next_id, dir, side, price, lots, reduce_only });
-                rec.on_place(ts, dir, side, price, lots as f64 * s.step);
+                rec.on_place(ts, dir, side, price, s.qty(lots));
             }
         }
     }

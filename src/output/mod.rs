@@ -1,0 +1,172 @@
+//! Result writers for single backtests: trades and the equity curve, as CSV or Parquet by
+//! file extension, written atomically (temp file + rename).
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, TimestampMillisecondArray};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::engine::FillRecord;
+use crate::time::format_iso;
+
+/// Why an output file could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// File system error.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// Output path.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// Parquet/Arrow encoding error.
+    #[error("cannot write {path}: {message}")]
+    Encode {
+        /// Output path.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
+    /// The extension is neither `.csv` nor `.parquet`.
+    #[error("{path}: unknown output format; use a .csv or .parquet file name")]
+    Format {
+        /// Output path.
+        path: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Csv,
+    Parquet,
+}
+
+fn format_of(path: &Path) -> Result<Format, OutputError> {
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("csv") => Ok(Format::Csv),
+        Some("parquet") | Some("pq") => Ok(Format::Parquet),
+        _ => Err(OutputError::Format { path: path.to_path_buf() }),
+    }
+}
+
+/// Writes `bytes_fn`'s output to a temp file beside `path`, then renames it into place.
+fn write_atomic(path: &Path, write: impl FnOnce(File) -> Result<(), OutputError>) -> Result<(), OutputError> {
+    let io = |source| OutputError::Io { path: path.to_path_buf(), source };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let file = File::create(&tmp).map_err(io)?;
+    let res = write(file).and_then(|()| std::fs::rename(&tmp, path).map_err(io));
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
+fn parquet_props() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+        .build()
+}
+
+fn write_batch(path: &Path, file: File, batch: RecordBatch) -> Result<(), OutputError> {
+    let enc = |e: parquet::errors::ParquetError| OutputError::Encode { path: path.to_path_buf(), message: e.to_string() };
+    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(parquet_props())).map_err(enc)?;
+    w.write(&batch).map_err(enc)?;
+    w.close().map_err(enc)?;
+    Ok(())
+}
+
+fn ts_field() -> Field {
+    Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())), false)
+}
+
+/// Writes trades with columns `ts, side, direction, price, qty, realized_pnl, commission`.
+///
+/// # Errors
+/// [`OutputError`] naming the path.
+pub fn write_trades(path: &Path, fills: &[FillRecord]) -> Result<(), OutputError> {
+    match format_of(path)? {
+        Format::Csv => write_atomic(path, |f| {
+            let io = |source| OutputError::Io { path: path.to_path_buf(), source };
+            let mut w = BufWriter::new(f);
+            writeln!(w, "ts,side,direction,price,qty,realized_pnl,commission").map_err(io)?;
+            for t in fills {
+                writeln!(
+                    w,
+                    "{},{},{},{},{},{},{}",
+                    format_iso(t.ts_ms),
+                    t.side.as_str(),
+                    t.direction.as_str(),
+                    t.price,
+                    t.qty,
+                    t.realized_pnl,
+                    t.commission
+                )
+                .map_err(io)?;
+            }
+            w.flush().map_err(io)
+        }),
+        Format::Parquet => {
+            let schema = Arc::new(Schema::new(vec![
+                ts_field(),
+                Field::new("side", DataType::Utf8, false),
+                Field::new("direction", DataType::Utf8, false),
+                Field::new("price", DataType::Float64, false),
+                Field::new("qty", DataType::Float64, false),
+                Field::new("realized_pnl", DataType::Float64, false),
+                Field::new("commission", DataType::Float64, false),
+            ]));
+            let cols: Vec<ArrayRef> = vec![
+                Arc::new(TimestampMillisecondArray::from_iter_values(fills.iter().map(|t| t.ts_ms)).with_timezone("UTC")),
+                Arc::new(StringArray::from_iter_values(fills.iter().map(|t| t.side.as_str()))),
+                Arc::new(StringArray::from_iter_values(fills.iter().map(|t| t.direction.as_str()))),
+                Arc::new(Float64Array::from_iter_values(fills.iter().map(|t| t.price))),
+                Arc::new(Float64Array::from_iter_values(fills.iter().map(|t| t.qty))),
+                Arc::new(Float64Array::from_iter_values(fills.iter().map(|t| t.realized_pnl))),
+                Arc::new(Float64Array::from_iter_values(fills.iter().map(|t| t.commission))),
+            ];
+            let batch = RecordBatch::try_new(schema, cols)
+                .map_err(|e| OutputError::Encode { path: path.to_path_buf(), message: e.to_string() })?;
+            write_atomic(path, |f| write_batch(path, f, batch))
+        }
+    }
+}
+
+/// Writes the equity curve with columns `ts, equity`.
+///
+/// # Errors
+/// [`OutputError`] naming the path.
+pub fn write_equity(path: &Path, points: &[(i64, f64)]) -> Result<(), OutputError> {
+    match format_of(path)? {
+        Format::Csv => write_atomic(path, |f| {
+            let io = |source| OutputError::Io { path: path.to_path_buf(), source };
+            let mut w = BufWriter::new(f);
+            writeln!(w, "ts,equity").map_err(io)?;
+            for (ts, e) in points {
+                writeln!(w, "{},{}", format_iso(*ts), e).map_err(io)?;
+            }
+            w.flush().map_err(io)
+        }),
+        Format::Parquet => {
+            let schema = Arc::new(Schema::new(vec![ts_field(), Field::new("equity", DataType::Float64, false)]));
+            let cols: Vec<ArrayRef> = vec![
+                Arc::new(TimestampMillisecondArray::from_iter_values(points.iter().map(|p| p.0)).with_timezone("UTC")),
+                Arc::new(Float64Array::from_iter_values(points.iter().map(|p| p.1))),
+            ];
+            let batch = RecordBatch::try_new(schema, cols)
+                .map_err(|e| OutputError::Encode { path: path.to_path_buf(), message: e.to_string() })?;
+            write_atomic(path, |f| write_batch(path, f, batch))
+        }
+    }
+}
