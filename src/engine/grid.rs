@@ -43,6 +43,8 @@ pub struct Grid {
     grid_count: u32,
     grid_step: f64,
     rebalance_threshold: f64,
+    origin_quirks: bool,
+    degenerate: bool,
 }
 
 /// Rounds to the tick as the origin does: `round(x/tick)*tick` (half-even), then
@@ -62,8 +64,19 @@ pub fn round_tick(x: f64, tick: f64) -> f64 {
 }
 
 impl Grid {
-    /// Sets the parameters and empties the ladder (keeps the buffer).
-    pub fn reset(&mut self, tick: f64, grid_count: u32, grid_step: f64, rebalance_threshold: f64) {
+    /// Sets the parameters and empties the ladder (keeps the buffer). With `origin_quirks`
+    /// a rebalance adds its new level even out of order (a shift up with no SELL level adds
+    /// one at price 0, as the origin does); without, such a shift is skipped.
+    pub fn reset(
+        &mut self,
+        tick: f64,
+        grid_count: u32,
+        grid_step: f64,
+        rebalance_threshold: f64,
+        origin_quirks: bool,
+    ) {
+        self.origin_quirks = origin_quirks;
+        self.degenerate = false;
         self.levels.clear();
         self.levels.reserve(grid_count as usize + 2);
         self.tick = tick;
@@ -90,9 +103,14 @@ impl Grid {
         self.levels.is_empty()
     }
 
-    /// Lowest and highest level price.
+    /// Lowest and highest level price (min/max like the origin, also when degenerate).
     #[inline]
     pub fn bounds(&self) -> (f64, f64) {
+        if self.degenerate {
+            let lo = self.levels.iter().map(|l| l.price).fold(f64::INFINITY, f64::min);
+            let hi = self.levels.iter().map(|l| l.price).fold(f64::NEG_INFINITY, f64::max);
+            return (lo, hi);
+        }
         match (self.levels.first(), self.levels.last()) {
             (Some(a), Some(b)) => (a.price, b.price),
             _ => (f64::NAN, f64::NAN),
@@ -120,6 +138,7 @@ impl Grid {
             return Ok(());
         }
         self.levels.clear();
+        self.degenerate = false;
         let half = self.grid_count / 2;
         let step = self.grid_step / 100.0;
         // Lower half first (reversed below), then WAIT, then the upper half.
@@ -196,13 +215,23 @@ impl Grid {
         let step = self.grid_step / 100.0;
         let total = total as f64;
         if (buys - sells) as f64 / total > self.rebalance_threshold {
-            self.levels.remove(0);
             let price = round_tick(highest_sell * (1.0 + step), self.tick);
+            let out_of_order = self.levels.last().is_some_and(|l| l.price >= price);
+            if out_of_order && !self.origin_quirks {
+                return;
+            }
+            self.levels.remove(0);
+            self.degenerate |= out_of_order;
             self.levels.push(Level { side: LevelSide::Sell, price });
         } else if (sells - buys) as f64 / total > self.rebalance_threshold {
             let base = lowest_buy.unwrap_or(self.levels[0].price);
-            self.levels.pop();
             let price = round_tick(base * (1.0 - step), self.tick);
+            let out_of_order = self.levels.first().is_some_and(|l| l.price <= price);
+            if out_of_order && !self.origin_quirks {
+                return;
+            }
+            self.levels.pop();
+            self.degenerate |= out_of_order;
             self.levels.insert(0, Level { side: LevelSide::Buy, price });
         }
     }
@@ -224,7 +253,7 @@ mod tests {
 
     fn grid(tick: f64, count: u32, step: f64) -> Grid {
         let mut g = Grid::default();
-        g.reset(tick, count, step, 0.3);
+        g.reset(tick, count, step, 0.3, true);
         g
     }
 
@@ -298,6 +327,25 @@ mod tests {
             show(&g),
             "B114.12 B115.27 B116.43 B117.61 B118.8 W120.0 S121.2 S122.41 S123.63 S124.87 S126.12"
         );
+    }
+
+    #[test]
+    fn origin_quirk_appends_a_zero_level_when_no_sell_exists() {
+        // Every level above the fill is WAIT (too close) and the rest are BUY: the origin
+        // shifts up from "highest sell" 0 and appends a level at price 0.
+        let mut g = grid(0.01, 4, 10.0);
+        g.build(100.0).unwrap();
+        // Levels 81, 90, 100, 110, 121: a fill at 121 makes it WAIT, the rest become BUY.
+        g.update(121.0, 120.99).unwrap();
+        let prices: Vec<f64> = g.levels().iter().map(|l| l.price).collect();
+        assert_eq!(prices.last(), Some(&0.0), "{}", show(&g));
+        assert_eq!(g.bounds().0, 0.0);
+        // Without the quirk the shift is skipped and the ladder stays sorted.
+        let mut g = grid(0.01, 4, 10.0);
+        g.reset(0.01, 4, 10.0, 0.3, false);
+        g.build(100.0).unwrap();
+        g.update(121.0, 120.99).unwrap();
+        assert!(g.levels().windows(2).all(|w| w[0].price < w[1].price), "{}", show(&g));
     }
 
     #[test]

@@ -11,6 +11,8 @@ use crate::metrics::{Metrics, MetricsAccumulator};
 use crate::tiers::TierTable;
 use crate::time::{hour_of_day, HOUR_MS};
 
+mod band;
+
 const DIRS: [Direction; 2] = [Direction::Long, Direction::Short];
 
 /// A resting limit order.
@@ -50,6 +52,14 @@ struct Setup {
     wind_down: WindDown,
 }
 
+impl Setup {
+    /// Quantity of `lots` in base currency.
+    #[inline]
+    fn qty_of(&self, lots: i64) -> f64 {
+        LotSize::qty(self, lots)
+    }
+}
+
 impl LotSize for Setup {
     /// Quantity of `lots` in base currency, correctly rounded (`lots × mantissa / 10^scale`).
     #[inline]
@@ -66,6 +76,11 @@ pub struct Engine {
     fills: Vec<Order>,
     intents: Vec<Intent>,
     survivors: Vec<(f64, usize)>,
+    rejected: Vec<(Direction, f64)>,
+    im_mm: (f64, f64),
+    band: band::Band,
+    reference: bool,
+    full_ticks: u64,
     legs: [Leg; 2],
     realized: f64,
     commission: f64,
@@ -85,9 +100,20 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine with empty buffers.
+    /// An engine with empty buffers that skips ticks which cannot change anything.
     pub fn new() -> Engine {
         Engine::default()
+    }
+
+    /// The straightforward reference engine: every tick takes the full path. Results are
+    /// identical to [`Engine::new`]'s, bit for bit; it exists for differential tests.
+    pub fn reference() -> Engine {
+        Engine { reference: true, ..Engine::default() }
+    }
+
+    /// Ticks of the last run that took the full path (the rest only marked equity).
+    pub fn full_ticks(&self) -> u64 {
+        self.full_ticks
     }
 
     fn reset(&mut self, p: &RunParams) {
@@ -95,6 +121,9 @@ impl Engine {
         self.fills.clear();
         self.intents.clear();
         self.survivors.clear();
+        self.rejected.clear();
+        self.band = band::Band::EMPTY;
+        self.full_ticks = 0;
         self.legs = [Leg::default(); 2];
         self.realized = 0.0;
         self.commission = 0.0;
@@ -151,7 +180,7 @@ impl Engine {
             wind_down: a.wind_down,
         };
         self.reset(params);
-        self.grid.reset(s.tick, g.grid_count, g.grid_step, g.rebalance_threshold);
+        self.grid.reset(s.tick, g.grid_count, g.grid_step, g.rebalance_threshold, s.model == Model::Origin);
         let mut prev_ts = i64::MIN;
         for t in ticks {
             if !(t.price.is_finite() && t.price > 0.0) {
@@ -161,8 +190,16 @@ impl Engine {
                 return Err(RunError::BadTick { ts_ms: t.ts_ms, reason: "time goes backwards" });
             }
             prev_ts = t.ts_ms;
+            if !self.reference && self.band.contains(t) {
+                self.quiet_tick(&s, t, rec);
+                continue;
+            }
+            self.full_ticks += 1;
             if !self.tick(&s, params, ctx, t, rec)? {
                 break;
+            }
+            if !self.reference {
+                self.band = self.compute_band(&s, ctx, t);
             }
         }
         if self.liquidated_at.is_none() && s.wind_down == WindDown::CloseAll && self.last_price > 0.0 {
@@ -274,6 +311,9 @@ impl Engine {
             }
             !hit
         });
+        if !self.fills.is_empty() {
+            self.rejected.clear();
+        }
         for i in 0..self.fills.len() {
             let o = self.fills[i];
             self.fill(s, params, ctx, ts, p, &o, rec)?;
@@ -294,6 +334,7 @@ impl Engine {
             }
         }
         let (im, mm) = self.margins(s, ctx.tiers);
+        self.im_mm = (im, mm);
         self.balance = equity;
         let in_market = self.legs[0].lots > 0 || self.legs[1].lots > 0;
         self.accum.on_tick(ts, equity, im, mm, in_market);
@@ -409,17 +450,9 @@ impl Engine {
         }
     }
 
-    /// Plans one direction's intents (§1.5) into `self.intents`.
-    fn plan(&mut self, dir: Direction, last_close: f64) -> Result<(), RunError> {
-        let n_dir = self.orders.iter().filter(|o| o.dir == dir).count();
-        if n_dir > self.grid.levels().len() + 10 {
-            self.grid.build(last_close)?;
-            for o in self.orders.iter().filter(|o| o.dir == dir) {
-                self.intents.push(Intent::Cancel { id: o.id, reason: "rebuild" });
-            }
-            return Ok(());
-        }
-        // Survivors: one order per price, preferring the side the grid wants there.
+    /// Fills `self.survivors` with one `(price, order index)` per price of `dir`'s orders,
+    /// ascending, preferring the side the grid wants there; the others get `duplicate` cancels.
+    fn collect_survivors(&mut self, dir: Direction) {
         self.survivors.clear();
         for (i, o) in self.orders.iter().enumerate() {
             if o.dir == dir {
@@ -459,6 +492,19 @@ impl Engine {
             i = j;
         }
         self.survivors.truncate(w);
+    }
+
+    /// Plans one direction's intents (§1.5) into `self.intents`.
+    fn plan(&mut self, dir: Direction, last_close: f64) -> Result<(), RunError> {
+        let n_dir = self.orders.iter().filter(|o| o.dir == dir).count();
+        if n_dir > self.grid.levels().len() + 10 {
+            self.grid.build(last_close)?;
+            for o in self.orders.iter().filter(|o| o.dir == dir) {
+                self.intents.push(Intent::Cancel { id: o.id, reason: "rebuild" });
+            }
+            return Ok(());
+        }
+        self.collect_survivors(dir);
         // Walk non-WAIT levels outward from the centre, lower price first at equal distance.
         let n = self.grid.levels().len();
         let c = self.grid.center_index();
@@ -517,8 +563,8 @@ impl Engine {
     }
 
     /// Quantity in lots for a new order: amount, floor, step ceiling, multipliers.
-    fn resolved_lots(&self, s: &Setup, dir: Direction, side: Side, price: f64) -> i64 {
-        let base = s.sizer.base_lots(price, self.balance);
+    fn resolved_lots(&self, s: &Setup, dir: Direction, side: Side, price: f64, wallet: f64) -> i64 {
+        let base = s.sizer.base_lots(price, wallet);
         if !s.enable_risk || base <= 0 {
             return base;
         }
@@ -568,12 +614,13 @@ impl Engine {
             Intent::Cancel { id, reason } => {
                 if let Some(k) = self.orders.iter().position(|o| o.id == id) {
                     let o = self.orders.remove(k);
+                    self.rejected.clear();
                     rec.on_cancel(ts, o.dir, o.side, o.price, reason);
                 }
             }
             Intent::Place { dir, side, price } => {
                 let reduce_only = side.closes(dir);
-                let lots = self.resolved_lots(s, dir, side, price);
+                let lots = self.resolved_lots(s, dir, side, price, self.balance);
                 if reduce_only {
                     let pending: i64 =
                         self.orders.iter().filter(|o| o.dir == dir && o.reduce_only).map(|o| o.lots).sum();
@@ -590,11 +637,15 @@ impl Engine {
                 if s.model == Model::Bybit && !reduce_only {
                     let notional = s.qty(lots) * price;
                     if self.im_with(s, ctx.tiers, dir, notional) > self.balance {
-                        self.orders_rejected += 1;
+                        if !self.rejected.contains(&(dir, price)) {
+                            self.rejected.push((dir, price));
+                            self.orders_rejected += 1;
+                        }
                         return;
                     }
                 }
                 self.next_id += 1;
+                self.rejected.clear();
                 self.orders.push(Order { id: self.next_id, dir, side, price, lots, reduce_only });
                 rec.on_place(ts, dir, side, price, s.qty(lots));
             }

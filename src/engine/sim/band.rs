@@ -1,0 +1,196 @@
+//! The quiet band: after a full tick, the prices and times at which the next tick cannot
+//! change anything but the equity mark (no funding, no fill, no rebuild, no placement, no
+//! new rejection, no liquidation). Ticks inside it take [`Engine::quiet_tick`], which does
+//! exactly what the full path does in that case, so results are identical bit for bit.
+//!
+//! Every bound is conservative: a tick near a threshold simply takes the full path.
+
+use super::{Engine, Setup, DIRS};
+use crate::engine::grid::LevelSide;
+use crate::engine::params::Model;
+use crate::engine::position::{Direction, Side};
+use crate::engine::{Recorder, RunContext, Tick};
+
+/// Relative safety margin around the placement-filter thresholds.
+const EPS: f64 = 1e-9;
+/// Funding times are multiples of 8 h since the epoch (00:00, 08:00, 16:00 UTC).
+const FUNDING_PERIOD_MS: i64 = 8 * 3_600_000;
+
+/// Inclusive price band `[lo, hi]` valid for ticks before `until` (ms).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Band {
+    lo: f64,
+    hi: f64,
+    until: i64,
+}
+
+impl Default for Band {
+    fn default() -> Self {
+        Band::EMPTY
+    }
+}
+
+impl Band {
+    /// A band no tick is in.
+    pub(super) const EMPTY: Band = Band { lo: f64::INFINITY, hi: f64::NEG_INFINITY, until: i64::MIN };
+
+    #[inline]
+    pub(super) fn contains(&self, t: Tick) -> bool {
+        t.ts_ms < self.until && self.lo <= t.price && t.price <= self.hi
+    }
+}
+
+impl Engine {
+    /// The full path's work on a tick that changes nothing: the equity mark only.
+    #[inline]
+    pub(super) fn quiet_tick<R: Recorder>(&mut self, s: &Setup, t: Tick, rec: &mut R) {
+        let (ts, p) = (t.ts_ms, t.price);
+        self.last_price = p;
+        let equity = self.equity_at(s, p);
+        self.balance = equity;
+        let in_market = self.legs[0].lots > 0 || self.legs[1].lots > 0;
+        self.accum.on_tick(ts, equity, self.im_mm.0, self.im_mm.1, in_market);
+        rec.on_equity(ts, equity);
+        self.track_liq_distance(p);
+        self.last_close = Some(p);
+    }
+
+    /// First time after `ts` at which funding could be due.
+    fn funding_until(&self, s: &Setup, ctx: &RunContext<'_>, ts: i64) -> i64 {
+        if !s.funding {
+            return i64::MAX;
+        }
+        match ctx.funding_series {
+            Some(series) => series.get(self.funding_idx).map_or(i64::MAX, |e| e.0),
+            None => (ts.div_euclid(FUNDING_PERIOD_MS) + 1) * FUNDING_PERIOD_MS,
+        }
+    }
+
+    /// Computes the band after the full tick `t`.
+    pub(super) fn compute_band(&mut self, s: &Setup, ctx: &RunContext<'_>, t: Tick) -> Band {
+        if self.grid.is_empty() || self.liquidated_at.is_some() {
+            return Band::EMPTY;
+        }
+        let until = self.funding_until(s, ctx, t.ts_ms);
+        // No fill: strict cross, so a buy at L is safe for p ≥ L and a sell for p ≤ L.
+        let (mut lo, mut hi) = self.grid.bounds();
+        for o in &self.orders {
+            match o.side {
+                Side::Buy => lo = lo.max(o.price),
+                Side::Sell => hi = hi.min(o.price),
+            }
+        }
+        if !(lo <= hi) {
+            return Band::EMPTY;
+        }
+        // The planner must have nothing to cancel (those intents do not depend on price).
+        let levels = self.grid.levels().len();
+        for d in DIRS {
+            if self.orders.iter().filter(|o| o.dir == d).count() > levels + 10 {
+                return Band::EMPTY;
+            }
+            self.intents.clear();
+            self.collect_survivors(d);
+            if !self.intents.is_empty() {
+                return Band::EMPTY;
+            }
+            for k in 0..self.survivors.len() {
+                let (price, i) = self.survivors[k];
+                match self.grid.side_at(price) {
+                    None => return Band::EMPTY,
+                    Some(LevelSide::Wait) => {}
+                    Some(LevelSide::Buy) if self.orders[i].side != Side::Buy => return Band::EMPTY,
+                    Some(LevelSide::Sell) if self.orders[i].side != Side::Sell => return Band::EMPTY,
+                    Some(_) => {}
+                }
+            }
+            // Levels without an order: a placement becomes possible past the filter threshold.
+            let half = self.grid.grid_step() / 2.0;
+            for li in 0..levels {
+                let level = self.grid.levels()[li];
+                let side = match level.side {
+                    LevelSide::Buy => Side::Buy,
+                    LevelSide::Sell => Side::Sell,
+                    LevelSide::Wait => continue,
+                };
+                if self.survivors.binary_search_by(|x| x.0.total_cmp(&level.price)).is_ok() {
+                    continue;
+                }
+                // BUY is eligible for p > L / (1 − g/200); SELL for p < L / (1 + g/200).
+                let (a, b) = match side {
+                    Side::Buy => ((level.price / (1.0 - half / 100.0)) * (1.0 - EPS), hi),
+                    Side::Sell => (lo, (level.price / (1.0 + half / 100.0)) * (1.0 + EPS)),
+                };
+                let (a, b) = (a.max(lo), b.min(hi));
+                if a > b || self.placement_fails_everywhere(s, ctx, d, side, level.price, a, b) {
+                    continue;
+                }
+                match side {
+                    Side::Buy => hi = hi.min((level.price / (1.0 - half / 100.0)) * (1.0 - EPS)),
+                    Side::Sell => lo = lo.max((level.price / (1.0 + half / 100.0)) * (1.0 + EPS)),
+                }
+                if !(lo <= hi) {
+                    return Band::EMPTY;
+                }
+            }
+        }
+        self.intents.clear();
+        // Cross-margin liquidation (bybit): equity must stay above MM over the whole band.
+        if s.model == Model::Bybit && (self.legs[0].lots > 0 || self.legs[1].lots > 0) {
+            let anchor = t.price.clamp(lo, hi);
+            let mut ok = false;
+            for _ in 0..60 {
+                if self.safe_from_liquidation(s, ctx, lo, hi) {
+                    ok = true;
+                    break;
+                }
+                lo = anchor - (anchor - lo) / 2.0;
+                hi = anchor + (hi - anchor) / 2.0;
+            }
+            if !ok {
+                return Band::EMPTY;
+            }
+        }
+        Band { lo, hi, until }
+    }
+
+    /// True when, for every price in `[a, b]`, placing `side` at `price` in `dir` would be
+    /// dropped without changing any state (close gate, zero size, or a repeated rejection).
+    #[allow(clippy::too_many_arguments)]
+    fn placement_fails_everywhere(
+        &self,
+        s: &Setup,
+        ctx: &RunContext<'_>,
+        dir: Direction,
+        side: Side,
+        price: f64,
+        a: f64,
+        b: f64,
+    ) -> bool {
+        let (ea, eb) = (self.equity_at(s, a), self.equity_at(s, b));
+        let (e_min, e_max) = (ea.min(eb), ea.max(eb));
+        // Sizes never shrink as equity grows, so the smallest size is at the lowest equity.
+        let lots_min = self.resolved_lots(s, dir, side, price, e_min);
+        if side.closes(dir) {
+            let pending: i64 =
+                self.orders.iter().filter(|o| o.dir == dir && o.reduce_only).map(|o| o.lots).sum();
+            return self.legs[dir.index()].lots <= pending + lots_min;
+        }
+        let lots_max = self.resolved_lots(s, dir, side, price, e_max);
+        if lots_max <= 0 {
+            return true;
+        }
+        if s.model != Model::Bybit || !self.rejected.contains(&(dir, price)) || lots_min <= 0 {
+            return false;
+        }
+        self.im_with(s, ctx.tiers, dir, s.qty_of(lots_min) * price) > e_max
+    }
+
+    /// True when equity exceeds the maintenance margin at every price in `[lo, hi]`.
+    fn safe_from_liquidation(&self, s: &Setup, ctx: &RunContext<'_>, lo: f64, hi: f64) -> bool {
+        let e_min = self.equity_at(s, lo).min(self.equity_at(s, hi));
+        let mm_max = ctx.tiers.maintenance_margin(self.legs[0].size * hi).0
+            + ctx.tiers.maintenance_margin(self.legs[1].size * hi).0;
+        e_min > mm_max
+    }
+}
