@@ -32,9 +32,7 @@ fn real_columns() -> Option<(Columns, String)> {
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("NEARUSDT"))
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("NEARUSDT"))
         })
         .collect();
     names.sort();
@@ -50,13 +48,7 @@ fn real_columns() -> Option<(Columns, String)> {
     if cols.len() < ROWS {
         return None;
     }
-    for v in [
-        &mut cols.open,
-        &mut cols.high,
-        &mut cols.low,
-        &mut cols.close,
-        &mut cols.volume,
-    ] {
+    for v in [&mut cols.open, &mut cols.high, &mut cols.low, &mut cols.close, &mut cols.volume] {
         v.truncate(ROWS);
     }
     cols.ts_ms.truncate(ROWS);
@@ -102,15 +94,8 @@ fn bench_decode(c: &mut Criterion) {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("candles-1y.parquet");
     let candles = Candles::try_new(cols, None, Path::new("bench")).expect("valid candles");
-    write_parquet(
-        &path,
-        &candles,
-        &WriteMeta {
-            symbol: None,
-            source: origin.clone(),
-        },
-    )
-    .expect("write parquet");
+    write_parquet(&path, &candles, &WriteMeta { symbol: None, source: origin.clone() })
+        .expect("write parquet");
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     println!(
         "candles bench: {ROWS} rows ({origin}), parquet {size} bytes, raw {} bytes",

@@ -215,18 +215,11 @@ pub enum CandleError {
 impl CandleError {
     /// Builds an [`CandleError::Io`] for `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        CandleError::Io {
-            path: path.into(),
-            source,
-        }
+        CandleError::Io { path: path.into(), source }
     }
 
     /// Builds an [`CandleError::Invalid`] for `path` at `loc`.
     pub fn invalid(path: impl Into<PathBuf>, loc: Loc, problem: Problem) -> Self {
-        CandleError::Invalid {
-            path: path.into(),
-            loc,
-            problem,
-        }
+        CandleError::Invalid { path: path.into(), loc, problem }
     }
 }

@@ -64,11 +64,7 @@ impl Imported {
         self.files
             .iter()
             .map(|f| {
-                let name = f
-                    .path
-                    .file_name()
-                    .map(|n| n.to_string_lossy())
-                    .unwrap_or_default();
+                let name = f.path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
                 format!("{}:{}", f.format.name(), name)
             })
             .collect::<Vec<_>>()
@@ -105,19 +101,10 @@ pub fn import_files(
         }
         files.push((
             cols.ts_ms[0],
-            ImportedFile {
-                path: path.clone(),
-                format: fmt,
-                rows: cols.len(),
-                symbol: sym.clone(),
-            },
+            ImportedFile { path: path.clone(), format: fmt, rows: cols.len(), symbol: sym.clone() },
         ));
         // An explicit symbol overrides (and so silences disagreement between) the files'.
-        parts.push((
-            path.clone(),
-            cols,
-            if symbol.is_some() { None } else { sym },
-        ));
+        parts.push((path.clone(), cols, if symbol.is_some() { None } else { sym }));
     }
     let (cols, inferred) = store::concat_parts(parts)?;
     files.sort_by_key(|(t, _)| *t);
@@ -133,12 +120,7 @@ pub fn import_files(
 
 /// Guesses the format of one file from its extension, then its first non-blank character.
 pub fn detect_format(path: &Path, text: &str) -> InputFormat {
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
         Some("json") => InputFormat::BybitJson,
         Some("csv") => InputFormat::BinanceCsv,
         _ => match text.trim_start().chars().next() {
@@ -154,9 +136,7 @@ pub fn symbol_from_file_name(path: &Path) -> Option<String> {
     let stem = path.file_stem()?.to_str()?;
     let sym = stem.split('-').next()?;
     let ok = sym.len() >= 2
-        && sym
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && sym.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
         && sym.bytes().any(|b| b.is_ascii_uppercase());
     ok.then(|| sym.to_string())
 }
@@ -166,18 +146,13 @@ const MICROS_THRESHOLD: i64 = 100_000_000_000_000;
 
 fn parse_ts(text: &str) -> Option<i64> {
     let t: i64 = text.trim().parse().ok()?;
-    Some(if t >= MICROS_THRESHOLD {
-        t.div_euclid(1000)
-    } else {
-        t
-    })
+    Some(if t >= MICROS_THRESHOLD { t.div_euclid(1000) } else { t })
 }
 
 fn parse_price(column: &'static str, text: &str) -> Result<f64, Problem> {
-    text.trim().parse::<f64>().map_err(|_| Problem::BadNumber {
-        column,
-        text: text.chars().take(40).collect(),
-    })
+    text.trim()
+        .parse::<f64>()
+        .map_err(|_| Problem::BadNumber { column, text: text.chars().take(40).collect() })
 }
 
 /// Parses a Binance kline CSV (header optional; blank lines skipped; at least six fields,
@@ -212,13 +187,7 @@ pub fn parse_binance_csv(path: &Path, text: &str) -> Result<Columns, CandleError
                 let is_header = fields[0].trim().parse::<i64>().is_err()
                     && fields[1].trim().parse::<f64>().is_err();
                 if count < 6 {
-                    return Err(bad(
-                        line_no,
-                        Problem::ColumnCount {
-                            expected: 6,
-                            found: count,
-                        },
-                    ));
+                    return Err(bad(line_no, Problem::ColumnCount { expected: 6, found: count }));
                 }
                 expected = Some(count);
                 if is_header {
@@ -228,13 +197,7 @@ pub fn parse_binance_csv(path: &Path, text: &str) -> Result<Columns, CandleError
             }
         };
         if count != expect {
-            return Err(bad(
-                line_no,
-                Problem::ColumnCount {
-                    expected: expect,
-                    found: count,
-                },
-            ));
+            return Err(bad(line_no, Problem::ColumnCount { expected: expect, found: count }));
         }
         let ts = parse_ts(fields[0]).ok_or_else(|| {
             bad(
@@ -246,32 +209,18 @@ pub fn parse_binance_csv(path: &Path, text: &str) -> Result<Columns, CandleError
             )
         })?;
         let num = |k: usize, c| parse_price(c, fields[k]).map_err(|p| bad(line_no, p));
-        let (o, h, l, c, v) = (
-            num(1, "open")?,
-            num(2, "high")?,
-            num(3, "low")?,
-            num(4, "close")?,
-            num(5, "volume")?,
-        );
+        let (o, h, l, c, v) =
+            (num(1, "open")?, num(2, "high")?, num(3, "low")?, num(4, "close")?, num(5, "volume")?);
         validate::check_row(o, h, l, c, v).map_err(|p| bad(line_no, p))?;
         if let Some((prev_ts, prev_line)) = prev {
             if ts == prev_ts {
                 return Err(bad(
                     line_no,
-                    Problem::Duplicate {
-                        ts_ms: ts,
-                        other: Loc::Line(prev_line as u64),
-                    },
+                    Problem::Duplicate { ts_ms: ts, other: Loc::Line(prev_line as u64) },
                 ));
             }
             if ts < prev_ts {
-                return Err(bad(
-                    line_no,
-                    Problem::NotIncreasing {
-                        prev_ms: prev_ts,
-                        ts_ms: ts,
-                    },
-                ));
+                return Err(bad(line_no, Problem::NotIncreasing { prev_ms: prev_ts, ts_ms: ts }));
             }
         }
         prev = Some((ts, line_no));
@@ -289,50 +238,30 @@ pub fn parse_binance_csv(path: &Path, text: &str) -> Result<Columns, CandleError
 /// [`CandleError::Json`] for a shape that is not a kline response (or a non-zero `retCode`),
 /// [`CandleError::Invalid`] for a bad entry or a duplicate timestamp.
 pub fn parse_bybit_json(path: &Path, text: &str) -> Result<(Columns, Option<String>), CandleError> {
-    let json_err = |message: String| CandleError::Json {
-        path: path.to_path_buf(),
-        message,
-    };
+    let json_err = |message: String| CandleError::Json { path: path.to_path_buf(), message };
     let v: Value =
         serde_json::from_str(text).map_err(|e| json_err(format!("not valid JSON: {e}")))?;
     if let Some(code) = v.get("retCode") {
         if code.as_i64() != Some(0) {
             let msg = v.get("retMsg").and_then(Value::as_str).unwrap_or("");
-            return Err(json_err(format!(
-                "Bybit returned retCode {code} ({msg:?}), not candles"
-            )));
+            return Err(json_err(format!("Bybit returned retCode {code} ({msg:?}), not candles")));
         }
     }
     let result = v.get("result").unwrap_or(&v);
-    let symbol = result
-        .get("symbol")
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let symbol = result.get("symbol").and_then(Value::as_str).map(str::to_string);
     let list = match result {
         Value::Array(a) => a,
-        _ => result
-            .get("list")
-            .and_then(Value::as_array)
-            .ok_or_else(|| {
-                json_err(
-                    "expected a Bybit kline response with `result.list` (or a bare list)".into(),
-                )
-            })?,
+        _ => result.get("list").and_then(Value::as_array).ok_or_else(|| {
+            json_err("expected a Bybit kline response with `result.list` (or a bare list)".into())
+        })?,
     };
     let mut rows: Vec<(i64, usize, [f64; 5])> = Vec::with_capacity(list.len());
     for (i, entry) in list.iter().enumerate() {
         let bad = |p| CandleError::invalid(path, Loc::ListIndex(i as u64), p);
-        let fields = entry.as_array().ok_or_else(|| {
-            bad(Problem::ColumnCount {
-                expected: 7,
-                found: 0,
-            })
-        })?;
+        let fields =
+            entry.as_array().ok_or_else(|| bad(Problem::ColumnCount { expected: 7, found: 0 }))?;
         if fields.len() < 6 {
-            return Err(bad(Problem::ColumnCount {
-                expected: 7,
-                found: fields.len(),
-            }));
+            return Err(bad(Problem::ColumnCount { expected: 7, found: fields.len() }));
         }
         let text_of = |k: usize| match &fields[k] {
             Value::String(s) => s.clone(),
@@ -345,10 +274,7 @@ pub fn parse_bybit_json(path: &Path, text: &str) -> Result<(Columns, Option<Stri
             })
         })?;
         let mut px = [0.0; 5];
-        for (k, column) in ["open", "high", "low", "close", "volume"]
-            .into_iter()
-            .enumerate()
-        {
+        for (k, column) in ["open", "high", "low", "close", "volume"].into_iter().enumerate() {
             px[k] = parse_price(column, &text_of(k + 1)).map_err(bad)?;
         }
         validate::check_row(px[0], px[1], px[2], px[3], px[4]).map_err(bad)?;
@@ -361,10 +287,7 @@ pub fn parse_bybit_json(path: &Path, text: &str) -> Result<(Columns, Option<Stri
             return Err(CandleError::invalid(
                 path,
                 Loc::ListIndex(*i as u64),
-                Problem::Duplicate {
-                    ts_ms: *ts,
-                    other: Loc::ListIndex(rows[k - 1].1 as u64),
-                },
+                Problem::Duplicate { ts_ms: *ts, other: Loc::ListIndex(rows[k - 1].1 as u64) },
             ));
         }
         cols.push(*ts, px[0], px[1], px[2], px[3], px[4]);
@@ -386,30 +309,17 @@ mod tests {
         assert_eq!(c.ts_ms, vec![0, 60_000]);
         assert_eq!(c.close, vec![10.5, 11.0]);
         let no_header = CSV.split_once('\n').unwrap().1.replace('\n', "\r\n");
-        assert_eq!(
-            parse_binance_csv(Path::new("a.csv"), &no_header).unwrap(),
-            c
-        );
+        assert_eq!(parse_binance_csv(Path::new("a.csv"), &no_header).unwrap(), c);
     }
 
     #[test]
     fn test_csv_errors_name_line() {
         let text = CSV.replace("60000,10.5,12", "60000,10.5,1x2");
-        let err = parse_binance_csv(Path::new("a.csv"), &text)
-            .unwrap_err()
-            .to_string();
-        assert_eq!(
-            err,
-            "a.csv, line 3: column `high`: \"1x2\" is not a valid number"
-        );
+        let err = parse_binance_csv(Path::new("a.csv"), &text).unwrap_err().to_string();
+        assert_eq!(err, "a.csv, line 3: column `high`: \"1x2\" is not a valid number");
         let text = CSV.replace(",119999", "");
-        let err = parse_binance_csv(Path::new("a.csv"), &text)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("line 3: expected 7 comma-separated fields, found 6"),
-            "{err}"
-        );
+        let err = parse_binance_csv(Path::new("a.csv"), &text).unwrap_err().to_string();
+        assert!(err.contains("line 3: expected 7 comma-separated fields, found 6"), "{err}");
     }
 
     #[test]
@@ -434,11 +344,9 @@ mod tests {
         let (c, s) = parse_bybit_json(Path::new("k.json"), j).unwrap();
         assert_eq!(c.ts_ms, vec![60_000, 120_000]);
         assert_eq!(s.as_deref(), Some("BTCUSDT"));
-        let (c2, s2) = parse_bybit_json(
-            Path::new("k.json"),
-            r#"[[60000,1,2,1,2,5],[120000,2,3,1,2.5,7]]"#,
-        )
-        .unwrap();
+        let (c2, s2) =
+            parse_bybit_json(Path::new("k.json"), r#"[[60000,1,2,1,2,5],[120000,2,3,1,2.5,7]]"#)
+                .unwrap();
         assert_eq!((c2, s2), (c, None));
     }
 
@@ -455,9 +363,6 @@ mod tests {
             r#"[["60000","1","2","1","2","5"],["60000","1","2","1","2","5"]]"#,
         )
         .unwrap_err();
-        assert!(
-            err.to_string().contains("duplicate timestamp 60000"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("duplicate timestamp 60000"), "{err}");
     }
 }

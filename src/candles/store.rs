@@ -104,9 +104,7 @@ impl Columns {
     pub fn validate(&self, path: &Path, loc: impl Fn(usize) -> Loc) -> Result<(), CandleError> {
         let lens = self.lengths();
         if lens.iter().any(|&l| l != lens[0]) {
-            return Err(CandleError::Ragged {
-                detail: format!("{lens:?}"),
-            });
+            return Err(CandleError::Ragged { detail: format!("{lens:?}") });
         }
         for i in 0..self.len() {
             if let Err(problem) = validate::check_row(
@@ -145,24 +143,8 @@ impl Candles {
 
     /// Wraps columns the caller has already validated.
     pub(crate) fn from_validated(cols: Columns, symbol: Option<String>) -> Candles {
-        let Columns {
-            ts_ms,
-            open,
-            high,
-            low,
-            close,
-            volume,
-        } = cols;
-        Candles {
-            ts_ms,
-            open,
-            high,
-            low,
-            close,
-            volume,
-            symbol,
-            fingerprint: OnceLock::new(),
-        }
+        let Columns { ts_ms, open, high, low, close, volume } = cols;
+        Candles { ts_ms, open, high, low, close, volume, symbol, fingerprint: OnceLock::new() }
     }
 
     /// Opens and concatenates Parquet candle files (see [`super::parquet_io::read_parquet`]),
@@ -195,23 +177,8 @@ impl Candles {
 
     /// Gives the columns back.
     pub fn into_columns(self) -> Columns {
-        let Candles {
-            ts_ms,
-            open,
-            high,
-            low,
-            close,
-            volume,
-            ..
-        } = self;
-        Columns {
-            ts_ms,
-            open,
-            high,
-            low,
-            close,
-            volume,
-        }
+        let Candles { ts_ms, open, high, low, close, volume, .. } = self;
+        Columns { ts_ms, open, high, low, close, volume }
     }
 
     /// Number of candles.
@@ -406,10 +373,7 @@ mod tests {
     fn test_window_is_half_open() {
         let c =
             Candles::try_new(cols(&[0, 60_000, 120_000, 180_000]), None, Path::new("t")).unwrap();
-        assert_eq!(
-            c.window(Some(60_000), Some(180_000)).ts_ms,
-            &[60_000, 120_000]
-        );
+        assert_eq!(c.window(Some(60_000), Some(180_000)).ts_ms, &[60_000, 120_000]);
         assert_eq!(c.window(Some(1), None).ts_ms, &[60_000, 120_000, 180_000]);
         assert_eq!(c.window(None, Some(0)).len(), 0);
         assert_eq!(c.window(Some(500_000), Some(0)).len(), 0);
@@ -423,10 +387,7 @@ mod tests {
             .to_string();
         assert!(err.contains("x.parquet, row 3"), "{err}");
         let err = Candles::try_new(cols(&[0, 0]), None, Path::new("x.parquet")).unwrap_err();
-        assert!(
-            err.to_string().contains("row 2: duplicate timestamp 0"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("row 2: duplicate timestamp 0"), "{err}");
         assert!(err.to_string().contains("also at row 1"), "{err}");
     }
 
@@ -434,11 +395,7 @@ mod tests {
     fn test_concat_orders_files_and_refuses_overlap() {
         let parts = vec![
             (PathBuf::from("b"), cols(&[120_000, 180_000]), None),
-            (
-                PathBuf::from("a"),
-                cols(&[0, 60_000]),
-                Some("X".to_string()),
-            ),
+            (PathBuf::from("a"), cols(&[0, 60_000]), Some("X".to_string())),
         ];
         let (c, s) = concat_parts(parts).unwrap();
         assert_eq!(c.ts_ms, vec![0, 60_000, 120_000, 180_000]);

@@ -29,13 +29,9 @@ pub fn check_row(open: f64, high: f64, low: f64, close: f64, volume: f64) -> Res
     if ok {
         return Ok(());
     }
-    for (column, value) in [
-        ("open", open),
-        ("high", high),
-        ("low", low),
-        ("close", close),
-        ("volume", volume),
-    ] {
+    for (column, value) in
+        [("open", open), ("high", high), ("low", low), ("close", close), ("volume", volume)]
+    {
         if !value.is_finite() {
             return Err(Problem::NonFinite { column, value });
         }
@@ -57,10 +53,7 @@ pub fn check_order(ts_ms: &[i64]) -> Option<(usize, Problem)> {
     let i = ts_ms.windows(2).position(|w| w[1] <= w[0])? + 1;
     let (prev_ms, t) = (ts_ms[i - 1], ts_ms[i]);
     let problem = if prev_ms == t {
-        Problem::Duplicate {
-            ts_ms: t,
-            other: super::error::Loc::Row(i as u64),
-        }
+        Problem::Duplicate { ts_ms: t, other: super::error::Loc::Row(i as u64) }
     } else {
         Problem::NotIncreasing { prev_ms, ts_ms: t }
     };
@@ -115,20 +108,12 @@ impl std::fmt::Display for GapReport {
         if self.gaps == 0 {
             return write!(f, "no gaps");
         }
-        write!(
-            f,
-            "{} gap(s), {} candle(s) missing",
-            self.gaps, self.missing
-        )?;
+        write!(f, "{} gap(s), {} candle(s) missing", self.gaps, self.missing)?;
         for g in &self.first {
             write!(f, "\n  {g}")?;
         }
         if self.gaps as usize > self.first.len() {
-            write!(
-                f,
-                "\n  … and {} more",
-                self.gaps as usize - self.first.len()
-            )?;
+            write!(f, "\n  … and {} more", self.gaps as usize - self.first.len())?;
         }
         Ok(())
     }
@@ -137,10 +122,7 @@ impl std::fmt::Display for GapReport {
 /// Finds gaps, i.e. steps longer than `interval_ms`, in strictly increasing `ts_ms`.
 pub fn find_gaps(ts_ms: &[i64], interval_ms: i64) -> GapReport {
     let interval_ms = interval_ms.max(1);
-    let mut report = GapReport {
-        interval_ms,
-        ..GapReport::default()
-    };
+    let mut report = GapReport { interval_ms, ..GapReport::default() };
     for w in ts_ms.windows(2) {
         let step = w[1] - w[0];
         if step > interval_ms {
@@ -148,11 +130,7 @@ pub fn find_gaps(ts_ms: &[i64], interval_ms: i64) -> GapReport {
             report.gaps += 1;
             report.missing += missing;
             if report.first.len() < GAPS_LISTED {
-                report.first.push(Gap {
-                    after_ms: w[0],
-                    next_ms: w[1],
-                    missing,
-                });
+                report.first.push(Gap { after_ms: w[0], next_ms: w[1], missing });
             }
         }
     }
@@ -162,12 +140,7 @@ pub fn find_gaps(ts_ms: &[i64], interval_ms: i64) -> GapReport {
 /// The candle interval of a strictly increasing series: its smallest step, or one minute when
 /// there are fewer than two candles.
 pub fn infer_interval(ts_ms: &[i64]) -> i64 {
-    ts_ms
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .filter(|&d| d > 0)
-        .min()
-        .unwrap_or(MINUTE_MS)
+    ts_ms.windows(2).map(|w| w[1] - w[0]).filter(|&d| d > 0).min().unwrap_or(MINUTE_MS)
 }
 
 /// Human text for an interval: `1m`, `1h`, `1d` or `N ms`.
@@ -192,10 +165,7 @@ mod tests {
 
     #[test]
     fn test_check_row_names_each_rule() {
-        assert!(matches!(
-            check_row(10.0, 9.5, 9.0, 9.2, 1.0),
-            Err(Problem::HighBelowBody { .. })
-        ));
+        assert!(matches!(check_row(10.0, 9.5, 9.0, 9.2, 1.0), Err(Problem::HighBelowBody { .. })));
         assert!(matches!(
             check_row(10.0, 11.0, 10.5, 10.2, 1.0),
             Err(Problem::LowAboveBody { .. })
@@ -225,14 +195,8 @@ mod tests {
     #[test]
     fn test_check_order_finds_duplicates_and_reversals() {
         assert_eq!(check_order(&[1, 2, 3]), None);
-        assert!(matches!(
-            check_order(&[1, 2, 2]),
-            Some((2, Problem::Duplicate { ts_ms: 2, .. }))
-        ));
-        assert!(matches!(
-            check_order(&[1, 3, 2]),
-            Some((2, Problem::NotIncreasing { .. }))
-        ));
+        assert!(matches!(check_order(&[1, 2, 2]), Some((2, Problem::Duplicate { ts_ms: 2, .. }))));
+        assert!(matches!(check_order(&[1, 3, 2]), Some((2, Problem::NotIncreasing { .. }))));
     }
 
     #[test]
@@ -240,14 +204,7 @@ mod tests {
         let ts = [0, 60_000, 240_000, 300_000, 420_000];
         let r = find_gaps(&ts, MINUTE_MS);
         assert_eq!((r.gaps, r.missing), (2, 3));
-        assert_eq!(
-            r.first[0],
-            Gap {
-                after_ms: 60_000,
-                next_ms: 240_000,
-                missing: 2
-            }
-        );
+        assert_eq!(r.first[0], Gap { after_ms: 60_000, next_ms: 240_000, missing: 2 });
         assert!(find_gaps(&[0, 60_000], MINUTE_MS).is_empty());
     }
 
