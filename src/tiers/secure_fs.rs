@@ -86,19 +86,27 @@ pub fn open_cache_for_read(
     path: &Path,
     max_size: u64,
 ) -> Result<Option<(File, Metadata)>, TierError> {
-    let file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(nofollow_flags())
-        .open(path)
-    {
+    // A writer may rename a new file over the path between our open and lstat: that is
+    // an atomic replace, not a swap. Retry a few times; a symlink is rejected at once.
+    let mut attempts = 0;
+    loop {
+        match open_cache_once(path, max_size) {
+            Err(TierError::IdentityChanged(_)) if attempts < 8 && !is_symlink(path) => {
+                attempts += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn open_cache_once(path: &Path, max_size: u64) -> Result<Option<(File, Metadata)>, TierError> {
+    let file = match OpenOptions::new().read(true).custom_flags(nofollow_flags()).open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(_) if is_symlink(path) => return Err(TierError::CacheSymlink(path.to_path_buf())),
         Err(e) => return Err(TierError::io("cannot open cache file", path, e)),
     };
-    let meta = file
-        .metadata()
-        .map_err(|e| TierError::io("cannot stat cache file", path, e))?;
+    let meta = file.metadata().map_err(|e| TierError::io("cannot stat cache file", path, e))?;
     if !meta.is_file() {
         return Err(TierError::NotRegularFile(path.to_path_buf()));
     }
@@ -125,10 +133,7 @@ pub fn open_cache_for_read(
 pub fn check_permissions(path: &Path, meta: &Metadata) -> Result<(), TierError> {
     let mode = meta.permissions().mode() & 0o7777;
     if mode & 0o022 != 0 {
-        return Err(TierError::InsecurePermissions {
-            path: path.to_path_buf(),
-            mode,
-        });
+        return Err(TierError::InsecurePermissions { path: path.to_path_buf(), mode });
     }
     Ok(())
 }
@@ -139,11 +144,7 @@ pub fn check_permissions(path: &Path, meta: &Metadata) -> Result<(), TierError> 
 /// [`TierError::SizeExceeded`] if the file grew past the limit, or an I/O error.
 pub fn read_limited(file: &mut File, path: &Path, max_size: u64) -> Result<String, TierError> {
     let mut text = String::new();
-    let limit = if max_size == 0 {
-        u64::MAX
-    } else {
-        max_size.saturating_add(1)
-    };
+    let limit = if max_size == 0 { u64::MAX } else { max_size.saturating_add(1) };
     file.take(limit)
         .read_to_string(&mut text)
         .map_err(|e| TierError::io("cannot read cache file", path, e))?;
@@ -180,9 +181,8 @@ pub fn open_lock_file(path: &Path) -> Result<File, TierError> {
     if lmeta.file_type().is_symlink() {
         return Err(TierError::LockSymlink(path.to_path_buf()));
     }
-    let fmeta = file
-        .metadata()
-        .map_err(|e| TierError::io("cannot stat cache lock file", path, e))?;
+    let fmeta =
+        file.metadata().map_err(|e| TierError::io("cannot stat cache lock file", path, e))?;
     if !same_inode(&lmeta, &fmeta) {
         return Err(TierError::LockChanged(path.to_path_buf()));
     }
