@@ -68,10 +68,7 @@ fn test_multi_file_concatenation_in_time_order() {
     assert_eq!(imp.files[0].path, a);
     assert_eq!(imp.files[1].path, b);
     assert!(imp.gaps.is_empty());
-    assert_eq!(
-        imp.source(),
-        "binance-csv:XUSDT-1m-2026-01.csv,binance-csv:XUSDT-1m-2026-02.csv"
-    );
+    assert_eq!(imp.source(), "binance-csv:XUSDT-1m-2026-01.csv,binance-csv:XUSDT-1m-2026-02.csv");
 }
 
 #[test]
@@ -79,13 +76,8 @@ fn test_overlapping_files_error_names_both() {
     let d = tmpdir("overlap");
     let a = write(&d, "XUSDT-a.csv", &csv_rows(0, 3));
     let b = write(&d, "XUSDT-b.csv", &csv_rows(120_000, 2));
-    let e = import_files(&[b, a], InputFormat::Auto, None)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("XUSDT-a.csv and ") && e.contains("XUSDT-b.csv overlap"),
-        "{e}"
-    );
+    let e = import_files(&[b, a], InputFormat::Auto, None).unwrap_err().to_string();
+    assert!(e.contains("XUSDT-a.csv and ") && e.contains("XUSDT-b.csv overlap"), "{e}");
     let d2 = tmpdir("dupfile");
     let a = write(&d2, "XUSDT-a.csv", &csv_rows(0, 3));
     let e = import_files(&[a.clone(), a], InputFormat::Auto, None).unwrap_err();
@@ -194,10 +186,7 @@ fn test_every_csv_validation_error_names_file_and_line() {
     assert!(matches!(e, CandleError::Empty { .. }), "{e:?}");
     // Missing file.
     let e = import_files(&[d.join("nope.csv")], InputFormat::Auto, None).unwrap_err();
-    assert!(
-        matches!(e, CandleError::Io { .. }) && e.to_string().contains("nope.csv"),
-        "{e}"
-    );
+    assert!(matches!(e, CandleError::Io { .. }) && e.to_string().contains("nope.csv"), "{e}");
 }
 
 #[test]
@@ -231,14 +220,8 @@ fn test_gaps_reported_not_fatal() {
     assert_eq!(imp.gaps.first[0].after_ms, 60_000);
     assert_eq!(imp.gaps.first[0].missing, 2);
     let shown = imp.gaps.to_string();
-    assert!(
-        shown.starts_with("2 gap(s), 3 candle(s) missing"),
-        "{shown}"
-    );
-    assert!(
-        shown.contains("2 missing after 1970-01-01T00:01:00"),
-        "{shown}"
-    );
+    assert!(shown.starts_with("2 gap(s), 3 candle(s) missing"), "{shown}");
+    assert!(shown.contains("2 missing after 1970-01-01T00:01:00"), "{shown}");
 }
 
 #[test]
@@ -256,7 +239,7 @@ fn test_headerless_csv_equals_headed() {
 fn test_real_binance_month_matches_csv_text() {
     let Some(shared) = shared() else { return };
     let p = shared.join("candles/binance-usdm-1m/LTCUSDT-1m-2026-02.csv");
-    let imp = import_files(&[p.clone()], InputFormat::Auto, None).unwrap();
+    let imp = import_files(std::slice::from_ref(&p), InputFormat::Auto, None).unwrap();
     assert_eq!(imp.candles.len(), 28 * 1440);
     assert_eq!(imp.symbol.as_deref(), Some("LTCUSDT"));
     assert!(imp.gaps.is_empty());
@@ -279,10 +262,7 @@ fn test_bybit_real_samples() {
     let docs = shared.join("bybit/kline_sample_docs.json");
     let imp = import_files(&[docs], InputFormat::Auto, None).unwrap();
     // Newest first in the file; ascending after import.
-    assert_eq!(
-        imp.candles.ts_ms(),
-        &[1_670_601_600_000, 1_670_605_200_000, 1_670_608_800_000]
-    );
+    assert_eq!(imp.candles.ts_ms(), &[1_670_601_600_000, 1_670_605_200_000, 1_670_608_800_000]);
     assert_eq!(imp.candles.open(), &[17_086.5, 17_071.5, 17_071.0]);
     assert_eq!(imp.candles.close(), &[17_071.5, 17_071.0, 17_055.5]);
     assert_eq!(imp.candles.volume(), &[6356.0, 4177.0, 268_611.0]);
@@ -317,17 +297,10 @@ fn test_bybit_json_errors_name_file_and_index() {
         "{msg}"
     );
     let (e, msg) = import_err(&d, "shape.json", r#"{"result":{"rows":[]}}"#);
-    assert!(
-        matches!(e, CandleError::Json { .. }) && msg.contains("shape.json"),
-        "{msg}"
-    );
+    assert!(matches!(e, CandleError::Json { .. }) && msg.contains("shape.json"), "{msg}");
     let (e, _) = import_err(&d, "trunc.json", &good[..50]);
     assert!(matches!(e, CandleError::Json { .. }));
-    let (_, msg) = import_err(
-        &d,
-        "dup.json",
-        &good.replace("1709891739000", "1709891679000"),
-    );
+    let (_, msg) = import_err(&d, "dup.json", &good.replace("1709891739000", "1709891679000"));
     assert!(
         msg.contains("dup.json, list[1]: duplicate timestamp")
             || msg.contains("dup.json, list[0]: duplicate timestamp"),

@@ -22,8 +22,7 @@ pub fn check_row(open: f64, high: f64, low: f64, close: f64, volume: f64) -> Res
         && close > 0.0
         && low > 0.0
         && high < f64::INFINITY
-        && volume >= 0.0
-        && volume < f64::INFINITY
+        && (0.0..f64::INFINITY).contains(&volume)
         && high >= open.max(close)
         && low <= open.min(close);
     if ok {
