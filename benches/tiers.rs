@@ -11,6 +11,9 @@
 //! Set-up (temp dir, filling the cache) happens outside the timed closures.
 //! Run: `cargo bench --bench tiers -- --warm-up-time 1 --measurement-time 3`.
 
+// `criterion_group!` generates an undocumented `pub fn`.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Duration;
