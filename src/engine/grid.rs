@@ -117,6 +117,15 @@ impl Grid {
         }
     }
 
+    /// Index of the level with exactly this price.
+    #[inline]
+    pub fn index_of(&self, price: f64) -> Option<usize> {
+        if self.degenerate {
+            return self.levels.iter().position(|l| l.price == price);
+        }
+        self.levels.binary_search_by(|l| l.price.total_cmp(&price)).ok()
+    }
+
     /// True when some level has exactly this price.
     #[inline]
     pub fn has_price(&self, price: f64) -> bool {

@@ -87,7 +87,9 @@ impl Sizer {
             return 0;
         }
         let q = lots as f64 * multiplier * early;
-        if !near_integer(q) {
+        // Multipliers that are multiples of 1/1024 (0.5, 1.5, 2, …) give exact products.
+        let dyadic = |m: f64| (m * 1024.0).fract() == 0.0 && m.abs() < 1e6;
+        if (dyadic(multiplier) && dyadic(early) && lots < (1 << 40)) || !near_integer(q) {
             return q.ceil() as i64;
         }
         let exact = (|| {

@@ -86,7 +86,7 @@ impl Engine {
         // The planner must have nothing to cancel (those intents do not depend on price).
         let levels = self.grid.levels().len();
         for d in DIRS {
-            if self.orders.iter().filter(|o| o.dir == d).count() > levels + 10 {
+            if self.stats.count[d.index()] > levels + 10 {
                 return Band::EMPTY;
             }
             self.intents.clear();
@@ -94,15 +94,8 @@ impl Engine {
             if !self.intents.is_empty() {
                 return Band::EMPTY;
             }
-            for k in 0..self.survivors.len() {
-                let (price, i) = self.survivors[k];
-                match self.grid.side_at(price) {
-                    None => return Band::EMPTY,
-                    Some(LevelSide::Wait) => {}
-                    Some(LevelSide::Buy) if self.orders[i].side != Side::Buy => return Band::EMPTY,
-                    Some(LevelSide::Sell) if self.orders[i].side != Side::Sell => return Band::EMPTY,
-                    Some(_) => {}
-                }
+            if !self.off_grid.is_empty() {
+                return Band::EMPTY;
             }
             // Levels without an order: a placement becomes possible past the filter threshold.
             let half = self.grid.grid_step() / 2.0;
@@ -113,7 +106,10 @@ impl Engine {
                     LevelSide::Sell => Side::Sell,
                     LevelSide::Wait => continue,
                 };
-                if self.survivors.binary_search_by(|x| x.0.total_cmp(&level.price)).is_ok() {
+                if let Some(k) = self.slots[li] {
+                    if self.orders[k].side != side {
+                        return Band::EMPTY; // a side-mismatch cancel is pending
+                    }
                     continue;
                 }
                 // BUY is eligible for p > L / (1 − g/200); SELL for p < L / (1 + g/200).
@@ -167,14 +163,17 @@ impl Engine {
         a: f64,
         b: f64,
     ) -> bool {
+        let pos = self.legs[dir.index()].lots;
+        let pending = self.stats.pending_close[dir.index()];
+        if side.closes(dir) && pos <= pending {
+            return true;
+        }
         let (ea, eb) = (self.equity_at(s, a), self.equity_at(s, b));
         let (e_min, e_max) = (ea.min(eb), ea.max(eb));
         // Sizes never shrink as equity grows, so the smallest size is at the lowest equity.
         let lots_min = self.resolved_lots(s, dir, side, price, e_min);
         if side.closes(dir) {
-            let pending: i64 =
-                self.orders.iter().filter(|o| o.dir == dir && o.reduce_only).map(|o| o.lots).sum();
-            return self.legs[dir.index()].lots <= pending + lots_min;
+            return pos <= pending + lots_min;
         }
         let lots_max = self.resolved_lots(s, dir, side, price, e_max);
         if lots_max <= 0 {

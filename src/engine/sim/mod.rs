@@ -68,6 +68,17 @@ impl LotSize for Setup {
     }
 }
 
+/// Per-direction aggregates of the resting orders, refreshed whenever the book changes.
+#[derive(Clone, Copy, Debug, Default)]
+struct BookStats {
+    /// Orders per direction.
+    count: [usize; 2],
+    /// Σ lots of reduce-only orders per direction (the close gate's pending quantity).
+    pending_close: [i64; 2],
+    /// Σ notional of opening orders per direction, in book order.
+    open_notional: [f64; 2],
+}
+
 /// Reusable simulation state: create once per thread, run many times.
 #[derive(Debug, Default)]
 pub struct Engine {
@@ -75,8 +86,11 @@ pub struct Engine {
     orders: Vec<Order>,
     fills: Vec<Order>,
     intents: Vec<Intent>,
-    survivors: Vec<(f64, usize)>,
+    slots: Vec<Option<usize>>,
+    off_grid: Vec<(f64, usize)>,
+    dups: Vec<(f64, usize)>,
     rejected: Vec<(Direction, f64)>,
+    stats: BookStats,
     im_mm: (f64, f64),
     band: band::Band,
     reference: bool,
@@ -120,8 +134,11 @@ impl Engine {
         self.orders.clear();
         self.fills.clear();
         self.intents.clear();
-        self.survivors.clear();
+        self.slots.clear();
+        self.off_grid.clear();
+        self.dups.clear();
         self.rejected.clear();
+        self.stats = BookStats::default();
         self.band = band::Band::EMPTY;
         self.full_ticks = 0;
         self.legs = [Leg::default(); 2];
@@ -313,6 +330,7 @@ impl Engine {
         });
         if !self.fills.is_empty() {
             self.rejected.clear();
+            self.refresh_stats(s);
         }
         for i in 0..self.fills.len() {
             let o = self.fills[i];
@@ -326,6 +344,7 @@ impl Engine {
             if equity <= mm_now {
                 self.close_all(s, ts, p, s.taker, FillKind::Liquidation, rec);
                 self.orders.clear();
+                self.refresh_stats(s);
                 self.liquidated_at = Some(ts);
                 equity = self.equity_at(s, p);
                 self.accum.on_tick(ts, equity, 0.0, 0.0, false);
@@ -450,53 +469,74 @@ impl Engine {
         }
     }
 
-    /// Fills `self.survivors` with one `(price, order index)` per price of `dir`'s orders,
-    /// ascending, preferring the side the grid wants there; the others get `duplicate` cancels.
+    /// Recomputes [`BookStats`] after the book changed.
+    fn refresh_stats(&mut self, s: &Setup) {
+        let mut st = BookStats::default();
+        for o in &self.orders {
+            let d = o.dir.index();
+            st.count[d] += 1;
+            if o.reduce_only {
+                st.pending_close[d] += o.lots;
+            } else {
+                st.open_notional[d] += s.qty_of(o.lots) * o.price;
+            }
+        }
+        self.stats = st;
+    }
+
+    /// Finds one surviving order per price among `dir`'s orders: `self.slots[level]` for
+    /// prices on the ladder, `self.off_grid` (ascending) for the others. Extra orders at one
+    /// price get `duplicate` cancels (in price order), keeping one whose side the grid wants
+    /// there, else the first placed, as the origin does.
     fn collect_survivors(&mut self, dir: Direction) {
-        self.survivors.clear();
+        let n = self.grid.levels().len();
+        self.slots.clear();
+        self.slots.resize(n, None);
+        self.off_grid.clear();
+        self.dups.clear();
         for (i, o) in self.orders.iter().enumerate() {
-            if o.dir == dir {
-                self.survivors.push((o.price, i));
+            if o.dir != dir {
+                continue;
+            }
+            match self.grid.index_of(o.price) {
+                Some(li) => match self.slots[li] {
+                    None => self.slots[li] = Some(i),
+                    Some(h) => {
+                        let want = match self.grid.levels()[li].side {
+                            LevelSide::Buy => Some(Side::Buy),
+                            LevelSide::Sell => Some(Side::Sell),
+                            LevelSide::Wait => None,
+                        };
+                        let holder_ok = Some(self.orders[h].side) == want;
+                        if !holder_ok && Some(o.side) == want {
+                            self.dups.push((self.orders[h].price, h));
+                            self.slots[li] = Some(i);
+                        } else {
+                            self.dups.push((o.price, i));
+                        }
+                    }
+                },
+                None => match self.off_grid.iter().position(|x| x.0 == o.price) {
+                    Some(_) => self.dups.push((o.price, i)),
+                    None => self.off_grid.push((o.price, i)),
+                },
             }
         }
-        self.survivors.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let mut w = 0;
-        let mut i = 0;
-        while i < self.survivors.len() {
-            let price = self.survivors[i].0;
-            let mut j = i;
-            while j < self.survivors.len() && self.survivors[j].0 == price {
-                j += 1;
-            }
-            let mut keep = i;
-            if j - i > 1 {
-                let want = match self.grid.side_at(price) {
-                    Some(LevelSide::Buy) => Some(Side::Buy),
-                    Some(LevelSide::Sell) => Some(Side::Sell),
-                    _ => None,
-                };
-                if let Some(want) = want {
-                    if let Some(k) = (i..j).find(|&k| self.orders[self.survivors[k].1].side == want) {
-                        keep = k;
-                    }
-                }
-                for k in i..j {
-                    if k != keep {
-                        let id = self.orders[self.survivors[k].1].id;
-                        self.intents.push(Intent::Cancel { id, reason: "duplicate" });
-                    }
-                }
-            }
-            self.survivors[w] = self.survivors[keep];
-            w += 1;
-            i = j;
+        if self.off_grid.len() > 1 {
+            self.off_grid.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         }
-        self.survivors.truncate(w);
+        if !self.dups.is_empty() {
+            self.dups.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            for k in 0..self.dups.len() {
+                let id = self.orders[self.dups[k].1].id;
+                self.intents.push(Intent::Cancel { id, reason: "duplicate" });
+            }
+        }
     }
 
     /// Plans one direction's intents (§1.5) into `self.intents`.
     fn plan(&mut self, dir: Direction, last_close: f64) -> Result<(), RunError> {
-        let n_dir = self.orders.iter().filter(|o| o.dir == dir).count();
+        let n_dir = self.stats.count[dir.index()];
         if n_dir > self.grid.levels().len() + 10 {
             self.grid.build(last_close)?;
             for o in self.orders.iter().filter(|o| o.dir == dir) {
@@ -519,12 +559,7 @@ impl Engine {
                     LevelSide::Sell => Side::Sell,
                     LevelSide::Wait => continue,
                 };
-                let found = self
-                    .survivors
-                    .binary_search_by(|s| s.0.total_cmp(&level.price))
-                    .ok()
-                    .map(|k| self.orders[self.survivors[k].1]);
-                match found {
+                match self.slots[idx].map(|k| self.orders[k]) {
                     Some(o) if o.side == side => {}
                     Some(o) => {
                         self.intents.push(Intent::Cancel { id: o.id, reason: "side_mismatch" });
@@ -535,11 +570,9 @@ impl Engine {
             }
         }
         // Survivors off every grid price are cancelled; WAIT levels keep theirs.
-        for k in 0..self.survivors.len() {
-            let (price, i) = self.survivors[k];
-            if !self.grid.has_price(price) {
-                self.intents.push(Intent::Cancel { id: self.orders[i].id, reason: "outside_grid" });
-            }
+        for k in 0..self.off_grid.len() {
+            let id = self.orders[self.off_grid[k].1].id;
+            self.intents.push(Intent::Cancel { id, reason: "outside_grid" });
         }
         Ok(())
     }
@@ -593,12 +626,7 @@ impl Engine {
     fn im_with(&self, s: &Setup, tiers: &TierTable, dir: Direction, new_notional: f64) -> f64 {
         let mut total = 0.0;
         for d in DIRS {
-            let mut pv = self.legs[d.index()].entry_value();
-            for o in &self.orders {
-                if o.dir == d && !o.reduce_only {
-                    pv += s.qty(o.lots) * o.price;
-                }
-            }
+            let mut pv = self.legs[d.index()].entry_value() + self.stats.open_notional[d.index()];
             if d == dir {
                 pv += new_notional;
             }
@@ -615,18 +643,19 @@ impl Engine {
                 if let Some(k) = self.orders.iter().position(|o| o.id == id) {
                     let o = self.orders.remove(k);
                     self.rejected.clear();
+                    self.refresh_stats(s);
                     rec.on_cancel(ts, o.dir, o.side, o.price, reason);
                 }
             }
             Intent::Place { dir, side, price } => {
                 let reduce_only = side.closes(dir);
+                let pending = self.stats.pending_close[dir.index()];
+                if reduce_only && self.legs[dir.index()].lots <= pending {
+                    return; // the gate drops it whatever its size
+                }
                 let lots = self.resolved_lots(s, dir, side, price, self.balance);
-                if reduce_only {
-                    let pending: i64 =
-                        self.orders.iter().filter(|o| o.dir == dir && o.reduce_only).map(|o| o.lots).sum();
-                    if self.legs[dir.index()].lots <= pending + lots {
-                        return;
-                    }
+                if reduce_only && self.legs[dir.index()].lots <= pending + lots {
+                    return;
                 }
                 if lots <= 0 {
                     return;
@@ -647,6 +676,7 @@ impl Engine {
                 self.next_id += 1;
                 self.rejected.clear();
                 self.orders.push(Order { id: self.next_id, dir, side, price, lots, reduce_only });
+                self.refresh_stats(s);
                 rec.on_place(ts, dir, side, price, s.qty(lots));
             }
         }
