@@ -1,0 +1,200 @@
+//! `gridsweep tiers show|refresh|diff` through `cli::tiers_cmd::run`: exit codes and the
+//! cache they leave, against a 127.0.0.1 server. The binary-level tests live in
+//! `tiers_cli_bin.rs`.
+
+mod tiers_common;
+
+use clap::{CommandFactory, Parser};
+use gridsweep::cli::tiers_cmd::{run, TiersCommand};
+use gridsweep::tiers::cache::CacheFile;
+use gridsweep::tiers::config::CacheConfig;
+use gridsweep::tiers::parse::parse_risk_limit_tiers;
+use serde_json::json;
+use tiers_common::*;
+
+#[derive(Parser, Debug)]
+struct Tiers {
+    #[command(subcommand)]
+    cmd: TiersCommand,
+}
+
+fn parse(args: &[&str]) -> TiersCommand {
+    Tiers::try_parse_from(std::iter::once("tiers").chain(args.iter().copied())).unwrap().cmd
+}
+
+/// `--cache <tmp>/conf/c.json --cache-root <tmp>/conf` plus fast network options.
+fn with_cache(dir: &TempDir, args: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    v.extend([
+        "--cache".into(),
+        dir.conf().join("c.json").display().to_string(),
+        "--cache-root".into(),
+        dir.path().join("conf").display().to_string(),
+    ]);
+    v
+}
+
+fn net(mut v: Vec<String>, base: &str) -> Vec<String> {
+    v.extend([
+        "--base-url".into(),
+        base.into(),
+        "--retries".into(),
+        "1".into(),
+        "--backoff-ms".into(),
+        "1".into(),
+    ]);
+    v
+}
+
+fn run_args(v: &[String]) -> anyhow::Result<i32> {
+    run(parse(&v.iter().map(String::as_str).collect::<Vec<_>>()))
+}
+
+fn cache(dir: &TempDir) -> CacheFile {
+    CacheFile::new(&CacheConfig {
+        cache_path: dir.path().join("conf/c.json"),
+        allowed_root: Some(dir.path().join("conf")),
+        ..CacheConfig::default()
+    })
+    .unwrap()
+}
+
+fn tier(symbol: &str, rlv: &str, mmr: &str) -> serde_json::Value {
+    json!({"symbol": symbol, "riskLimitValue": rlv, "maintenanceMargin": mmr, "initialMargin": "0.02"})
+}
+
+#[test]
+fn clap_definition_is_valid() {
+    Tiers::command().debug_assert();
+    assert!(Tiers::try_parse_from(["tiers", "refresh"]).is_err(), "symbols or --all required");
+    assert!(Tiers::try_parse_from(["tiers", "refresh", "BTCUSDT", "--all"]).is_err());
+    assert!(Tiers::try_parse_from(["tiers", "refresh", "--all", "--testnet", "--base-url", "x"])
+        .is_err());
+}
+
+#[test]
+fn show_builtin_cache_and_file() {
+    let dir = TempDir::new("cli-show");
+    assert_eq!(run_args(&with_cache(&dir, &["show", "BTCUSDT"])).unwrap(), 0);
+    assert_eq!(run_args(&with_cache(&dir, &["show", "BTCUSDT", "--json"])).unwrap(), 0);
+    let file = data(TWO_TIER).display().to_string();
+    assert_eq!(run_args(&with_cache(&dir, &["show", "BTCUSDT", "--file", &file])).unwrap(), 0);
+    let e = run_args(&with_cache(&dir, &["show", "BTCUSDT", "--file", "/nonexistent.json"]))
+        .unwrap_err();
+    assert!(format!("{e:#}").contains("/nonexistent.json"));
+    // No network without --base-url, and nothing written.
+    assert!(!dir.path().join("conf/c.json").exists());
+}
+
+#[test]
+fn show_rejects_a_cache_outside_its_root() {
+    let dir = TempDir::new("cli-root");
+    let e = run_args(&[
+        "show".into(),
+        "BTCUSDT".into(),
+        "--cache".into(),
+        dir.path().join("conf/../x.json").display().to_string(),
+        "--cache-root".into(),
+        dir.path().join("conf").display().to_string(),
+    ])
+    .unwrap_err();
+    assert!(e.to_string().contains("is outside allowed directory"), "{e}");
+}
+
+#[test]
+fn refresh_symbols_writes_the_cache() {
+    let dir = TempDir::new("cli-refresh");
+    let srv = TestServer::start(|target, _| {
+        let sym = if target.contains("symbol=ETHUSDT") { "ETHUSDT" } else { "BTCUSDT" };
+        Reply::ok(envelope(&json!([tier(sym, "100", "0.01"), tier(sym, "200", "0.02")]), ""))
+    });
+    let code = run_args(&net(with_cache(&dir, &["refresh", "BTCUSDT", "ETHUSDT"]), &srv.base_url))
+        .unwrap();
+    assert_eq!(code, 0);
+    let c = cache(&dir);
+    assert_eq!(c.read_entry("BTCUSDT").unwrap().unwrap().tiers.len(), 2);
+    assert_eq!(c.read_entry("ETHUSDT").unwrap().unwrap().tiers.len(), 2);
+    assert_eq!(srv.requests().len(), 2);
+}
+
+#[test]
+fn refresh_with_a_failing_symbol_exits_1_and_keeps_the_good_one() {
+    let dir = TempDir::new("cli-partial");
+    let good = data_text(TWO_TIER);
+    let srv = TestServer::start(move |target, _| {
+        if target.contains("symbol=BAD") {
+            Reply::ok(r#"{"retCode":10001,"retMsg":"params error: symbol invalid","result":{}}"#)
+        } else {
+            Reply::ok(good.clone())
+        }
+    });
+    let code =
+        run_args(&net(with_cache(&dir, &["refresh", "BAD", "BTCUSDT"]), &srv.base_url)).unwrap();
+    assert_eq!(code, 1);
+    assert!(cache(&dir).read_entry("BTCUSDT").unwrap().is_some());
+    assert!(cache(&dir).read_entry("BAD").unwrap().is_none());
+}
+
+#[test]
+fn refresh_all_follows_pages() {
+    let dir = TempDir::new("cli-all");
+    let srv = TestServer::script(vec![
+        Reply::ok(envelope(
+            &json!([tier("AUSDT", "100", "0.01"), tier("BUSDT", "100", "0.01")]),
+            "p2",
+        )),
+        Reply::ok(envelope(&json!([tier("CUSDT", "100", "0.01")]), "")),
+    ]);
+    assert_eq!(run_args(&net(with_cache(&dir, &["refresh", "--all"]), &srv.base_url)).unwrap(), 0);
+    let c = cache(&dir);
+    for s in ["AUSDT", "BUSDT", "CUSDT"] {
+        assert!(c.read_entry(s).unwrap().is_some(), "{s}");
+    }
+}
+
+#[test]
+fn refresh_with_the_api_down_is_an_error() {
+    let dir = TempDir::new("cli-down");
+    let srv = TestServer::script(vec![Reply::status(503, "down")]);
+    assert_eq!(
+        run_args(&net(with_cache(&dir, &["refresh", "BTCUSDT"]), &srv.base_url)).unwrap(),
+        1
+    );
+    let e = run_args(&net(with_cache(&dir, &["refresh", "--all"]), &srv.base_url)).unwrap_err();
+    assert!(format!("{e:#}").contains("HTTP 503"), "{e:#}");
+}
+
+#[test]
+fn diff_exit_codes() {
+    let dir = TempDir::new("cli-diff");
+    // Nothing cached and no URL: nothing to compare.
+    let e = run_args(&with_cache(&dir, &["diff", "BTCUSDT"])).unwrap_err();
+    assert!(e.to_string().contains("no cached or fetched tiers for BTCUSDT"), "{e}");
+    assert!(
+        run_args(&with_cache(&dir, &["diff", "BTCUSDT", "--fetch"])).is_err(),
+        "--fetch needs a URL"
+    );
+    // A cache equal to the built-in table (scale differences do not count): exit 0.
+    let builtin = gridsweep::tiers::builtin::builtin_tiers("BTCUSDT");
+    cache(&dir).save("BTCUSDT", builtin.tiers()).unwrap();
+    assert_eq!(run_args(&with_cache(&dir, &["diff", "BTCUSDT"])).unwrap(), 0);
+    // Fetched live tiers that differ: exit 1, and the cache is updated.
+    let srv = TestServer::script(vec![Reply::ok(data_text(TWO_TIER))]);
+    let code =
+        run_args(&net(with_cache(&dir, &["diff", "BTCUSDT", "--fetch"]), &srv.base_url)).unwrap();
+    assert_eq!(code, 1);
+    assert_eq!(cache(&dir).read_entry("BTCUSDT").unwrap().unwrap().tiers.len(), 2);
+    // Scale-only differences are not drift.
+    let scaled = parse_risk_limit_tiers(&json!([
+        {"riskLimitValue": "2000000.0", "maintenanceMargin": "0.0050", "mmDeduction": "0", "initialMargin": "0.010"},
+        {"riskLimitValue": "10000000", "maintenanceMargin": "0.01", "mmDeduction": "10000", "initialMargin": "0.02"},
+        {"riskLimitValue": "20000000", "maintenanceMargin": "0.025", "mmDeduction": "160000", "initialMargin": "0.05"},
+        {"riskLimitValue": "40000000", "maintenanceMargin": "0.05", "mmDeduction": "660000", "initialMargin": "0.1"},
+        {"riskLimitValue": "80000000", "maintenanceMargin": "0.1", "mmDeduction": "2660000", "initialMargin": "0.2"},
+        {"riskLimitValue": "160000000", "maintenanceMargin": "0.125", "mmDeduction": "4660000", "initialMargin": "0.25"},
+        {"riskLimitValue": "999999999", "maintenanceMargin": "0.15", "mmDeduction": "8660000", "initialMargin": "0.30"}
+    ]))
+    .unwrap();
+    cache(&dir).save("BTCUSDT", &scaled).unwrap();
+    assert_eq!(run_args(&with_cache(&dir, &["diff", "BTCUSDT"])).unwrap(), 0);
+}
