@@ -20,3 +20,4 @@ pub mod metrics;
 pub mod tickfile;
 pub mod config;
 pub mod output;
+pub mod sweep;

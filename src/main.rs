@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use gridsweep::cli::{backtest_cmd, import_cmd};
+use gridsweep::cli::{backtest_cmd, import_cmd, sweep_cmd};
 
 /// Parallel sweep and optimisation harness for grid trading strategies on Bybit USDT perpetuals.
 #[derive(Parser, Debug)]
@@ -19,6 +19,10 @@ enum Command {
     Backtest(backtest_cmd::BacktestArgs),
     /// Convert Binance kline CSVs or Bybit kline JSON into gridsweep's candle Parquet.
     Import(import_cmd::ImportArgs),
+    /// Run a parameter sweep from a sweep file (resumable, shardable) into one Parquet file.
+    Sweep(sweep_cmd::SweepArgs),
+    /// Join the shard result files of one sweep into the file an unsharded run writes.
+    Merge(sweep_cmd::MergeArgs),
 }
 
 fn main() -> ExitCode {
@@ -27,6 +31,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Backtest(a) => backtest_cmd::run(a),
         Command::Import(a) => import_cmd::run(a),
+        Command::Sweep(a) => sweep_cmd::run_sweep(a),
+        Command::Merge(a) => sweep_cmd::run_merge(a),
     };
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(2)),

@@ -2,6 +2,7 @@
 
 pub mod backtest_cmd;
 pub mod import_cmd;
+pub mod sweep_cmd;
 pub mod tiers_cmd;
 
 /// Writes `log` records to stderr as `level: message`.

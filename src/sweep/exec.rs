@@ -1,0 +1,262 @@
+//! Running a resolved sweep: plan the blocks of the shard, skip the finished ones, compute
+//! the rest in the pool, and let one writer thread make each block durable and append it
+//! to the result file in `run_id` order.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crossbeam_channel::bounded;
+
+use super::progress::Progress;
+use super::report::{RankBy, Report};
+use super::results::{to_batch, RunOutcome};
+use super::resume::{parts_dir_of, PartsDir};
+use super::runner::{build_pool, compute};
+use super::setup::{Identity, SweepSetup};
+use super::shard::{block_count, block_runs_range, Shard};
+use super::writer::{open_results, read_kv, Assembler};
+use super::{SweepError, DEFAULT_BLOCK_RUNS, ROW_GROUP_BLOCKS};
+
+/// How to run a sweep.
+#[derive(Clone, Debug)]
+pub struct ExecOptions {
+    /// Result file.
+    pub out: PathBuf,
+    /// Pool size (`None`: one thread per core).
+    pub threads: Option<usize>,
+    /// Which slice of the sweep to run.
+    pub shard: Shard,
+    /// Runs per block (the unit of durability, resume and sharding).
+    pub block_runs: u64,
+    /// Ranking objective of the report.
+    pub rank: RankBy,
+    /// Rows in the report's top list.
+    pub top_n: usize,
+    /// Show a progress bar (only drawn on a terminal).
+    pub progress: bool,
+    /// Overwrite an existing result file of a different sweep.
+    pub force: bool,
+}
+
+impl ExecOptions {
+    /// Defaults for writing `out`.
+    pub fn new(out: impl Into<PathBuf>) -> ExecOptions {
+        ExecOptions {
+            out: out.into(),
+            threads: None,
+            shard: Shard::WHOLE,
+            block_runs: DEFAULT_BLOCK_RUNS,
+            rank: RankBy::default(),
+            top_n: 10,
+            progress: false,
+            force: false,
+        }
+    }
+}
+
+/// What a sweep did.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    /// Result file.
+    pub out: PathBuf,
+    /// Runs in the whole sweep.
+    pub total_runs: u64,
+    /// The shard run.
+    pub shard: Shard,
+    /// Runs in this shard.
+    pub shard_runs: u64,
+    /// Runs computed by this invocation.
+    pub computed_runs: u64,
+    /// Runs kept from an interrupted earlier invocation.
+    pub resumed_runs: u64,
+    /// True when the result file was already complete (nothing was computed).
+    pub already_complete: bool,
+    /// Pool size.
+    pub threads: usize,
+    /// Wall time of this invocation, seconds.
+    pub elapsed_s: f64,
+    /// Counts and top runs over every row of the file.
+    pub report: Report,
+    /// Axis names in enumeration order.
+    pub axes: Vec<&'static str>,
+}
+
+/// A block computed by the pool, on its way to the writer.
+struct Block {
+    index: u64,
+    outcomes: Vec<RunOutcome>,
+}
+
+/// Key-value metadata of a result file for `shard`.
+pub fn file_kv(
+    ident: &Identity,
+    shard: Shard,
+    first_run_id: u64,
+    runs: u64,
+) -> Vec<(String, String)> {
+    let mut kv = ident.to_kv();
+    kv.push(("gridsweep.shard".into(), shard.to_string()));
+    kv.push(("gridsweep.first_run_id".into(), first_run_id.to_string()));
+    kv.push(("gridsweep.runs".into(), runs.to_string()));
+    kv
+}
+
+/// The shard recorded in a result file's metadata.
+pub fn kv_shard(kv: &[(String, String)]) -> Option<Shard> {
+    kv.iter().find(|(k, _)| k == "gridsweep.shard").and_then(|(_, v)| v.parse().ok())
+}
+
+/// Runs (or resumes, or just reports) the sweep of `setup` as `opts` says.
+///
+/// # Errors
+/// Fatal problems only: bad options, an output that holds other results, unresumable
+/// partial results, I/O errors. Failed runs are rows, not errors.
+pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepError> {
+    let started = Instant::now();
+    if opts.block_runs == 0 {
+        return Err(SweepError::Usage("--block-runs must be ≥ 1".into()));
+    }
+    let b_runs = opts.block_runs;
+    let ident = setup.identity(b_runs);
+    let total = ident.total_runs;
+    let blocks = opts.shard.blocks(block_count(total, b_runs));
+    let first_run_id = (blocks.start * b_runs).min(total);
+    let shard_end = (blocks.end * b_runs).min(total);
+    let shard_runs = shard_end - first_run_id;
+    let axes: Vec<&'static str> = setup.spec.space.axes().iter().map(|a| a.name).collect();
+    let pool = build_pool(opts.threads)?;
+    let mut summary = Summary {
+        out: opts.out.clone(),
+        total_runs: total,
+        shard: opts.shard,
+        shard_runs,
+        computed_runs: 0,
+        resumed_runs: 0,
+        already_complete: false,
+        threads: pool.current_num_threads(),
+        elapsed_s: 0.0,
+        report: Report::new(opts.rank, opts.top_n),
+        axes,
+    };
+
+    let out = &opts.out;
+    if out.exists() && !parts_dir_of(out).exists() {
+        if let Some(report) = complete_result(out, &ident, opts, b_runs)? {
+            summary.report = report;
+            summary.already_complete = true;
+            summary.resumed_runs = shard_runs;
+            summary.elapsed_s = started.elapsed().as_secs_f64();
+            return Ok(summary);
+        }
+    }
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| SweepError::io("cannot create", dir, e))?;
+    }
+
+    let (parts, done) = PartsDir::open(out, &ident, opts.shard, blocks.clone())?;
+    let runs_of = |b: u64| {
+        let r = block_runs_range(b, b_runs, total);
+        r.end - r.start
+    };
+    summary.resumed_runs = done.iter().map(|&b| runs_of(b)).sum();
+    let progress = Progress::new(shard_runs, summary.resumed_runs, opts.progress);
+    let kv = file_kv(&ident, opts.shard, first_run_id, shard_runs);
+    let mut assembler = Assembler::create(&parts.assembly_path(), b_runs * ROW_GROUP_BLOCKS, kv)?;
+    let pending: Vec<u64> = blocks.clone().filter(|b| !done.contains(b)).collect();
+    let window_blocks = (2 * summary.threads).max(4);
+    let (tx, rx) = bounded::<Block>(2 * window_blocks);
+
+    let writer_result = std::thread::scope(|scope| {
+        let parts = &parts;
+        let done = &done;
+        let report = &mut summary.report;
+        let assembler = &mut assembler;
+        let blocks = blocks.clone();
+        let writer = scope.spawn(move || -> Result<(), SweepError> {
+            for b in blocks {
+                let batch = if done.contains(&b) {
+                    parts.load(b)?
+                } else {
+                    let Ok(block) = rx.recv() else {
+                        return Err(SweepError::Setup("the runner stopped early".into()));
+                    };
+                    debug_assert_eq!(block.index, b);
+                    let batch = to_batch(&block.outcomes);
+                    parts.store(b, &batch)?;
+                    batch
+                };
+                assembler.append(&batch)?;
+                report.observe(&batch);
+            }
+            Ok(())
+        });
+        let mut ids: Vec<u64> = Vec::with_capacity(window_blocks * b_runs as usize);
+        let mut outcomes: Vec<RunOutcome> = Vec::with_capacity(ids.capacity());
+        let on_run = || progress.inc();
+        'windows: for window in pending.chunks(window_blocks) {
+            ids.clear();
+            for &b in window {
+                ids.extend(block_runs_range(b, b_runs, total));
+            }
+            compute(&pool, setup, &ids, &mut outcomes, &on_run);
+            let mut rest = outcomes.as_slice();
+            for &b in window {
+                let n = runs_of(b) as usize;
+                let (head, tail) = rest.split_at(n);
+                rest = tail;
+                if tx.send(Block { index: b, outcomes: head.to_vec() }).is_err() {
+                    break 'windows;
+                }
+            }
+        }
+        drop(tx);
+        writer
+            .join()
+            .unwrap_or_else(|_| Err(SweepError::Setup("the writer thread panicked".into())))
+    });
+    progress.finish();
+    writer_result?;
+    summary.computed_runs = pending.iter().map(|&b| runs_of(b)).sum();
+    assembler.finish(out)?;
+    parts.remove()?;
+    summary.elapsed_s = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// If `out` already holds the complete results of this sweep and shard, their report.
+fn complete_result(
+    out: &Path,
+    ident: &Identity,
+    opts: &ExecOptions,
+    b_runs: u64,
+) -> Result<Option<Report>, SweepError> {
+    let kv = read_kv(out).unwrap_or_default();
+    let reason = match Identity::from_kv(&kv) {
+        Err(_) => "it is not a gridsweep result file".to_string(),
+        Ok(then) => match then.mismatch(ident) {
+            Some(r) => r,
+            None if kv_shard(&kv) != Some(opts.shard) => format!(
+                "it holds shard {} and this run is shard {}",
+                kv_shard(&kv).map_or("?".into(), |s| s.to_string()),
+                opts.shard
+            ),
+            None => {
+                let mut report = Report::new(opts.rank, opts.top_n);
+                for batch in open_results(out, b_runs)? {
+                    let batch =
+                        batch.map_err(|e| SweepError::parquet("cannot read", out, e.into()))?;
+                    report.observe(&batch);
+                }
+                return Ok(Some(report));
+            }
+        },
+    };
+    if opts.force {
+        return Ok(None);
+    }
+    Err(SweepError::Resume(format!(
+        "{} already exists and holds other results: {reason}; delete it, choose another \
+         --out, or pass --force to overwrite it",
+        out.display()
+    )))
+}

@@ -1,0 +1,258 @@
+//! The result table: one row per run, its Arrow schema, and the file metadata.
+//!
+//! Columns: `run_id`, `param_hash`, every registry parameter in registry order (typed:
+//! Int64, Float64, Boolean, Utf8), every metric in [`Metrics::fields`] order (nullable: an
+//! errored run has no metrics), then `status` (`"ok"`/`"error"`) and `error` (nullable).
+//! Plain types only, so pyarrow, DuckDB and Polars read the file without extra steps.
+
+use std::sync::{Arc, OnceLock};
+
+use arrow_array::builder::{
+    BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, UInt64Builder,
+};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+
+use super::space::param_hash;
+use crate::config::fields::{self, ParamKind, ParamValue, PARAMS};
+use crate::engine::RunParams;
+use crate::metrics::{MetricValue, Metrics};
+
+/// The outcome of one run: its parameters and metrics, or why it failed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunOutcome {
+    /// Flat index of the combination.
+    pub run_id: u64,
+    /// The run's parameters.
+    pub params: RunParams,
+    /// Metrics, or the error text of a failed run.
+    pub result: Result<Metrics, String>,
+}
+
+/// Metadata key prefix of every key gridsweep writes.
+pub const META_PREFIX: &str = "gridsweep.";
+
+/// Column names that are not parameters or metrics.
+pub const RUN_ID: &str = "run_id";
+/// Parameter-hash column.
+pub const PARAM_HASH: &str = "param_hash";
+/// Status column (`"ok"` / `"error"`).
+pub const STATUS: &str = "status";
+/// Error-text column.
+pub const ERROR: &str = "error";
+
+fn metric_type(v: MetricValue) -> DataType {
+    match v {
+        MetricValue::F64(_) | MetricValue::OptF64(_) => DataType::Float64,
+        MetricValue::U64(_) => DataType::UInt64,
+        MetricValue::OptI64(_) => DataType::Int64,
+        MetricValue::Bool(_) => DataType::Boolean,
+    }
+}
+
+fn param_type(k: ParamKind) -> DataType {
+    match k {
+        ParamKind::Int => DataType::Int64,
+        ParamKind::Float => DataType::Float64,
+        ParamKind::Bool => DataType::Boolean,
+        ParamKind::Text => DataType::Utf8,
+    }
+}
+
+/// The result schema (built once).
+pub fn schema() -> SchemaRef {
+    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
+    SCHEMA
+        .get_or_init(|| {
+            let mut f = vec![
+                Field::new(RUN_ID, DataType::UInt64, false),
+                Field::new(PARAM_HASH, DataType::Utf8, false),
+            ];
+            f.extend(PARAMS.iter().map(|p| Field::new(p.name, param_type(p.kind), false)));
+            f.extend(
+                Metrics::default()
+                    .fields()
+                    .iter()
+                    .map(|(name, v)| Field::new(*name, metric_type(*v), true)),
+            );
+            f.push(Field::new(STATUS, DataType::Utf8, false));
+            f.push(Field::new(ERROR, DataType::Utf8, true));
+            Arc::new(Schema::new(f))
+        })
+        .clone()
+}
+
+/// Names of the numeric metrics (valid `--rank-by` values).
+pub fn numeric_metrics() -> Vec<&'static str> {
+    Metrics::default()
+        .fields()
+        .iter()
+        .filter(|(_, v)| !matches!(v, MetricValue::Bool(_)))
+        .map(|(n, _)| *n)
+        .collect()
+}
+
+/// Builds the record batch of `outcomes` (one row each, in the given order).
+///
+/// # Panics
+/// Never for outcomes built by the runner (every column has a row per outcome).
+pub fn to_batch(outcomes: &[RunOutcome]) -> RecordBatch {
+    let n = outcomes.len();
+    let mut cols: Vec<ArrayRef> = Vec::with_capacity(schema().fields().len());
+    let mut ids = UInt64Builder::with_capacity(n);
+    let mut hashes = StringBuilder::with_capacity(n, n * 16);
+    for o in outcomes {
+        ids.append_value(o.run_id);
+        hashes.append_value(param_hash(&o.params));
+    }
+    cols.push(Arc::new(ids.finish()));
+    cols.push(Arc::new(hashes.finish()));
+    for spec in PARAMS {
+        let vals = outcomes.iter().map(|o| fields::get_param(&o.params, spec.name));
+        cols.push(match spec.kind {
+            ParamKind::Int => {
+                let mut b = Int64Builder::with_capacity(n);
+                vals.for_each(|v| match v {
+                    Some(ParamValue::Int(i)) => b.append_value(i),
+                    _ => b.append_value(0),
+                });
+                Arc::new(b.finish())
+            }
+            ParamKind::Float => {
+                let mut b = Float64Builder::with_capacity(n);
+                vals.for_each(|v| match v {
+                    Some(ParamValue::Float(x)) => b.append_value(x),
+                    Some(ParamValue::Int(i)) => b.append_value(i as f64),
+                    _ => b.append_value(f64::NAN),
+                });
+                Arc::new(b.finish())
+            }
+            ParamKind::Bool => {
+                let mut b = BooleanBuilder::with_capacity(n);
+                vals.for_each(|v| b.append_value(matches!(v, Some(ParamValue::Bool(true)))));
+                Arc::new(b.finish())
+            }
+            ParamKind::Text => {
+                let mut b = StringBuilder::with_capacity(n, n * 8);
+                vals.for_each(|v| match v {
+                    Some(ParamValue::Text(t)) => b.append_value(t),
+                    Some(other) => b.append_value(other.to_string()),
+                    None => b.append_value(""),
+                });
+                Arc::new(b.finish())
+            }
+        });
+    }
+    let rows: Vec<Option<_>> =
+        outcomes.iter().map(|o| o.result.as_ref().ok().map(Metrics::fields)).collect();
+    let template = Metrics::default().fields();
+    for (i, (_, kind)) in template.iter().enumerate() {
+        let cells = rows.iter().map(|r| r.as_ref().map(|f| f[i].1));
+        cols.push(match kind {
+            MetricValue::F64(_) | MetricValue::OptF64(_) => {
+                let mut b = Float64Builder::with_capacity(n);
+                for c in cells {
+                    match c {
+                        Some(MetricValue::F64(x)) => b.append_value(x),
+                        Some(MetricValue::OptF64(Some(x))) => b.append_value(x),
+                        _ => b.append_null(),
+                    }
+                }
+                Arc::new(b.finish())
+            }
+            MetricValue::U64(_) => {
+                let mut b = UInt64Builder::with_capacity(n);
+                for c in cells {
+                    match c {
+                        Some(MetricValue::U64(x)) => b.append_value(x),
+                        _ => b.append_null(),
+                    }
+                }
+                Arc::new(b.finish())
+            }
+            MetricValue::OptI64(_) => {
+                let mut b = Int64Builder::with_capacity(n);
+                for c in cells {
+                    match c {
+                        Some(MetricValue::OptI64(Some(x))) => b.append_value(x),
+                        _ => b.append_null(),
+                    }
+                }
+                Arc::new(b.finish())
+            }
+            MetricValue::Bool(_) => {
+                let mut b = BooleanBuilder::with_capacity(n);
+                for c in cells {
+                    match c {
+                        Some(MetricValue::Bool(x)) => b.append_value(x),
+                        _ => b.append_null(),
+                    }
+                }
+                Arc::new(b.finish())
+            }
+        });
+    }
+    let mut status = StringBuilder::with_capacity(n, n * 5);
+    let mut error = StringBuilder::with_capacity(n, 0);
+    for o in outcomes {
+        match &o.result {
+            Ok(_) => {
+                status.append_value("ok");
+                error.append_null();
+            }
+            Err(e) => {
+                status.append_value("error");
+                error.append_value(e);
+            }
+        }
+    }
+    cols.push(Arc::new(status.finish()));
+    cols.push(Arc::new(error.finish()));
+    RecordBatch::try_new(schema(), cols).expect("columns match the result schema")
+}
+
+/// Writer properties of result files and block segments: zstd, row groups of `group_rows`,
+/// `created_by` without the parquet-rs version (so files do not change with it), and `kv`.
+///
+/// # Panics
+/// If `group_rows` is 0.
+pub fn writer_properties(group_rows: u64, kv: Vec<(String, String)>) -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
+        .set_max_row_group_row_count(Some(usize::try_from(group_rows).unwrap_or(usize::MAX)))
+        .set_created_by(format!("gridsweep {}", env!("CARGO_PKG_VERSION")))
+        .set_key_value_metadata(Some(kv.into_iter().map(|(k, v)| KeyValue::new(k, v)).collect()))
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_schema_has_every_param_and_metric() {
+        let s = schema();
+        let names: Vec<&str> = s.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names.len(), 2 + PARAMS.len() + Metrics::default().fields().len() + 2);
+        assert_eq!(&names[..3], ["run_id", "param_hash", "model"]);
+        assert_eq!(names[2 + PARAMS.len()], "total_trades");
+        assert_eq!(&names[names.len() - 2..], ["status", "error"]);
+        assert!(numeric_metrics().contains(&"calmar_ratio"));
+        assert!(!numeric_metrics().contains(&"liquidated"));
+    }
+
+    #[test]
+    fn test_error_rows_have_null_metrics() {
+        let b = to_batch(&[
+            RunOutcome { run_id: 0, params: RunParams::default(), result: Ok(Metrics::default()) },
+            RunOutcome { run_id: 1, params: RunParams::default(), result: Err("boom".into()) },
+        ]);
+        assert_eq!(b.num_rows(), 2);
+        let calmar = b.column_by_name("return_pct").unwrap();
+        assert_eq!(calmar.null_count(), 1);
+        assert_eq!(b.column_by_name("error").unwrap().null_count(), 1);
+    }
+}

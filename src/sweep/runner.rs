@@ -1,0 +1,104 @@
+//! The parallel runner: a rayon pool computes runs; each pool thread keeps one [`Engine`]
+//! (thread-local scratch) and reuses it for every run it executes, so a run allocates
+//! nothing in steady state. A failed (or even panicking) run becomes an error outcome and
+//! never stops the sweep.
+
+use std::cell::RefCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rayon::prelude::*;
+use rayon::ThreadPool;
+
+use super::results::RunOutcome;
+use super::setup::SweepSetup;
+use super::SweepError;
+use crate::candles::CandleSlice;
+use crate::engine::RunParams;
+use crate::engine::{candle_ticks, Engine, NoRecorder, RunContext};
+
+thread_local! {
+    static ENGINE: RefCell<Engine> = RefCell::new(Engine::new());
+}
+
+/// Runs computed by this process (all threads): a test hook for "nothing computed twice".
+pub static COMPUTED_RUNS: AtomicU64 = AtomicU64::new(0);
+
+/// Builds a pool of `threads` threads (`None`: one per core).
+///
+/// # Errors
+/// [`SweepError::Usage`] for 0 threads, or when the pool cannot be built.
+pub fn build_pool(threads: Option<usize>) -> Result<ThreadPool, SweepError> {
+    if threads == Some(0) {
+        return Err(SweepError::Usage("--threads must be ≥ 1".into()));
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .thread_name(|i| format!("gridsweep-run-{i}"))
+        .build()
+        .map_err(|e| SweepError::Usage(format!("cannot start {threads:?} threads: {e}")))
+}
+
+/// Runs one combination on this thread's engine.
+pub fn run_one(
+    setup: &SweepSetup,
+    window: CandleSlice<'_>,
+    ctx: &RunContext<'_>,
+    run_id: u64,
+) -> RunOutcome {
+    let params = match setup.spec.space.params(run_id) {
+        Ok(p) => p,
+        Err(e) => return RunOutcome { run_id, params: *setup.spec.space.base(), result: Err(e) },
+    };
+    let result = run_params(&params, window, ctx);
+    COMPUTED_RUNS.fetch_add(1, Ordering::Relaxed);
+    RunOutcome { run_id, params, result }
+}
+
+/// Runs `params` over `window` on this thread's engine; a panic becomes an error text.
+pub fn run_params(
+    params: &RunParams,
+    window: CandleSlice<'_>,
+    ctx: &RunContext<'_>,
+) -> Result<crate::metrics::Metrics, String> {
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        ENGINE.with(|e| {
+            let mut engine = e.borrow_mut();
+            engine.run(candle_ticks(window), params, ctx, &mut NoRecorder)
+        })
+    }));
+    match r {
+        Ok(Ok(m)) => Ok(m),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(format!("engine panicked (a bug, please report it): {msg}"))
+        }
+    }
+}
+
+/// Computes `ids` in `pool` into `out` (same order as `ids`), calling `on_run` after each.
+pub fn compute(
+    pool: &ThreadPool,
+    setup: &SweepSetup,
+    ids: &[u64],
+    out: &mut Vec<RunOutcome>,
+    on_run: &(dyn Fn() + Sync),
+) {
+    let window = setup.window();
+    let ctx = setup.context();
+    pool.install(|| {
+        ids.par_iter()
+            .with_max_len(1)
+            .map(|&id| {
+                let o = run_one(setup, window, &ctx, id);
+                on_run();
+                o
+            })
+            .collect_into_vec(out);
+    });
+}

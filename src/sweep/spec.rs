@@ -1,0 +1,958 @@
+//! The sweep file (`sweeps/*.toml`): parsed in two stages, raw TOML first, then a validated
+//! [`SweepSpec`] with every problem reported at once, each with its field path.
+//!
+//! Axis order is the order of the keys in the file. The `toml` crate sorts table keys, so the
+//! order is recovered from the source positions of the `[axes]` keys (`toml::de::DeTable`
+//! spans); it does not depend on the `preserve_order` feature.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::space::{Axis, AxisForm, Space};
+use crate::config::backtest::{parse_paths, parse_tiers, parse_time, toml_dec, TierChoice};
+use crate::config::fields::{self, ParamKind, ParamValue};
+use crate::decimal::Dec;
+use crate::engine::RunParams;
+use crate::instrument::Instrument;
+
+/// Default size guard: a sweep with more runs is refused unless forced.
+pub const DEFAULT_MAX_RUNS: u64 = 1_000_000;
+
+/// No axis may hold more values than this, even when forced (it would not fit in memory).
+pub const HARD_MAX_AXIS_VALUES: u64 = 10_000_000;
+
+/// Top-level keys of a sweep file.
+pub const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "symbol",
+    "tick_size",
+    "qty_step",
+    "candles",
+    "start",
+    "end",
+    "tiers",
+    "params",
+    "axes",
+];
+
+/// Keys of an axis table.
+pub const AXIS_KEYS: &[&str] = &["values", "start", "stop", "step", "count"];
+
+/// One problem in a sweep file: where (`axes.leverage.step`) and what to change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpecProblem {
+    /// Field path, e.g. `axes.leverage.step`; empty for the file as a whole.
+    pub path: String,
+    /// A sentence saying what is wrong and how to fix it.
+    pub message: String,
+}
+
+/// Every problem found in a sweep file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpecError {
+    /// The file (as given on the command line).
+    pub origin: PathBuf,
+    /// The problems, in file order.
+    pub problems: Vec<SpecProblem>,
+}
+
+impl std::fmt::Display for SpecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "{}: {} problem{} in the sweep file",
+            self.origin.display(),
+            n,
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in &self.problems {
+            if p.path.is_empty() {
+                write!(f, "\n  {}", p.message)?;
+            } else {
+                write!(f, "\n  {}: {}", p.path, p.message)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+/// How large a sweep may be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SizeLimit {
+    /// Largest accepted number of runs.
+    pub max_runs: u64,
+    /// `--force`: accept any size (axes are still capped at [`HARD_MAX_AXIS_VALUES`]).
+    pub force: bool,
+}
+
+impl Default for SizeLimit {
+    fn default() -> Self {
+        SizeLimit { max_runs: DEFAULT_MAX_RUNS, force: false }
+    }
+}
+
+/// A validated sweep: data, instrument, tier source, fixed parameters and axes.
+#[derive(Clone, Debug)]
+pub struct SweepSpec {
+    /// Sweep name (the file stem unless `name` is set); names the default output file.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Symbol, tick size and quantity step.
+    pub instrument: Instrument,
+    /// Candle Parquet files (relative paths are relative to the working directory).
+    pub candles: Vec<PathBuf>,
+    /// Window start (UTC epoch ms, inclusive).
+    pub start_ms: Option<i64>,
+    /// Window end (UTC epoch ms, exclusive).
+    pub end_ms: Option<i64>,
+    /// Tier source.
+    pub tiers: TierChoice,
+    /// The parameter space: base parameters (defaults + `[params]`) and the axes.
+    pub space: Space,
+    /// The file text, exactly as read (stored in the result metadata).
+    pub text: String,
+    /// SHA-256 (hex) of the file text: identifies the sweep for resume and merge.
+    pub text_sha256: String,
+}
+
+/// SHA-256 of `bytes` as lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+struct Collector(Vec<SpecProblem>);
+
+impl Collector {
+    fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(SpecProblem { path: path.into(), message: message.into() });
+    }
+}
+
+impl SweepSpec {
+    /// Reads and validates a sweep file.
+    ///
+    /// # Errors
+    /// The file cannot be read (one problem), or every problem [`SweepSpec::parse`] finds.
+    pub fn load(path: &Path, limit: SizeLimit) -> Result<SweepSpec, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SpecError {
+            origin: path.to_path_buf(),
+            problems: vec![SpecProblem {
+                path: String::new(),
+                message: format!("cannot read the sweep file: {e}"),
+            }],
+        })?;
+        SweepSpec::parse(&text, path, limit)
+    }
+
+    /// Parses and validates sweep-file text; `origin` names the file in messages and gives
+    /// the default sweep name (its stem).
+    ///
+    /// # Errors
+    /// Every problem found, each with its field path and a sentence saying how to fix it.
+    pub fn parse(text: &str, origin: &Path, limit: SizeLimit) -> Result<SweepSpec, SpecError> {
+        let fail =
+            |problems: Vec<SpecProblem>| SpecError { origin: origin.to_path_buf(), problems };
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            fail(vec![SpecProblem {
+                path: String::new(),
+                message: format!("not valid TOML: {}", e.to_string().trim_end()),
+            }])
+        })?;
+        let mut errs = Collector(Vec::new());
+
+        for key in table.keys() {
+            if !TOP_KEYS.contains(&key.as_str()) {
+                let hint = if fields::spec(key).is_some() {
+                    format!(
+                        "unknown key; `{key}` is a parameter: put it under [params] \
+                         (fixed) or [axes] (swept)"
+                    )
+                } else {
+                    format!("unknown key; valid keys are: {}", TOP_KEYS.join(", "))
+                };
+                errs.push(key.as_str(), hint);
+            }
+        }
+
+        let default_name = origin.file_stem().map(|s| s.to_string_lossy().into_owned());
+        let name = match table.get("name") {
+            None => default_name.unwrap_or_else(|| "sweep".into()),
+            Some(v) => match v.as_str() {
+                Some(s) if valid_name(s) => s.to_string(),
+                _ => {
+                    errs.push(
+                        "name",
+                        "must be a non-empty string of letters, digits, '.', '_' or '-' \
+                         (it names the output file results/<name>.parquet)",
+                    );
+                    String::new()
+                }
+            },
+        };
+        let description = match table.get("description") {
+            None => None,
+            Some(v) => match v.as_str() {
+                Some(s) => Some(s.to_string()),
+                None => {
+                    errs.push("description", "must be a string");
+                    None
+                }
+            },
+        };
+
+        let symbol = match table.get("symbol") {
+            None => {
+                errs.push("symbol", "is required, e.g. symbol = \"LTCUSDT\"");
+                None
+            }
+            Some(v) => match v.as_str() {
+                Some(s) if !s.is_empty() => Some(s.to_string()),
+                _ => {
+                    errs.push("symbol", "must be a non-empty string like \"LTCUSDT\"");
+                    None
+                }
+            },
+        };
+        let mut dec_field = |key: &str, example: &str| match table.get(key) {
+            None => None,
+            Some(v) => match toml_dec(v) {
+                Some(d) => Some(d),
+                None => {
+                    errs.push(key, format!("must be a decimal number like \"{example}\""));
+                    None
+                }
+            },
+        };
+        let tick = dec_field("tick_size", "0.01");
+        let step = dec_field("qty_step", "0.1");
+        let instrument = symbol.as_deref().and_then(|s| match Instrument::resolve(s, tick, step) {
+            Ok(i) => Some(i),
+            Err(e) => {
+                errs.push("", e);
+                None
+            }
+        });
+
+        let candles = match table.get("candles") {
+            None => {
+                errs.push(
+                    "candles",
+                    "is required: one Parquet file or a list, e.g. \
+                     candles = \"data/LTCUSDT-1m-2026-02.parquet\"",
+                );
+                Vec::new()
+            }
+            Some(v) => match parse_paths("candles", v) {
+                Ok(p) if p.is_empty() => {
+                    errs.push("candles", "must name at least one Parquet file");
+                    p
+                }
+                Ok(p) => p,
+                Err(_) => {
+                    errs.push("candles", "must be a path or a list of paths");
+                    Vec::new()
+                }
+            },
+        };
+        let mut time_field = |key: &str| {
+            table.get(key).and_then(|v| match parse_time(key, v) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    errs.push(key, e.trim_start_matches(&format!("{key}: ")).to_string());
+                    None
+                }
+            })
+        };
+        let start_ms = time_field("start");
+        let end_ms = time_field("end");
+        if let (Some(a), Some(b)) = (start_ms, end_ms) {
+            if a >= b {
+                errs.push("end", "must be later than start (the window is [start, end))");
+            }
+        }
+        let tiers = match table.get("tiers") {
+            None => TierChoice::Builtin,
+            Some(v) => parse_tiers(v).unwrap_or_else(|e| {
+                errs.push("tiers", e.trim_start_matches("tiers ").to_string());
+                TierChoice::Builtin
+            }),
+        };
+
+        // [params]: fixed values over the defaults.
+        let mut base = RunParams::default();
+        let mut fixed: Vec<&'static str> = Vec::new();
+        match table.get("params") {
+            None => {}
+            Some(toml::Value::Table(t)) => {
+                for (k, v) in t {
+                    let path = format!("params.{k}");
+                    let Some(spec) = fields::spec(k) else {
+                        errs.push(path, unknown_param(k));
+                        continue;
+                    };
+                    let Some(pv) = ParamValue::from_toml(v) else {
+                        errs.push(path, format!("must be a single {}", kind_word(spec.kind)));
+                        continue;
+                    };
+                    match fields::set_param(&mut base, k, &pv) {
+                        Ok(()) => fixed.push(spec.name),
+                        Err(e) => errs.push(path, strip_name(&e, k)),
+                    }
+                }
+                if let Err(list) = base.validate(f64::INFINITY) {
+                    for e in list {
+                        if fixed.contains(&e.field) {
+                            errs.push(format!("params.{}", e.field), e.message);
+                        }
+                    }
+                }
+            }
+            Some(_) => errs.push(
+                "params",
+                "must be a table of fixed parameters, e.g. [params] with grid_count = 40",
+            ),
+        }
+
+        // [axes], in file order.
+        let mut axes: Vec<Axis> = Vec::new();
+        match table.get("axes") {
+            None => errs.push(
+                "axes",
+                "is required: add an [axes] table with at least one axis, e.g. \
+                 leverage = [5, 10, 20]; for a single run use `gridsweep backtest`",
+            ),
+            Some(toml::Value::Table(t)) => {
+                if t.is_empty() {
+                    errs.push(
+                        "axes",
+                        "holds no axis: add one, e.g. leverage = [5, 10, 20]; for a single \
+                         run use `gridsweep backtest`",
+                    );
+                }
+                for k in axis_order(text, t) {
+                    let path = format!("axes.{k}");
+                    let Some(spec) = fields::spec(&k) else {
+                        errs.push(path, unknown_param(&k));
+                        continue;
+                    };
+                    if fixed.contains(&spec.name) {
+                        errs.push(
+                            path,
+                            format!("{k} is also fixed in [params]; remove it from one of the two"),
+                        );
+                        continue;
+                    }
+                    if let Some(axis) = parse_axis(&path, spec, &t[&k], &base, limit, &mut errs) {
+                        axes.push(axis);
+                    }
+                }
+            }
+            Some(_) => errs
+                .push("axes", "must be a table of axes, e.g. [axes] with leverage = [5, 10, 20]"),
+        }
+
+        let space = Space::new(base, axes);
+        if errs.0.is_empty() {
+            check_size(&space, limit, &mut errs);
+        }
+        match (errs.0.is_empty(), instrument) {
+            (true, Some(instrument)) => Ok(SweepSpec {
+                name,
+                description,
+                instrument,
+                candles,
+                start_ms,
+                end_ms,
+                tiers,
+                space,
+                text: text.to_string(),
+                text_sha256: sha256_hex(text.as_bytes()),
+            }),
+            _ => Err(fail(errs.0)),
+        }
+    }
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('.')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+fn unknown_param(k: &str) -> String {
+    if k == "long_koef" {
+        return "was renamed to early_imbalance_multiplier; rename it".into();
+    }
+    format!("unknown parameter; valid parameters are: {}", fields::names())
+}
+
+fn kind_word(kind: ParamKind) -> &'static str {
+    match kind {
+        ParamKind::Int => "whole number",
+        ParamKind::Float => "number",
+        ParamKind::Bool => "true or false",
+        ParamKind::Text => "string",
+    }
+}
+
+/// Drops a leading `"name "` / `"name: "` from registry messages (the path names it already).
+fn strip_name(msg: &str, name: &str) -> String {
+    msg.strip_prefix(name)
+        .map(|r| r.trim_start_matches(':').trim_start())
+        .filter(|r| !r.is_empty())
+        .unwrap_or(msg)
+        .to_string()
+}
+
+/// The keys of the `[axes]` table in the order they appear in `text`.
+fn axis_order(text: &str, axes: &toml::Table) -> Vec<String> {
+    let mut keys: Vec<(usize, String)> = Vec::new();
+    if let Ok(doc) = toml::de::DeTable::parse(text) {
+        for (k, v) in doc.get_ref().iter() {
+            if k.get_ref().as_ref() != "axes" {
+                continue;
+            }
+            if let toml::de::DeValue::Table(t) = v.get_ref() {
+                for (ak, _) in t.iter() {
+                    keys.push((ak.span().start, ak.get_ref().to_string()));
+                }
+            }
+        }
+    }
+    keys.sort();
+    let mut out: Vec<String> = keys.into_iter().map(|(_, k)| k).collect();
+    // Anything the span walk missed keeps the table's (sorted) order at the end.
+    for k in axes.keys() {
+        if !out.contains(k) {
+            out.push(k.clone());
+        }
+    }
+    out.retain(|k| axes.contains_key(k));
+    out
+}
+
+/// Reads one axis; problems go to `errs` under `path`.
+fn parse_axis(
+    path: &str,
+    spec: &'static fields::ParamSpec,
+    v: &toml::Value,
+    base: &RunParams,
+    limit: SizeLimit,
+    errs: &mut Collector,
+) -> Option<Axis> {
+    let name = spec.name;
+    let (form, raw): (AxisForm, Vec<ParamValue>) = match v {
+        toml::Value::Array(items) => (AxisForm::List, list_values(path, spec, items, errs)?),
+        toml::Value::Table(t) => {
+            let mut ok = true;
+            for k in t.keys() {
+                if !AXIS_KEYS.contains(&k.as_str()) {
+                    errs.push(
+                        format!("{path}.{k}"),
+                        "unknown key; an axis is a list [..], { values = [..] }, a linear \
+                         range { start, stop, step } or a log range { start, stop, count }",
+                    );
+                    ok = false;
+                }
+            }
+            if !ok {
+                return None;
+            }
+            if let Some(values) = t.get("values") {
+                if t.len() > 1 {
+                    errs.push(
+                        path,
+                        "give either values = [..] or a range (start, stop, step/count), \
+                         not both",
+                    );
+                    return None;
+                }
+                let Some(items) = values.as_array() else {
+                    errs.push(format!("{path}.values"), "must be a list, e.g. [5, 10, 20]");
+                    return None;
+                };
+                (AxisForm::List, list_values(&format!("{path}.values"), spec, items, errs)?)
+            } else {
+                range_values(path, spec, t, limit, errs)?
+            }
+        }
+        _ => {
+            errs.push(
+                path,
+                format!(
+                    "an axis needs several values: a list like {name} = [a, b, c], a linear \
+                     range {{ start, stop, step }} or a log range {{ start, stop, count }}; \
+                     a single value belongs in [params]"
+                ),
+            );
+            return None;
+        }
+    };
+    if raw.is_empty() {
+        errs.push(path, "is empty; give at least one value (or remove the axis)");
+        return None;
+    }
+    // Each value must set and validate on its own; the stored value is the canonical one
+    // read back from the registry, i.e. exactly what the result column holds.
+    let mut values: Vec<ParamValue> = Vec::with_capacity(raw.len());
+    let mut ok = true;
+    for (i, rv) in raw.iter().enumerate() {
+        let at = match form {
+            AxisForm::List => format!("{path}[{i}]"),
+            _ => path.to_string(),
+        };
+        let mut p = *base;
+        if let Err(e) = fields::set_param(&mut p, name, rv) {
+            errs.push(at, strip_name(&e, name));
+            ok = false;
+            continue;
+        }
+        if let Err(list) = p.validate(f64::INFINITY) {
+            if let Some(e) = list.iter().find(|e| e.field == name) {
+                let what = match form {
+                    AxisForm::List => e.message.clone(),
+                    _ => format!("value {rv} of the range: {}", e.message),
+                };
+                errs.push(at, what);
+                ok = false;
+                continue;
+            }
+        }
+        let canon = fields::get_param(&p, name).expect("registry parameter");
+        if let Some(j) = values.iter().position(|x| *x == canon) {
+            errs.push(
+                at,
+                format!("value {canon} repeats value #{} of the axis; remove the duplicate", j + 1),
+            );
+            ok = false;
+            continue;
+        }
+        values.push(canon);
+    }
+    ok.then_some(Axis { name, kind: spec.kind, form, values })
+}
+
+fn list_values(
+    path: &str,
+    spec: &fields::ParamSpec,
+    items: &[toml::Value],
+    errs: &mut Collector,
+) -> Option<Vec<ParamValue>> {
+    let mut out = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        match ParamValue::from_toml(item) {
+            Some(v) => out.push(v),
+            None => {
+                errs.push(format!("{path}[{i}]"), format!("must be a {}", kind_word(spec.kind)));
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(out)
+}
+
+/// A linear `{start, stop, step}` or log `{start, stop, count}` range.
+fn range_values(
+    path: &str,
+    spec: &fields::ParamSpec,
+    t: &toml::Table,
+    limit: SizeLimit,
+    errs: &mut Collector,
+) -> Option<(AxisForm, Vec<ParamValue>)> {
+    let name = spec.name;
+    if !matches!(spec.kind, ParamKind::Int | ParamKind::Float) {
+        errs.push(
+            path,
+            format!(
+                "a range needs a numeric parameter, and {name} takes {}; use a list like \
+                 {name} = [a, b]",
+                kind_word(spec.kind)
+            ),
+        );
+        return None;
+    }
+    let has_step = t.contains_key("step");
+    let has_count = t.contains_key("count");
+    if has_step && has_count {
+        errs.push(path, "give either step (linear range) or count (log range), not both");
+        return None;
+    }
+    if !has_step && !has_count {
+        errs.push(
+            path,
+            "a range needs step (linear: start, stop, step) or count (log: start, stop, count)",
+        );
+        return None;
+    }
+    let mut num = |key: &str| -> Option<Dec> {
+        match t.get(key) {
+            None => {
+                errs.push(format!("{path}.{key}"), "is required");
+                None
+            }
+            Some(v @ (toml::Value::Integer(_) | toml::Value::Float(_))) => match toml_dec(v) {
+                Some(d) => Some(d),
+                None => {
+                    errs.push(format!("{path}.{key}"), "must be a finite number");
+                    None
+                }
+            },
+            Some(_) => {
+                errs.push(format!("{path}.{key}"), "must be a number");
+                None
+            }
+        }
+    };
+    let start = num("start");
+    let stop = num("stop");
+    if has_step {
+        let step = num("step");
+        let (start, stop, step) = (start?, stop?, step?);
+        linear(path, spec.kind, start, stop, step, limit, errs).map(|v| (AxisForm::Linear, v))
+    } else {
+        let count = match t.get("count") {
+            Some(toml::Value::Integer(c)) if *c >= 2 => Some(*c as u64),
+            _ => {
+                errs.push(
+                    format!("{path}.count"),
+                    "must be a whole number ≥ 2 (the number of values, both ends included); \
+                     for one value put the parameter in [params]",
+                );
+                None
+            }
+        };
+        let (start, stop, count) = (start?, stop?, count?);
+        log_range(path, spec.kind, start, stop, count, limit, errs).map(|v| (AxisForm::Log, v))
+    }
+}
+
+/// `m × 10^-s` rescaled to scale `to ≥ s`.
+fn at_scale(d: Dec, to: u32) -> Option<i128> {
+    d.mantissa().checked_mul(10i128.checked_pow(to - d.scale())?)
+}
+
+fn linear(
+    path: &str,
+    kind: ParamKind,
+    start: Dec,
+    stop: Dec,
+    step: Dec,
+    limit: SizeLimit,
+    errs: &mut Collector,
+) -> Option<Vec<ParamValue>> {
+    if step.mantissa() <= 0 {
+        errs.push(
+            format!("{path}.step"),
+            format!("must be > 0 (was {step}); use a list axis for a single value"),
+        );
+        return None;
+    }
+    if stop < start {
+        errs.push(
+            format!("{path}.stop"),
+            format!("must be ≥ start (was {stop} < {start}); ranges go upwards"),
+        );
+        return None;
+    }
+    let scale = start.scale().max(stop.scale()).max(step.scale());
+    let overflow = |errs: &mut Collector| {
+        errs.push(path, "the range has too many digits; use a list");
+        None
+    };
+    let (Some(a), Some(b), Some(s)) =
+        (at_scale(start, scale), at_scale(stop, scale), at_scale(step, scale))
+    else {
+        return overflow(errs);
+    };
+    let span = b - a;
+    if span % s != 0 {
+        let below = Dec::new(a + span / s * s, scale).normalized();
+        let above = Dec::new(a + (span / s + 1) * s, scale).normalized();
+        let width = Dec::new(span, scale).normalized();
+        errs.push(
+            format!("{path}.step"),
+            format!(
+                "{step} does not divide stop − start = {width}, so stop would be missed; \
+                 use stop = {below} or {above}, a step that divides {width}, or a list"
+            ),
+        );
+        return None;
+    }
+    let count = (span / s) as u64 + 1;
+    if !count_ok(path, count, limit, errs) {
+        return None;
+    }
+    if kind == ParamKind::Int && scale > 0 {
+        let whole = |d: Dec| d.normalized().scale() == 0;
+        if !(whole(start) && whole(stop) && whole(step)) {
+            errs.push(path, "takes whole numbers: start, stop and step must be integers");
+            return None;
+        }
+    }
+    Some(
+        (0..count as i128)
+            .map(|k| {
+                let d = Dec::new(a + k * s, scale);
+                match kind {
+                    ParamKind::Int => ParamValue::Int(d.to_f64() as i64),
+                    _ => ParamValue::Float(d.to_f64()),
+                }
+            })
+            .collect(),
+    )
+}
+
+fn log_range(
+    path: &str,
+    kind: ParamKind,
+    start: Dec,
+    stop: Dec,
+    count: u64,
+    limit: SizeLimit,
+    errs: &mut Collector,
+) -> Option<Vec<ParamValue>> {
+    let (a, b) = (start.to_f64(), stop.to_f64());
+    let mut ok = true;
+    for (key, v) in [("start", a), ("stop", b)] {
+        if !(v > 0.0 && v.is_finite()) {
+            errs.push(format!("{path}.{key}"), format!("must be > 0 for a log range (was {v})"));
+            ok = false;
+        }
+    }
+    if ok && b <= a {
+        errs.push(format!("{path}.stop"), format!("must be > start (was {b} ≤ {a})"));
+        ok = false;
+    }
+    if !ok || !count_ok(path, count, limit, errs) {
+        return None;
+    }
+    let (la, lb) = (a.ln(), b.ln());
+    let n = count - 1;
+    let mut out = Vec::with_capacity(count as usize);
+    for i in 0..count {
+        let v = match i {
+            0 => a,
+            _ if i == n => b,
+            _ => round_sig((la + (lb - la) * i as f64 / n as f64).exp()),
+        };
+        out.push(match kind {
+            ParamKind::Int => ParamValue::Int(v.round() as i64),
+            _ => ParamValue::Float(v),
+        });
+    }
+    if kind == ParamKind::Int && out.windows(2).any(|w| w[0] == w[1]) {
+        errs.push(
+            format!("{path}.count"),
+            format!(
+                "{count} log-spaced whole numbers between {a} and {b} repeat after rounding; \
+                 lower count or use a list"
+            ),
+        );
+        return None;
+    }
+    Some(out)
+}
+
+/// Rounds to 12 significant digits, so log-spaced values print cleanly (1.0, not
+/// 0.9999999999999998).
+fn round_sig(v: f64) -> f64 {
+    format!("{v:.11e}").parse().unwrap_or(v)
+}
+
+fn count_ok(path: &str, count: u64, limit: SizeLimit, errs: &mut Collector) -> bool {
+    let cap = if limit.force { HARD_MAX_AXIS_VALUES } else { limit.max_runs };
+    if count > cap {
+        errs.push(
+            path,
+            format!(
+                "the range has {count} values, more than {} allowed{}; use a larger step or \
+                 a smaller range",
+                fmt_count(cap),
+                if limit.force { " for one axis even with --force" } else { "" }
+            ),
+        );
+        return false;
+    }
+    true
+}
+
+fn check_size(space: &Space, limit: SizeLimit, errs: &mut Collector) {
+    let runs = space.checked_len();
+    let too_big = match runs {
+        None => true,
+        Some(n) => !limit.force && n > limit.max_runs,
+    };
+    if !too_big {
+        return;
+    }
+    let largest = space
+        .axes()
+        .iter()
+        .max_by_key(|a| a.values.len())
+        .map(|a| format!("{} with {} values", a.name, a.values.len()))
+        .unwrap_or_default();
+    let size = runs.map_or_else(|| "more than 2^64".to_string(), fmt_count);
+    errs.push(
+        "axes",
+        format!(
+            "the sweep has {size} runs, more than the limit of {}; shorten an axis (the \
+             largest is {largest}), or pass --force to run it anyway",
+            fmt_count(limit.max_runs)
+        ),
+    );
+}
+
+/// `1234567` → `1,234,567`.
+pub fn fmt_count(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "symbol = \"LTCUSDT\"\ncandles = \"x.parquet\"\n";
+
+    fn parse(body: &str) -> Result<SweepSpec, SpecError> {
+        SweepSpec::parse(&format!("{HEAD}{body}"), Path::new("t.toml"), SizeLimit::default())
+    }
+
+    fn problems(body: &str) -> Vec<(String, String)> {
+        parse(body).unwrap_err().problems.into_iter().map(|p| (p.path, p.message)).collect()
+    }
+
+    #[test]
+    fn test_axis_order_is_file_order() {
+        let s = parse(
+            "[axes]\nleverage = [5, 10]\namount = [\"x0.001\", \"x0.002\"]\n\
+             grid_step = { start = 0.1, stop = 0.3, step = 0.1 }\n",
+        )
+        .unwrap();
+        let names: Vec<_> = s.space.axes().iter().map(|a| a.name).collect();
+        assert_eq!(names, ["leverage", "amount", "grid_step"]);
+        assert_eq!(
+            s.space.axes()[2].values,
+            [ParamValue::Float(0.1), ParamValue::Float(0.2), ParamValue::Float(0.3)]
+        );
+        assert_eq!(s.space.len(), 12);
+        assert_eq!(s.name, "t");
+    }
+
+    #[test]
+    fn test_axis_order_with_subtables() {
+        let s = parse(
+            "[axes.grid_step]\nstart = 0.5\nstop = 1.0\nstep = 0.25\n\
+             [axes.amount]\nvalues = [\"x0.01\"]\n",
+        )
+        .unwrap();
+        let names: Vec<_> = s.space.axes().iter().map(|a| a.name).collect();
+        assert_eq!(names, ["grid_step", "amount"]);
+    }
+
+    #[test]
+    fn test_log_range_and_int_range() {
+        let s = parse(
+            "[axes]\ncommission_rate = { start = 0.0001, stop = 0.01, count = 3 }\n\
+             grid_count = { start = 20, stop = 40, step = 10 }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.space.axes()[0].values,
+            [ParamValue::Float(0.0001), ParamValue::Float(0.001), ParamValue::Float(0.01)]
+        );
+        assert_eq!(
+            s.space.axes()[1].values,
+            [ParamValue::Int(20), ParamValue::Int(30), ParamValue::Int(40)]
+        );
+    }
+
+    #[test]
+    fn test_step_that_does_not_divide_names_fixes() {
+        let p = problems("[axes]\nleverage = { start = 1, stop = 10, step = 4 }\n");
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].0, "axes.leverage.step");
+        assert!(p[0].1.contains("does not divide stop − start = 9"), "{}", p[0].1);
+        assert!(p[0].1.contains("use stop = 9 or 13"), "{}", p[0].1);
+    }
+
+    #[test]
+    fn test_every_problem_reported_with_its_path() {
+        let e = SweepSpec::parse(
+            "nme = 1\ncandles = 3\n[params]\ngrid_count = 2\ngird_step = 1\n\
+             [axes]\nleverage = []\ngrid_step = { start = 0.1, stop = 0.5, step = 0 }\n\
+             model = { start = 1, stop = 2, step = 1 }\namount = [\"b1\"]\n\
+             grid_count = [10]\nwind_down_mode = { start = 1, stop = 2, stpe = 1 }\n",
+            Path::new("bad.toml"),
+            SizeLimit::default(),
+        )
+        .unwrap_err();
+        let paths: Vec<&str> = e.problems.iter().map(|p| p.path.as_str()).collect();
+        for want in [
+            "nme",
+            "symbol",
+            "candles",
+            "params.grid_count",
+            "params.gird_step",
+            "axes.leverage",
+            "axes.grid_step.step",
+            "axes.model",
+            "axes.amount[0]",
+            "axes.grid_count",
+            "axes.wind_down_mode.stpe",
+        ] {
+            assert!(paths.contains(&want), "{want} missing in {e}");
+        }
+        let text = e.to_string();
+        assert!(text.starts_with("bad.toml: "), "{text}");
+        assert!(text.contains("valid keys are: name, description"), "{text}");
+        assert!(text.contains("use a list axis for a single value"), "{text}");
+    }
+
+    #[test]
+    fn test_size_guard_and_force() {
+        let body = "[axes]\ngrid_step = { start = 0.01, stop = 10, step = 0.01 }\n\
+                    leverage = { start = 1, stop = 20, step = 1 }\n\
+                    initial_balance = { start = 1000, stop = 100000, step = 1000 }\n";
+        let p = problems(body);
+        assert_eq!(p[0].0, "axes");
+        assert!(p[0].1.contains("2,000,000 runs, more than the limit of 1,000,000"), "{}", p[0].1);
+        assert!(p[0].1.contains("--force"), "{}", p[0].1);
+        let forced = SweepSpec::parse(
+            &format!("{HEAD}{body}"),
+            Path::new("t.toml"),
+            SizeLimit { force: true, ..SizeLimit::default() },
+        )
+        .unwrap();
+        assert_eq!(forced.space.len(), 2_000_000);
+    }
+
+    #[test]
+    fn test_duplicates_and_fixed_conflicts_refused() {
+        let p = problems("[params]\nleverage = 5\n[axes]\nleverage = [5, 10]\namount = [\"x0.001\", \"x0.001\"]\n");
+        assert!(p.iter().any(|(path, m)| path == "axes.leverage" && m.contains("also fixed")));
+        assert!(p.iter().any(|(path, m)| path == "axes.amount[1]" && m.contains("repeats")));
+    }
+
+    #[test]
+    fn test_fmt_count() {
+        assert_eq!(fmt_count(0), "0");
+        assert_eq!(fmt_count(999), "999");
+        assert_eq!(fmt_count(1000), "1,000");
+        assert_eq!(fmt_count(1_234_567), "1,234,567");
+    }
+}
