@@ -2,7 +2,7 @@
 //! (ORIGIN_BEHAVIOUR §3.4–§3.6, PRODUCT §5).
 //!
 //! Writers serialise on an exclusive `flock` of `<cache>.lock` (the standard library's
-//! [`File::lock`]), rewrite the whole file into `<stem>.tmp` (mode 0600) and rename it
+//! [`std::fs::File::lock`]), rewrite the whole file into `<stem>.tmp` (mode 0600) and rename it
 //! over the cache, so a reader, which takes no lock, sees the old or the new file, never
 //! a partial one. A corrupt cache is renamed to `<name>.corrupt-<timestamp>` before it is
 //! rewritten. An unchanged entry is not rewritten (its `cached_at` is kept).
@@ -148,10 +148,9 @@ impl CacheFile {
         match serde_json::from_str::<Value>(&text) {
             Ok(Value::Object(root)) => Ok(Some(CacheSnapshot { root, meta })),
             Ok(_) => Err(TierError::CacheRootNotObject(self.path.clone())),
-            Err(e) => Err(TierError::CorruptJson {
-                path: self.path.clone(),
-                message: e.to_string(),
-            }),
+            Err(e) => {
+                Err(TierError::CorruptJson { path: self.path.clone(), message: e.to_string() })
+            }
         }
     }
 
@@ -175,16 +174,9 @@ impl CacheFile {
         if tiers.is_empty() {
             return Ok(None);
         }
-        let cached_at = entry
-            .get("cached_at")
-            .map(|v| v.as_str().unwrap_or_default().to_string());
+        let cached_at = entry.get("cached_at").map(|v| v.as_str().unwrap_or_default().to_string());
         let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        Ok(Some(CachedTiers {
-            tiers,
-            cached_at,
-            mtime,
-            file_size: meta.len(),
-        }))
+        Ok(Some(CachedTiers { tiers, cached_at, mtime, file_size: meta.len() }))
     }
 
     /// `_is_cache_fresh`: not a symlink, within the size limit, file mtime and
@@ -236,8 +228,7 @@ impl CacheFile {
         let lock = secure_fs::open_lock_file(&self.lock_path)?;
         // `File::lock` needs Rust 1.89 (`rust-version` must say so; see docs/README-tiers.md).
         #[allow(clippy::incompatible_msrv)]
-        lock.lock()
-            .map_err(|e| TierError::io("cannot lock", &self.lock_path, e))?;
+        lock.lock().map_err(|e| TierError::io("cannot lock", &self.lock_path, e))?;
         let result = self.update_locked(entries);
         // Closing the descriptor releases the lock too; unlock explicitly for clarity.
         #[allow(clippy::incompatible_msrv)]
@@ -291,10 +282,8 @@ impl CacheFile {
     }
 
     fn write_atomically(&self, cache: &Value) -> Result<(), TierError> {
-        let text = serde_json::to_string_pretty(cache).map_err(|e| TierError::InFile {
-            path: self.path.clone(),
-            message: e.to_string(),
-        })?;
+        let text = serde_json::to_string_pretty(cache)
+            .map_err(|e| TierError::InFile { path: self.path.clone(), message: e.to_string() })?;
         let write = |mut f: File| -> std::io::Result<()> {
             f.write_all(text.as_bytes())?;
             f.sync_all()
@@ -313,19 +302,12 @@ impl CacheFile {
 
     /// Renames the current cache file to `<name>.corrupt-<timestamp>` (never overwriting).
     fn move_aside(&self) -> Result<PathBuf, TierError> {
-        let name = self
-            .path
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
+        let name = self.path.file_name().unwrap_or_default().to_string_lossy().into_owned();
         let stamp = timestamp::file_stamp();
         let mut target = self.path.with_file_name(format!("{name}.corrupt-{stamp}"));
         let mut n = 1;
         while std::fs::symlink_metadata(&target).is_ok() {
-            target = self
-                .path
-                .with_file_name(format!("{name}.corrupt-{stamp}-{n}"));
+            target = self.path.with_file_name(format!("{name}.corrupt-{stamp}-{n}"));
             n += 1;
         }
         std::fs::rename(&self.path, &target)

@@ -1,4 +1,4 @@
-//! [`TierError`]: every way reading, fetching or caching a tier table can fail.
+//! [`TierError`](crate::tiers::error::TierError): every way reading, fetching or caching a tier table can fail.
 //!
 //! The parse and cache messages are the origin's (ORIGIN_BEHAVIOUR §3.3–§3.7) verbatim;
 //! where the origin's message does not name the file, `: <path>` is appended.
@@ -194,11 +194,7 @@ pub enum TierError {
 impl TierError {
     /// Wraps an I/O error with the operation and the path it concerned.
     pub fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> TierError {
-        TierError::Io {
-            op,
-            path: path.into(),
-            source,
-        }
+        TierError::Io { op, path: path.into(), source }
     }
 
     /// True for errors of the validation rules of §3.3/§3.7 (bad tier data, not I/O).

@@ -1,7 +1,7 @@
-//! [`Note`]: a log message the tier subsystem emits and also hands back to its caller.
+//! [`Note`](crate::tiers::note::Note): a log message the tier subsystem emits and also hands back to its caller.
 //!
 //! Every note goes to the `log` facade (target `gridsweep::tiers`) and is returned in
-//! [`super::provider::Resolved::notes`], so tests can assert it and the CLI prints it to
+//! [`crate::tiers::provider::Resolved::notes`], so tests can assert it and the CLI prints it to
 //! stderr without installing a logger.
 
 use std::fmt;

@@ -1,7 +1,7 @@
-//! [`RiskLimitProvider`]: the layered fallback fresh cache → API → stale cache → built-in
+//! [`RiskLimitProvider`](crate::tiers::provider::RiskLimitProvider): the layered fallback fresh cache → API → stale cache → built-in
 //! (ORIGIN_BEHAVIOUR §3.4, PRODUCT §5).
 //!
-//! [`RiskLimitProvider::get`] never fails: every problem becomes a [`Note`] (logged and
+//! [`RiskLimitProvider::get`](crate::tiers::provider::RiskLimitProvider::get) never fails: every problem becomes a [`Note`](crate::tiers::note::Note) (logged and
 //! returned) and the next layer is tried. Without a client the provider makes no network
 //! call and warns once.
 
@@ -155,12 +155,7 @@ impl RiskLimitProvider {
                  may be inaccurate — connect a BybitRestClient to fetch current tiers."
             ),
         ));
-        Resolved {
-            table: builtin_tiers(symbol),
-            layer: TierLayer::Builtin,
-            cached_at: None,
-            notes,
-        }
+        Resolved { table: builtin_tiers(symbol), layer: TierLayer::Builtin, cached_at: None, notes }
     }
 
     /// Fetches from Bybit (`fetch_from_bybit`); `None` with a warning on any failure.
@@ -185,10 +180,7 @@ impl RiskLimitProvider {
                 None
             }
             Err(e) if e.is_network() => {
-                warn(
-                    notes,
-                    format!("Network error fetching risk limit tiers for {symbol}: {e}"),
-                );
+                warn(notes, format!("Network error fetching risk limit tiers for {symbol}: {e}"));
                 None
             }
             Err(e) if e.is_validation() => {
@@ -199,10 +191,7 @@ impl RiskLimitProvider {
                 None
             }
             Err(e) => {
-                warn(
-                    notes,
-                    format!("Error fetching risk limit tiers for {symbol}: {e}"),
-                );
+                warn(notes, format!("Error fetching risk limit tiers for {symbol}: {e}"));
                 None
             }
         }
@@ -214,10 +203,7 @@ impl RiskLimitProvider {
             Ok(outcome) => notes.extend(outcome.notes),
             Err(e) => notes.push(Note::emit(
                 log::Level::Warn,
-                format!(
-                    "Failed to write cache file {}: {e}",
-                    self.cache.path().display()
-                ),
+                format!("Failed to write cache file {}: {e}", self.cache.path().display()),
             )),
         }
     }
@@ -248,10 +234,5 @@ fn resolved(
     cached_at: Option<String>,
     notes: Vec<Note>,
 ) -> Resolved {
-    Resolved {
-        table: TierTable::from_sorted(symbol, tiers),
-        layer,
-        cached_at,
-        notes,
-    }
+    Resolved { table: TierTable::from_sorted(symbol, tiers), layer, cached_at, notes }
 }

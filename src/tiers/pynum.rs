@@ -1,7 +1,7 @@
 //! Numbers as Python's `Decimal(...)` reads them from Bybit JSON: finite, ±Infinity, NaN.
 //!
 //! The origin validates tiers with `Decimal(value)`, which accepts surrounding
-//! whitespace, `_` between digits, `inf`/`Infinity` and `NaN` in any case. [`PyNum`]
+//! whitespace, `_` between digits, `inf`/`Infinity` and `NaN` in any case. [`PyNum`](crate::tiers::pynum::PyNum)
 //! reproduces that so the same inputs pass or fail with the same messages.
 
 use std::cmp::Ordering;
@@ -56,11 +56,7 @@ impl PyNum {
         }
         let cleaned = strip_digit_underscores(body)?;
         let d = Dec::parse(&cleaned).ok()?;
-        Some(PyNum::Finite(if neg {
-            Dec::new(-d.mantissa(), d.scale())
-        } else {
-            d
-        }))
+        Some(PyNum::Finite(if neg { Dec::new(-d.mantissa(), d.scale()) } else { d }))
     }
 
     /// Reads a JSON value: strings as [`PyNum::parse`], numbers exactly (integers) or as
@@ -80,8 +76,7 @@ impl PyNum {
                 } else {
                     n.as_f64().and_then(Dec::from_f64_shortest)
                 };
-                d.map(|d| Some(PyNum::Finite(d)))
-                    .ok_or_else(|| n.to_string())
+                d.map(|d| Some(PyNum::Finite(d))).ok_or_else(|| n.to_string())
             }
             other => Err(other.to_string()),
         }
@@ -99,16 +94,8 @@ impl PyNum {
         match (self, other) {
             (NaN { .. }, _) | (_, NaN { .. }) => None,
             (Inf { neg: a }, Inf { neg: b }) => Some(b.cmp(&a)),
-            (Inf { neg }, Finite(_)) => Some(if neg {
-                Ordering::Less
-            } else {
-                Ordering::Greater
-            }),
-            (Finite(_), Inf { neg }) => Some(if neg {
-                Ordering::Greater
-            } else {
-                Ordering::Less
-            }),
+            (Inf { neg }, Finite(_)) => Some(if neg { Ordering::Less } else { Ordering::Greater }),
+            (Finite(_), Inf { neg }) => Some(if neg { Ordering::Greater } else { Ordering::Less }),
             (Finite(a), Finite(b)) => Some(a.cmp(&b)),
         }
     }
@@ -180,18 +167,9 @@ mod tests {
         assert_eq!(PyNum::parse("-Infinity"), Some(PyNum::Inf { neg: true }));
         assert!(PyNum::parse("NaN").is_some_and(PyNum::is_nan));
         assert!(PyNum::parse("snan12").is_some_and(PyNum::is_nan));
-        assert_eq!(
-            PyNum::parse(" 1_000 ").map(|p| p.to_string()),
-            Some("1000".into())
-        );
-        assert_eq!(
-            PyNum::parse("0.010").map(|p| p.to_string()),
-            Some("0.010".into())
-        );
-        assert_eq!(
-            PyNum::parse("-100").map(|p| p.to_string()),
-            Some("-100".into())
-        );
+        assert_eq!(PyNum::parse(" 1_000 ").map(|p| p.to_string()), Some("1000".into()));
+        assert_eq!(PyNum::parse("0.010").map(|p| p.to_string()), Some("0.010".into()));
+        assert_eq!(PyNum::parse("-100").map(|p| p.to_string()), Some("-100".into()));
         for bad in ["abc", "", "1__0", "_1", "1_", "--1", "nanx", "1e"] {
             assert_eq!(PyNum::parse(bad), None, "{bad}");
         }
@@ -203,17 +181,11 @@ mod tests {
             serde_json::from_str(r#"[100, 0.01, true, null, "x", 18446744073709551615]"#).unwrap();
         let a = v.as_array().unwrap();
         assert_eq!(PyNum::from_json(&a[0]).unwrap().unwrap().to_string(), "100");
-        assert_eq!(
-            PyNum::from_json(&a[1]).unwrap().unwrap().to_string(),
-            "0.01"
-        );
+        assert_eq!(PyNum::from_json(&a[1]).unwrap().unwrap().to_string(), "0.01");
         assert_eq!(PyNum::from_json(&a[2]), Err("true".into()));
         assert_eq!(PyNum::from_json(&a[3]), Ok(None));
         assert_eq!(PyNum::from_json(&a[4]), Err("x".into()));
-        assert_eq!(
-            PyNum::from_json(&a[5]).unwrap().unwrap().to_string(),
-            "18446744073709551615"
-        );
+        assert_eq!(PyNum::from_json(&a[5]).unwrap().unwrap().to_string(), "18446744073709551615");
     }
 
     #[test]
@@ -222,9 +194,6 @@ mod tests {
         let one = PyNum::parse("1").unwrap();
         assert_eq!(nan.py_cmp(one), None);
         assert_eq!(nan.in_unit_range(), None);
-        assert_eq!(
-            PyNum::parse("Infinity").unwrap().py_cmp(one),
-            Some(Ordering::Greater)
-        );
+        assert_eq!(PyNum::parse("Infinity").unwrap().py_cmp(one), Some(Ordering::Greater));
     }
 }

@@ -4,7 +4,7 @@
 //! `nextPageCursor` until it is empty (also for one symbol: the docs do not promise a
 //! symbol fits one page). HTTP 5xx/403/429 and `retCode` 10006/10016 are retried with
 //! exponential backoff; other non-zero `retCode`s fail with their `retMsg`. Every tier
-//! list goes through [`parse_risk_limit_tiers`].
+//! list goes through [`parse_risk_limit_tiers`](crate::tiers::parse::parse_risk_limit_tiers).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -57,18 +57,13 @@ impl Default for RestConfig {
 impl RestConfig {
     /// The default configuration against another base URL.
     pub fn with_base_url(base_url: impl Into<String>) -> Self {
-        RestConfig {
-            base_url: base_url.into(),
-            ..RestConfig::default()
-        }
+        RestConfig { base_url: base_url.into(), ..RestConfig::default() }
     }
 
     /// The delay before retry number `attempt` (0-based): `initial × 2^attempt`, capped.
     pub fn backoff(&self, attempt: u32) -> Duration {
         let factor = 1u32.checked_shl(attempt.min(30)).unwrap_or(u32::MAX);
-        self.backoff_initial
-            .saturating_mul(factor)
-            .min(self.backoff_max)
+        self.backoff_initial.saturating_mul(factor).min(self.backoff_max)
     }
 }
 
@@ -119,11 +114,7 @@ impl BybitClient {
         let items: Vec<Value> = self
             .fetch_items(Some(symbol))?
             .into_iter()
-            .filter(|it| {
-                it.get("symbol")
-                    .and_then(Value::as_str)
-                    .is_none_or(|s| s == symbol)
-            })
+            .filter(|it| it.get("symbol").and_then(Value::as_str).is_none_or(|s| s == symbol))
             .collect();
         if items.is_empty() {
             return Err(TierError::NoTiers(symbol.to_string()));
@@ -209,10 +200,7 @@ impl BybitClient {
     }
 
     fn endpoint(&self) -> String {
-        format!(
-            "{}{RISK_LIMIT_PATH}",
-            self.config.base_url.trim_end_matches('/')
-        )
+        format!("{}{RISK_LIMIT_PATH}", self.config.base_url.trim_end_matches('/'))
     }
 
     fn try_page(&self, symbol: Option<&str>, cursor: &str) -> Result<Page, Failure> {
@@ -263,12 +251,8 @@ impl BybitClient {
 
 /// Reads the Bybit envelope: `retCode`, `retMsg`, `result.list`, `result.nextPageCursor`.
 fn parse_envelope(body: &str, url: &str) -> Result<Page, Failure> {
-    let malformed = |reason: String| {
-        Failure::Fatal(TierError::Malformed {
-            url: url.to_string(),
-            reason,
-        })
-    };
+    let malformed =
+        |reason: String| Failure::Fatal(TierError::Malformed { url: url.to_string(), reason });
     let v: Value =
         serde_json::from_str(body).map_err(|e| malformed(format!("invalid JSON: {e}")))?;
     let code = v
@@ -276,34 +260,21 @@ fn parse_envelope(body: &str, url: &str) -> Result<Page, Failure> {
         .and_then(Value::as_i64)
         .ok_or_else(|| malformed("no numeric retCode".into()))?;
     if code != 0 {
-        let msg = v
-            .get("retMsg")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let err = TierError::Api {
-            url: url.to_string(),
-            code,
-            msg,
-        };
+        let msg = v.get("retMsg").and_then(Value::as_str).unwrap_or_default().to_string();
+        let err = TierError::Api { url: url.to_string(), code, msg };
         return Err(if code == 10006 || code == 10016 {
             Failure::Retry(err)
         } else {
             Failure::Fatal(err)
         });
     }
-    let result = v
-        .get("result")
-        .ok_or_else(|| malformed("no result object".into()))?;
+    let result = v.get("result").ok_or_else(|| malformed("no result object".into()))?;
     let items = result
         .get("list")
         .and_then(Value::as_array)
         .ok_or_else(|| malformed("result.list is missing or not an array".into()))?
         .clone();
-    let next_cursor = result
-        .get("nextPageCursor")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let next_cursor =
+        result.get("nextPageCursor").and_then(Value::as_str).unwrap_or_default().to_string();
     Ok(Page { items, next_cursor })
 }

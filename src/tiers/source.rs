@@ -1,4 +1,4 @@
-//! [`TierSource`] and [`resolve_for_run`]: how a sweep or backtest gets its one frozen
+//! [`TierSource`](crate::tiers::source::TierSource) and [`resolve_for_run`](crate::tiers::source::resolve_for_run): how a sweep or backtest gets its one frozen
 //! tier table per symbol, before any run and without the network.
 
 use std::path::{Path, PathBuf};
@@ -75,18 +75,11 @@ pub fn read_tier_file(path: &Path, symbol: &str) -> Result<TierTable, TierError>
     let meta =
         std::fs::metadata(path).map_err(|e| TierError::io("cannot read tier file", path, e))?;
     if max > 0 && meta.len() > max {
-        return Err(TierError::SizeExceeded {
-            path: path.to_path_buf(),
-            size: meta.len(),
-            max,
-        });
+        return Err(TierError::SizeExceeded { path: path.to_path_buf(), size: meta.len(), max });
     }
     let text = std::fs::read_to_string(path)
         .map_err(|e| TierError::io("cannot read tier file", path, e))?;
-    let in_file = |message: String| TierError::InFile {
-        path: path.to_path_buf(),
-        message,
-    };
+    let in_file = |message: String| TierError::InFile { path: path.to_path_buf(), message };
     let v: Value =
         serde_json::from_str(&text).map_err(|e| in_file(format!("invalid JSON: {e}")))?;
     table_from_value(&v, symbol).map_err(|e| in_file(e.to_string()))
@@ -121,11 +114,8 @@ pub fn table_from_value(v: &Value, symbol: &str) -> Result<TierTable, TierError>
         Value::Object(o) => {
             if let Some(code) = o.get("retCode") {
                 if code.as_i64() != Some(0) {
-                    let msg = o
-                        .get("retMsg")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string();
+                    let msg =
+                        o.get("retMsg").and_then(Value::as_str).unwrap_or_default().to_string();
                     return Err(TierError::Api {
                         url: "a saved response".into(),
                         code: code.as_i64().unwrap_or(-1),
@@ -142,14 +132,10 @@ pub fn table_from_value(v: &Value, symbol: &str) -> Result<TierTable, TierError>
                 return table_from_value(list, symbol);
             }
             if let Some(tiers) = o.get("tiers") {
-                if let Some(other) = o
-                    .get("symbol")
-                    .and_then(Value::as_str)
-                    .filter(|s| *s != symbol)
+                if let Some(other) =
+                    o.get("symbol").and_then(Value::as_str).filter(|s| *s != symbol)
                 {
-                    return Err(shape(format!(
-                        "the file holds tiers for {other}, not {symbol}"
-                    )));
+                    return Err(shape(format!("the file holds tiers for {other}, not {symbol}")));
                 }
                 return table_from_dict(symbol, tiers);
             }
