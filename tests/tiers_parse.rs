@@ -19,14 +19,7 @@ fn d(s: &str) -> Dec {
 fn rows(tiers: &[Tier]) -> Vec<(String, String, String, String)> {
     tiers
         .iter()
-        .map(|t| {
-            (
-                t.cap.to_string(),
-                t.mmr.to_string(),
-                t.deduction.to_string(),
-                t.imr.to_string(),
-            )
-        })
+        .map(|t| (t.cap.to_string(), t.mmr.to_string(), t.deduction.to_string(), t.imr.to_string()))
         .collect()
 }
 
@@ -69,10 +62,7 @@ fn item9_unsorted_input_empty_fields_become_zero() {
     let tiers = parse_risk_limit_tiers(&list).unwrap();
     assert_eq!(
         rows(&tiers),
-        vec![
-            row("200000", "0.01", "0", "0"),
-            row("Infinity", "0.025", "3000", "0.05")
-        ]
+        vec![row("200000", "0.01", "0", "0"), row("Infinity", "0.025", "3000", "0.05")]
     );
 }
 
@@ -85,53 +75,29 @@ fn item9_missing_deduction_and_imr_become_zero() {
     let tiers = parse_risk_limit_tiers(&list).unwrap();
     assert_eq!(
         rows(&tiers),
-        vec![
-            row("200000", "0.005", "0", "0"),
-            row("Infinity", "0.01", "0", "0")
-        ]
+        vec![row("200000", "0.005", "0", "0"), row("Infinity", "0.01", "0", "0")]
     );
 }
 
 #[test]
 fn item10_every_message_verbatim() {
     assert_eq!(err(json!("not a list")), "api_tiers must be a list");
-    assert_eq!(
-        err(json!({"riskLimitValue": "1"})),
-        "api_tiers must be a list"
-    );
+    assert_eq!(err(json!({"riskLimitValue": "1"})), "api_tiers must be a list");
     assert_eq!(err(json!([])), "api_tiers must not be empty");
     assert_eq!(err(json!([123])), "api_tiers must contain dict objects");
-    assert_eq!(
-        err(json!([tier("100", "0.01"), "x"])),
-        "api_tiers must contain dict objects"
-    );
-    assert_eq!(
-        err(json!([tier("100", "1.5")])),
-        "MMR rate 1.5 outside valid range [0, 1]"
-    );
+    assert_eq!(err(json!([tier("100", "0.01"), "x"])), "api_tiers must contain dict objects");
+    assert_eq!(err(json!([tier("100", "1.5")])), "MMR rate 1.5 outside valid range [0, 1]");
     assert_eq!(
         err(
             json!([{"riskLimitValue": "100", "maintenanceMargin": "0.01", "initialMargin": "2.0"}])
         ),
         "IMR rate 2.0 outside valid range [0, 1]"
     );
-    assert_eq!(
-        err(json!([tier("-100", "0.01")])),
-        "Invalid riskLimitValue: -100"
-    );
+    assert_eq!(err(json!([tier("-100", "0.01")])), "Invalid riskLimitValue: -100");
     assert_eq!(err(json!([tier("0", "0.01")])), "Invalid riskLimitValue: 0");
-    assert_eq!(
-        err(json!([tier("NaN", "0.01")])),
-        "Invalid riskLimitValue: NaN"
-    );
-    assert_eq!(
-        err(json!([tier("-Infinity", "0.01")])),
-        "Invalid riskLimitValue: -Infinity"
-    );
-    assert_eq!(
-        err(json!([tier("abc", "0.01")])),
-        "Invalid riskLimitValue format: abc"
-    );
+    assert_eq!(err(json!([tier("NaN", "0.01")])), "Invalid riskLimitValue: NaN");
+    assert_eq!(err(json!([tier("-Infinity", "0.01")])), "Invalid riskLimitValue: -Infinity");
+    assert_eq!(err(json!([tier("abc", "0.01")])), "Invalid riskLimitValue format: abc");
     assert_eq!(
         err(json!([{"riskLimitValue": "100", "maintenanceMargin": "0.01", "mmDeduction": "-1"}])),
         "Negative mmDeduction not allowed: -1"
@@ -164,10 +130,7 @@ fn item10_every_message_verbatim() {
         err(json!([{"riskLimitValue": "100", "maintenanceMargin": "0.01", "initialMargin": "z"}])),
         "Invalid initialMargin format: z"
     );
-    assert_eq!(
-        err(json!([tier("100", "-0.1")])),
-        "MMR rate -0.1 outside valid range [0, 1]"
-    );
+    assert_eq!(err(json!([tier("100", "-0.1")])), "MMR rate -0.1 outside valid range [0, 1]");
 }
 
 #[test]
@@ -182,11 +145,7 @@ fn errors_are_typed() {
 fn sort_and_boundary_rules() {
     // Format errors of every cap come before the boundary check.
     assert_eq!(
-        err(json!([
-            tier("100", "0.01"),
-            tier("100", "0.01"),
-            tier("abc", "0.01")
-        ])),
+        err(json!([tier("100", "0.01"), tier("100", "0.01"), tier("abc", "0.01")])),
         "Invalid riskLimitValue format: abc"
     );
     // A NaN among several caps cannot be ordered.
@@ -196,11 +155,7 @@ fn sort_and_boundary_rules() {
     );
     // Duplicates are found after sorting, and reported with the earlier value.
     assert_eq!(
-        err(json!([
-            tier("300", "0.01"),
-            tier("100", "0.02"),
-            tier("300", "0.03")
-        ])),
+        err(json!([tier("300", "0.01"), tier("100", "0.02"), tier("300", "0.03")])),
         "Duplicate tier boundary detected: 300 appears multiple times"
     );
     // Two Infinity caps are accepted; the last cap becomes Infinity anyway.
@@ -224,10 +179,7 @@ fn sort_and_boundary_rules() {
         tier("300", "0.02")
     ]))
     .unwrap();
-    assert_eq!(
-        rows(&t).iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
-        ["0.01", "0.02", "0.03"]
-    );
+    assert_eq!(rows(&t).iter().map(|r| r.1.clone()).collect::<Vec<_>>(), ["0.01", "0.02", "0.03"]);
     // Numerically, not as strings: "9" < "10".
     let t = parse_risk_limit_tiers(&json!([tier("10", "0.02"), tier("9", "0.01")])).unwrap();
     assert_eq!(t[0].cap, Cap::Value(d("9")));
@@ -242,10 +194,7 @@ fn json_numbers_are_accepted() {
     let t = parse_risk_limit_tiers(&list).unwrap();
     assert_eq!(
         rows(&t),
-        vec![
-            row("200000", "0.01", "0", "0.02"),
-            row("Infinity", "0.025", "3000", "0.05")
-        ]
+        vec![row("200000", "0.01", "0", "0.02"), row("Infinity", "0.025", "3000", "0.05")]
     );
     assert_eq!(
         err(json!([{"riskLimitValue": 100, "maintenanceMargin": 1.5}])),
@@ -264,10 +213,7 @@ fn scale_is_kept_and_max_leverage_read() {
     let t = parse_risk_limit_tiers(&list).unwrap();
     assert_eq!(t[0].mmr.to_string(), "0.0050");
     assert_eq!(t[0].imr.to_string(), "0.010");
-    assert_eq!(
-        t[0].max_leverage.map(|l| l.to_string()),
-        Some("100.00".into())
-    );
+    assert_eq!(t[0].max_leverage.map(|l| l.to_string()), Some("100.00".into()));
 }
 
 #[test]
@@ -276,10 +222,7 @@ fn real_payload_two_tier_fixture() {
     let t = parse_tier_table("BTCUSDT", &v["result"]["list"]).unwrap();
     assert_eq!(
         rows(t.tiers()),
-        vec![
-            row("2000000", "0.005", "0", "0.01"),
-            row("Infinity", "0.0056", "1200", "0.0111")
-        ]
+        vec![row("2000000", "0.005", "0", "0.01"), row("Infinity", "0.0056", "1200", "0.0111")]
     );
     assert_eq!(t.max_leverage(), 100.0);
     assert_eq!(t.tiers()[1].max_leverage, Some(d("90.00")));
@@ -294,10 +237,7 @@ fn real_payload_testnet_unordered_without_deduction() {
     // id 2 comes first in the file; sorted numerically by riskLimitValue.
     assert_eq!(
         rows(t.tiers()),
-        vec![
-            row("300000", "0.0033", "0", "0.0066"),
-            row("Infinity", "0.005", "0", "0.01")
-        ]
+        vec![row("300000", "0.0033", "0", "0.0066"), row("Infinity", "0.005", "0", "0.01")]
     );
     assert_eq!(t.max_leverage(), 150.0);
     assert_eq!(read_tier_file(&data(TESTNET), "BTCUSDT").unwrap(), t);
@@ -319,9 +259,7 @@ fn real_payload_150x_fixture() {
 #[test]
 fn docs_sample_is_not_json_and_says_so() {
     // The verbatim docs example has a `....` placeholder and a trailing comma.
-    let e = read_tier_file(&data(DOCS), "BTCUSD")
-        .unwrap_err()
-        .to_string();
+    let e = read_tier_file(&data(DOCS), "BTCUSD").unwrap_err().to_string();
     assert!(e.contains(DOCS) && e.contains("invalid JSON"), "{e}");
     // Its one complete tier object is valid: extract and parse it.
     let text = data_text(DOCS);
@@ -339,17 +277,11 @@ fn origin_cache_file_reads_both_formats() {
     let btc = tiers_from_dict(&v["BTCUSDT"]["tiers"]).unwrap();
     assert_eq!(btc.len(), 35);
     assert_eq!(rows(&btc[..1]), vec![row("2000000", "0.005", "0", "0")]);
-    assert_eq!(
-        rows(&btc[34..]),
-        vec![row("Infinity", "0.6", "226382000", "0")]
-    );
+    assert_eq!(rows(&btc[34..]), vec![row("Infinity", "0.6", "226382000", "0")]);
     let ltc = tiers_from_dict(&v["LTCUSDT"]["tiers"]).unwrap();
     assert_eq!(ltc.len(), 30);
     assert_eq!(rows(&ltc[..1]), vec![row("200000", "0.01", "0", "0.02")]);
-    assert_eq!(
-        rows(&ltc[29..]),
-        vec![row("Infinity", "0.4002", "2670780", "0.667")]
-    );
+    assert_eq!(rows(&ltc[29..]), vec![row("Infinity", "0.4002", "2670780", "0.667")]);
     // v1 entry round-trips with imr_rate "0" added; v2 entry round-trips exactly.
     assert_eq!(tiers_to_dict(&ltc), v["LTCUSDT"]["tiers"]);
     let btc_back = tiers_to_dict(&btc);
@@ -361,27 +293,17 @@ fn origin_cache_file_reads_both_formats() {
     let t = read_tier_file(&data(ORIGIN_CACHE), "BTCUSDT").unwrap();
     assert_eq!(t.maintenance_margin(5000.0), (25.0, 0.005));
     assert_eq!(t.initial_margin(5000.0), (0.0, 0.0));
-    assert_eq!(
-        read_tier_file(&data(ORIGIN_CACHE), "LTCUSDT")
-            .unwrap()
-            .tiers()
-            .len(),
-        30
-    );
+    assert_eq!(read_tier_file(&data(ORIGIN_CACHE), "LTCUSDT").unwrap().tiers().len(), 30);
 }
 
 #[test]
 fn cache_format_messages() {
     assert_eq!(
-        tiers_from_dict(&json!([{"max_value": "1"}]))
-            .unwrap_err()
-            .to_string(),
+        tiers_from_dict(&json!([{"max_value": "1"}])).unwrap_err().to_string(),
         "Missing required tier keys: {'mmr_rate', 'deduction'}"
     );
     assert_eq!(
-        tiers_from_dict(&json!([{"mmr_rate": "0.1"}]))
-            .unwrap_err()
-            .to_string(),
+        tiers_from_dict(&json!([{"mmr_rate": "0.1"}])).unwrap_err().to_string(),
         "Missing required tier keys: {'max_value', 'deduction'}"
     );
     let e = tiers_from_dict(
@@ -392,10 +314,7 @@ fn cache_format_messages() {
         "Invalid cache tier 0: imr_rate: IMR rate 7 outside valid range [0, 1]"
     );
     let e = tiers_from_dict(&json!([{"max_value": "x", "mmr_rate": "0.1", "deduction": "0"}]));
-    assert_eq!(
-        e.unwrap_err().to_string(),
-        "Invalid cache tier 0: max_value is not a decimal: x"
-    );
+    assert_eq!(e.unwrap_err().to_string(), "Invalid cache tier 0: max_value is not a decimal: x");
     let e = tiers_from_dict(&json!([
         {"max_value": "10", "mmr_rate": "0.1", "deduction": "0"},
         {"max_value": "5", "mmr_rate": "0.1", "deduction": "0"}
@@ -403,10 +322,7 @@ fn cache_format_messages() {
     assert!(e.unwrap_err().to_string().contains("does not exceed"));
     let e = tiers_from_dict(&json!([{"max_value": "10", "mmr_rate": "0.1", "deduction": "0"}]));
     assert!(e.unwrap_err().to_string().contains("must be \"Infinity\""));
-    assert!(tiers_from_dict(&json!([7]))
-        .unwrap_err()
-        .to_string()
-        .contains("not a JSON object"));
+    assert!(tiers_from_dict(&json!([7])).unwrap_err().to_string().contains("not a JSON object"));
 }
 
 #[test]
@@ -421,17 +337,54 @@ fn table_json_round_trips_through_explicit_reader() {
     let e = table_from_value(&j, "ETHUSDT").unwrap_err().to_string();
     assert_eq!(e, "the file holds tiers for BTCUSDT, not ETHUSDT");
     // An error envelope is surfaced with its retMsg.
-    let e = table_from_value(
-        &json!({"retCode": 10001, "retMsg": "params error"}),
-        "BTCUSDT",
-    )
-    .unwrap_err();
-    assert!(
-        e.to_string().contains("retCode=10001 (params error)"),
-        "{e}"
-    );
-    let e = table_from_value(&json!({"foo": 1}), "BTCUSDT")
-        .unwrap_err()
-        .to_string();
+    let e = table_from_value(&json!({"retCode": 10001, "retMsg": "params error"}), "BTCUSDT")
+        .unwrap_err();
+    assert!(e.to_string().contains("retCode=10001 (params error)"), "{e}");
+    let e = table_from_value(&json!({"foo": 1}), "BTCUSDT").unwrap_err().to_string();
     assert!(e.starts_with("no tiers for BTCUSDT"), "{e}");
+}
+
+mod property_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn field() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|i| json!(i)),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+            "[-+]?[0-9]{0,6}(\\.[0-9]{0,6})?(e[-+]?[0-9]{1,3})?".prop_map(Value::String),
+            "(?i)[-+]?(inf|infinity|nan|snan)[0-9]?".prop_map(Value::String),
+            ".{0,8}".prop_map(Value::String),
+        ]
+    }
+
+    fn tier_obj() -> impl Strategy<Value = Value> {
+        (field(), field(), field(), field()).prop_map(|(a, b, c, d)| {
+            json!({"riskLimitValue": a, "maintenanceMargin": b, "mmDeduction": c, "initialMargin": d})
+        })
+    }
+
+    proptest! {
+        /// Arbitrary field values never panic; a success is sorted, ends in Infinity,
+        /// and survives the cache format unchanged.
+        #[test]
+        fn prop_parser_never_panics_and_round_trips(list in proptest::collection::vec(tier_obj(), 0..6)) {
+            if let Ok(tiers) = parse_risk_limit_tiers(&Value::Array(list)) {
+                prop_assert_eq!(tiers.last().map(|t| t.cap), Some(Cap::Infinity));
+                for t in &tiers {
+                    prop_assert!(!t.mmr.is_negative() && !t.imr.is_negative() && !t.deduction.is_negative());
+                }
+                let caps: Vec<Cap> = tiers.iter().map(|t| t.cap).collect();
+                let finite: Vec<Dec> = caps.iter().filter_map(|c| match c { Cap::Value(v) => Some(*v), _ => None }).collect();
+                prop_assert!(finite.windows(2).all(|w| w[0] < w[1]));
+                // Two Infinity caps are accepted by the parser but refused by the stricter
+                // cache reader; everything else round-trips.
+                if caps.iter().filter(|c| **c == Cap::Infinity).count() == 1 {
+                    prop_assert_eq!(tiers_from_dict(&tiers_to_dict(&tiers)).unwrap(), tiers);
+                }
+            }
+        }
+    }
 }
