@@ -87,7 +87,9 @@ fn writer_properties(candles: &Candles, meta: &WriteMeta) -> WriterProperties {
         kv.push(KeyValue::new(META_LAST_TS.to_string(), b.to_string()));
     }
     let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(ZSTD_LEVEL).expect("valid zstd level"),
+        ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_dictionary_enabled(false)
         .set_statistics_enabled(EnabledStatistics::Chunk)
