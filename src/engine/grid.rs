@@ -45,6 +45,7 @@ pub struct Grid {
     rebalance_threshold: f64,
     origin_quirks: bool,
     degenerate: bool,
+    version: u32,
 }
 
 /// Rounds to the tick as the origin does: `round(x/tick)*tick` (half-even), then
@@ -117,6 +118,12 @@ impl Grid {
         }
     }
 
+    /// Changes whenever level indices may have moved (build, rebalance shift).
+    #[inline]
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
     /// Index of the level with exactly this price.
     #[inline]
     pub fn index_of(&self, price: f64) -> Option<usize> {
@@ -148,6 +155,7 @@ impl Grid {
         }
         self.levels.clear();
         self.degenerate = false;
+        self.version = self.version.wrapping_add(1);
         let half = self.grid_count / 2;
         let step = self.grid_step / 100.0;
         // Lower half first (reversed below), then WAIT, then the upper half.
@@ -231,6 +239,7 @@ impl Grid {
             }
             self.levels.remove(0);
             self.degenerate |= out_of_order;
+            self.version = self.version.wrapping_add(1);
             self.levels.push(Level { side: LevelSide::Sell, price });
         } else if (sells - buys) as f64 / total > self.rebalance_threshold {
             let base = lowest_buy.unwrap_or(self.levels[0].price);
@@ -241,6 +250,7 @@ impl Grid {
             }
             self.levels.pop();
             self.degenerate |= out_of_order;
+            self.version = self.version.wrapping_add(1);
             self.levels.insert(0, Level { side: LevelSide::Buy, price });
         }
     }

@@ -85,16 +85,13 @@ impl Engine {
         }
         // The planner must have nothing to cancel (those intents do not depend on price).
         let levels = self.grid.levels().len();
+        let book = self.book(s);
+        if book.count[0] > levels + 10 || book.count[1] > levels + 10 {
+            return Band::EMPTY;
+        }
+        self.collect_survivors();
         for d in DIRS {
-            if self.stats.count[d.index()] > levels + 10 {
-                return Band::EMPTY;
-            }
-            self.intents.clear();
-            self.collect_survivors(d);
-            if !self.intents.is_empty() {
-                return Band::EMPTY;
-            }
-            if !self.off_grid.is_empty() {
+            if !self.dups[d.index()].is_empty() || !self.off_grid[d.index()].is_empty() {
                 return Band::EMPTY;
             }
             // Levels without an order: a placement becomes possible past the filter threshold.
@@ -106,8 +103,8 @@ impl Engine {
                     LevelSide::Sell => Side::Sell,
                     LevelSide::Wait => continue,
                 };
-                if let Some(k) = self.slots[li] {
-                    if self.orders[k].side != side {
+                if let Some(o) = self.survivor(d, li) {
+                    if o.side != side {
                         return Band::EMPTY; // a side-mismatch cancel is pending
                     }
                     continue;
@@ -130,7 +127,6 @@ impl Engine {
                 }
             }
         }
-        self.intents.clear();
         // Cross-margin liquidation (bybit): equity must stay above MM over the whole band.
         if s.model == Model::Bybit && (self.legs[0].lots > 0 || self.legs[1].lots > 0) {
             let anchor = t.price.clamp(lo, hi);
@@ -164,7 +160,7 @@ impl Engine {
         b: f64,
     ) -> bool {
         let pos = self.legs[dir.index()].lots;
-        let pending = self.stats.pending_close[dir.index()];
+        let pending = self.stats.pending_close[dir.index()]; // fresh: compute_band refreshed it
         if side.closes(dir) && pos <= pending {
             return true;
         }

@@ -14,11 +14,16 @@ use crate::time::{hour_of_day, HOUR_MS};
 mod band;
 
 const DIRS: [Direction; 2] = [Direction::Long, Direction::Short];
+/// Empty survivor slot.
+const NONE: u32 = u32::MAX;
 
 /// A resting limit order.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Order {
     id: u64,
+    /// Cached ladder index of `price`, valid while `grid_version` equals the grid's.
+    level: Option<u32>,
+    grid_version: u32,
     dir: Direction,
     side: Side,
     price: f64,
@@ -86,11 +91,13 @@ pub struct Engine {
     orders: Vec<Order>,
     fills: Vec<Order>,
     intents: Vec<Intent>,
-    slots: Vec<Option<usize>>,
-    off_grid: Vec<(f64, usize)>,
-    dups: Vec<(f64, usize)>,
+    slots: [Vec<u32>; 2],
+    off_grid: [Vec<(f64, usize)>; 2],
+    dups: [Vec<(f64, usize)>; 2],
+    survivors_version: u32,
     rejected: Vec<(Direction, f64)>,
     stats: BookStats,
+    stats_stale: bool,
     im_mm: (f64, f64),
     band: band::Band,
     reference: bool,
@@ -134,11 +141,14 @@ impl Engine {
         self.orders.clear();
         self.fills.clear();
         self.intents.clear();
-        self.slots.clear();
-        self.off_grid.clear();
-        self.dups.clear();
+        for d in 0..2 {
+            self.slots[d].clear();
+            self.off_grid[d].clear();
+            self.dups[d].clear();
+        }
         self.rejected.clear();
         self.stats = BookStats::default();
+        self.stats_stale = false;
         self.band = band::Band::EMPTY;
         self.full_ticks = 0;
         self.legs = [Leg::default(); 2];
@@ -371,7 +381,7 @@ impl Engine {
         }
         self.intents.clear();
         for d in DIRS {
-            self.plan(d, p)?;
+            self.plan(s, d, p)?;
         }
         for i in 0..self.intents.len() {
             let intent = self.intents[i];
@@ -469,8 +479,23 @@ impl Engine {
         }
     }
 
-    /// Recomputes [`BookStats`] after the book changed.
-    fn refresh_stats(&mut self, s: &Setup) {
+    /// Marks [`BookStats`] stale after the book changed.
+    #[inline]
+    fn refresh_stats(&mut self, _s: &Setup) {
+        self.stats_stale = true;
+    }
+
+    /// Current [`BookStats`], recomputed if the book changed since.
+    #[inline]
+    fn book(&mut self, s: &Setup) -> BookStats {
+        if self.stats_stale {
+            self.recompute_stats(s);
+        }
+        self.stats
+    }
+
+    fn recompute_stats(&mut self, s: &Setup) {
+        self.stats_stale = false;
         let mut st = BookStats::default();
         for o in &self.orders {
             let d = o.dir.index();
@@ -484,59 +509,73 @@ impl Engine {
         self.stats = st;
     }
 
-    /// Finds one surviving order per price among `dir`'s orders: `self.slots[level]` for
-    /// prices on the ladder, `self.off_grid` (ascending) for the others. Extra orders at one
-    /// price get `duplicate` cancels (in price order), keeping one whose side the grid wants
-    /// there, else the first placed, as the origin does.
-    fn collect_survivors(&mut self, dir: Direction) {
+    /// Finds one surviving order per price for both directions: `self.slots[dir][level]`
+    /// for prices on the ladder (`NONE` when empty), `self.off_grid[dir]` (ascending) for the
+    /// others. Extra orders at one price go to `self.dups[dir]` (ascending by price): the
+    /// survivor is one whose side the grid wants there, else the first placed (the origin's rule).
+    fn collect_survivors(&mut self) {
         let n = self.grid.levels().len();
-        self.slots.clear();
-        self.slots.resize(n, None);
-        self.off_grid.clear();
-        self.dups.clear();
-        for (i, o) in self.orders.iter().enumerate() {
-            if o.dir != dir {
-                continue;
+        let version = self.grid.version();
+        for d in 0..2 {
+            self.slots[d].clear();
+            self.slots[d].resize(n, NONE);
+            self.off_grid[d].clear();
+            self.dups[d].clear();
+        }
+        for i in 0..self.orders.len() {
+            if self.orders[i].grid_version != version {
+                let li = self.grid.index_of(self.orders[i].price);
+                self.orders[i].level = li.map(|x| x as u32);
+                self.orders[i].grid_version = version;
             }
-            match self.grid.index_of(o.price) {
-                Some(li) => match self.slots[li] {
-                    None => self.slots[li] = Some(i),
-                    Some(h) => {
-                        let want = match self.grid.levels()[li].side {
-                            LevelSide::Buy => Some(Side::Buy),
-                            LevelSide::Sell => Some(Side::Sell),
-                            LevelSide::Wait => None,
-                        };
-                        let holder_ok = Some(self.orders[h].side) == want;
-                        if !holder_ok && Some(o.side) == want {
-                            self.dups.push((self.orders[h].price, h));
-                            self.slots[li] = Some(i);
-                        } else {
-                            self.dups.push((o.price, i));
-                        }
+            let o = self.orders[i];
+            let d = o.dir.index();
+            match o.level.map(|x| x as usize) {
+                Some(li) => {
+                    let h = self.slots[d][li];
+                    if h == NONE {
+                        self.slots[d][li] = i as u32;
+                        continue;
                     }
-                },
-                None => match self.off_grid.iter().position(|x| x.0 == o.price) {
-                    Some(_) => self.dups.push((o.price, i)),
-                    None => self.off_grid.push((o.price, i)),
+                    let h = h as usize;
+                    let want = match self.grid.levels()[li].side {
+                        LevelSide::Buy => Some(Side::Buy),
+                        LevelSide::Sell => Some(Side::Sell),
+                        LevelSide::Wait => None,
+                    };
+                    if Some(self.orders[h].side) != want && Some(o.side) == want {
+                        self.dups[d].push((self.orders[h].price, h));
+                        self.slots[d][li] = i as u32;
+                    } else {
+                        self.dups[d].push((o.price, i));
+                    }
+                }
+                None => match self.off_grid[d].iter().position(|x| x.0 == o.price) {
+                    Some(_) => self.dups[d].push((o.price, i)),
+                    None => self.off_grid[d].push((o.price, i)),
                 },
             }
         }
-        if self.off_grid.len() > 1 {
-            self.off_grid.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        }
-        if !self.dups.is_empty() {
-            self.dups.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            for k in 0..self.dups.len() {
-                let id = self.orders[self.dups[k].1].id;
-                self.intents.push(Intent::Cancel { id, reason: "duplicate" });
+        for d in 0..2 {
+            if self.off_grid[d].len() > 1 {
+                self.off_grid[d].sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            }
+            if self.dups[d].len() > 1 {
+                self.dups[d].sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             }
         }
     }
 
+    /// The survivor at ladder index `li` for `dir`.
+    #[inline]
+    fn survivor(&self, dir: Direction, li: usize) -> Option<Order> {
+        let k = self.slots[dir.index()][li];
+        (k != NONE).then(|| self.orders[k as usize])
+    }
+
     /// Plans one direction's intents (§1.5) into `self.intents`.
-    fn plan(&mut self, dir: Direction, last_close: f64) -> Result<(), RunError> {
-        let n_dir = self.stats.count[dir.index()];
+    fn plan(&mut self, s: &Setup, dir: Direction, last_close: f64) -> Result<(), RunError> {
+        let n_dir = self.book(s).count[dir.index()];
         if n_dir > self.grid.levels().len() + 10 {
             self.grid.build(last_close)?;
             for o in self.orders.iter().filter(|o| o.dir == dir) {
@@ -544,7 +583,14 @@ impl Engine {
             }
             return Ok(());
         }
-        self.collect_survivors(dir);
+        if dir == Direction::Long || self.survivors_version != self.grid.version() {
+            self.collect_survivors();
+            self.survivors_version = self.grid.version();
+        }
+        for k in 0..self.dups[dir.index()].len() {
+            let id = self.orders[self.dups[dir.index()][k].1].id;
+            self.intents.push(Intent::Cancel { id, reason: "duplicate" });
+        }
         // Walk non-WAIT levels outward from the centre, lower price first at equal distance.
         let n = self.grid.levels().len();
         let c = self.grid.center_index();
@@ -559,7 +605,7 @@ impl Engine {
                     LevelSide::Sell => Side::Sell,
                     LevelSide::Wait => continue,
                 };
-                match self.slots[idx].map(|k| self.orders[k]) {
+                match self.survivor(dir, idx) {
                     Some(o) if o.side == side => {}
                     Some(o) => {
                         self.intents.push(Intent::Cancel { id: o.id, reason: "side_mismatch" });
@@ -570,8 +616,8 @@ impl Engine {
             }
         }
         // Survivors off every grid price are cancelled; WAIT levels keep theirs.
-        for k in 0..self.off_grid.len() {
-            let id = self.orders[self.off_grid[k].1].id;
+        for k in 0..self.off_grid[dir.index()].len() {
+            let id = self.orders[self.off_grid[dir.index()][k].1].id;
             self.intents.push(Intent::Cancel { id, reason: "outside_grid" });
         }
         Ok(())
@@ -649,7 +695,7 @@ impl Engine {
             }
             Intent::Place { dir, side, price } => {
                 let reduce_only = side.closes(dir);
-                let pending = self.stats.pending_close[dir.index()];
+                let pending = self.book(s).pending_close[dir.index()];
                 if reduce_only && self.legs[dir.index()].lots <= pending {
                     return; // the gate drops it whatever its size
                 }
@@ -665,6 +711,7 @@ impl Engine {
                 }
                 if s.model == Model::Bybit && !reduce_only {
                     let notional = s.qty(lots) * price;
+                    self.book(s);
                     if self.im_with(s, ctx.tiers, dir, notional) > self.balance {
                         if !self.rejected.contains(&(dir, price)) {
                             self.rejected.push((dir, price));
@@ -675,7 +722,8 @@ impl Engine {
                 }
                 self.next_id += 1;
                 self.rejected.clear();
-                self.orders.push(Order { id: self.next_id, dir, side, price, lots, reduce_only });
+                let (level, grid_version) = (None, self.grid.version().wrapping_sub(1));
+                self.orders.push(Order { id: self.next_id, level, grid_version, dir, side, price, lots, reduce_only });
                 self.refresh_stats(s);
                 rec.on_place(ts, dir, side, price, s.qty(lots));
             }
