@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use gridsweep::cli::{backtest_cmd, import_cmd, sweep_cmd};
+use gridsweep::cli::{backtest_cmd, import_cmd, sweep_cmd, tiers_cmd};
 
 /// Parallel sweep and optimisation harness for grid trading strategies on Bybit USDT perpetuals.
 #[derive(Parser, Debug)]
@@ -23,6 +23,9 @@ enum Command {
     Sweep(sweep_cmd::SweepArgs),
     /// Join the shard result files of one sweep into the file an unsharded run writes.
     Merge(sweep_cmd::MergeArgs),
+    /// Bybit risk-limit tiers: show, refresh from the API into the cache, diff against built-ins.
+    #[command(subcommand)]
+    Tiers(tiers_cmd::TiersCommand),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
         Command::Import(a) => import_cmd::run(a),
         Command::Sweep(a) => sweep_cmd::run_sweep(a),
         Command::Merge(a) => sweep_cmd::run_merge(a),
+        Command::Tiers(c) => tiers_cmd::run(c),
     };
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(2)),
