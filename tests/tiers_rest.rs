@@ -28,10 +28,7 @@ fn serves_saved_two_tier_payload_verbatim() {
     assert_eq!(tiers.len(), 2);
     assert_eq!(tiers[1].cap, Cap::Infinity);
     assert_eq!(tiers[1].deduction.to_string(), "1200");
-    assert_eq!(
-        srv.requests(),
-        vec!["/v5/market/risk-limit?category=linear&symbol=BTCUSDT"]
-    );
+    assert_eq!(srv.requests(), vec!["/v5/market/risk-limit?category=linear&symbol=BTCUSDT"]);
 }
 
 #[test]
@@ -60,15 +57,9 @@ fn all_symbols_follow_cursor_and_group_by_symbol() {
     ];
     let srv = TestServer::script(pages);
     let all = srv.client().get_all_risk_limits().unwrap();
-    assert_eq!(
-        all.keys().cloned().collect::<Vec<_>>(),
-        ["AUSDT", "BUSDT", "CUSDT"]
-    );
+    assert_eq!(all.keys().cloned().collect::<Vec<_>>(), ["AUSDT", "BUSDT", "CUSDT"]);
     let a = all["AUSDT"].as_ref().unwrap();
-    assert_eq!(
-        a.iter().map(|t| t.cap.to_string()).collect::<Vec<_>>(),
-        ["100", "Infinity"]
-    );
+    assert_eq!(a.iter().map(|t| t.cap.to_string()).collect::<Vec<_>>(), ["100", "Infinity"]);
     assert_eq!(a[1].mmr.to_string(), "0.03");
     assert_eq!(all["BUSDT"].as_ref().unwrap().len(), 2);
     assert_eq!(all["CUSDT"].as_ref().unwrap().len(), 1);
@@ -85,10 +76,7 @@ fn all_symbols_follow_cursor_and_group_by_symbol() {
 #[test]
 fn one_symbol_split_over_pages_is_merged() {
     let srv = TestServer::script(vec![
-        Reply::ok(envelope(
-            &json!([tier("BTCUSDT", "2000000", "0.005")]),
-            "next=1&x",
-        )),
+        Reply::ok(envelope(&json!([tier("BTCUSDT", "2000000", "0.005")]), "next=1&x")),
         Reply::ok(envelope(&json!([tier("BTCUSDT", "2600000", "0.0056")]), "")),
     ]);
     let tiers = srv.client().get_risk_limit("BTCUSDT").unwrap();
@@ -96,10 +84,7 @@ fn one_symbol_split_over_pages_is_merged() {
     let r = srv.requests();
     assert_eq!(r.len(), 2);
     // The cursor is URL-encoded.
-    assert_eq!(
-        r[1],
-        "/v5/market/risk-limit?category=linear&symbol=BTCUSDT&cursor=next%3D1%26x"
-    );
+    assert_eq!(r[1], "/v5/market/risk-limit?category=linear&symbol=BTCUSDT&cursor=next%3D1%26x");
 }
 
 #[test]
@@ -129,10 +114,7 @@ fn repeated_cursor_is_an_error() {
 
 #[test]
 fn http_429_then_ok_is_retried() {
-    let srv = TestServer::script(vec![
-        Reply::status(429, "{}"),
-        Reply::ok(data_text(TWO_TIER)),
-    ]);
+    let srv = TestServer::script(vec![Reply::status(429, "{}"), Reply::ok(data_text(TWO_TIER))]);
     assert_eq!(srv.client().get_risk_limit("BTCUSDT").unwrap().len(), 2);
     assert_eq!(srv.requests().len(), 2);
 }
@@ -159,14 +141,8 @@ fn http_403_and_5xx_are_retried_then_surface() {
         Reply::status(503, "down"),
     ]);
     let e = srv.client().get_risk_limit("BTCUSDT").unwrap_err();
-    assert!(
-        matches!(e, TierError::HttpStatus { status: 503, .. }),
-        "{e}"
-    );
-    assert!(
-        e.to_string().contains("HTTP 503") && e.to_string().contains("down"),
-        "{e}"
-    );
+    assert!(matches!(e, TierError::HttpStatus { status: 503, .. }), "{e}");
+    assert!(e.to_string().contains("HTTP 503") && e.to_string().contains("down"), "{e}");
     assert_eq!(srv.requests().len(), 4, "1 attempt + 3 retries");
 }
 
@@ -186,11 +162,7 @@ fn other_ret_codes_fail_at_once_with_ret_msg() {
     )]);
     let e = srv.client().get_risk_limit("NOPE").unwrap_err();
     assert!(matches!(e, TierError::Api { code: 10001, .. }));
-    assert!(
-        e.to_string()
-            .contains("retCode=10001 (params error: symbol invalid)"),
-        "{e}"
-    );
+    assert!(e.to_string().contains("retCode=10001 (params error: symbol invalid)"), "{e}");
     assert_eq!(srv.requests().len(), 1);
 }
 
@@ -208,19 +180,13 @@ fn malformed_payloads_are_clear_errors() {
         ("{not json", "invalid JSON"),
         (r#"{"retMsg":"OK"}"#, "no numeric retCode"),
         (r#"{"retCode":0,"retMsg":"OK"}"#, "no result object"),
-        (
-            r#"{"retCode":0,"result":{"list":{}}}"#,
-            "result.list is missing or not an array",
-        ),
+        (r#"{"retCode":0,"result":{"list":{}}}"#, "result.list is missing or not an array"),
     ];
     for (body, want) in cases {
         let srv = TestServer::script(vec![Reply::ok(body)]);
         let e = srv.client().get_risk_limit("BTCUSDT").unwrap_err();
         assert!(matches!(e, TierError::Malformed { .. }), "{body}: {e}");
-        assert!(
-            e.to_string().contains(want) && e.to_string().contains(&srv.base_url),
-            "{e}"
-        );
+        assert!(e.to_string().contains(want) && e.to_string().contains(&srv.base_url), "{e}");
     }
     // The docs sample verbatim (with its `....` line) is not JSON.
     let srv = TestServer::script(vec![Reply::ok(data_text(DOCS))]);
@@ -235,17 +201,11 @@ fn malformed_payloads_are_clear_errors() {
 #[test]
 fn invalid_tiers_go_through_the_validating_parser() {
     let srv = TestServer::script(vec![Reply::ok(envelope(
-        &json!([
-            tier("BTCUSDT", "100", "0.01"),
-            tier("BTCUSDT", "100", "0.02")
-        ]),
+        &json!([tier("BTCUSDT", "100", "0.01"), tier("BTCUSDT", "100", "0.02")]),
         "",
     ))]);
     let e = srv.client().get_risk_limit("BTCUSDT").unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "Duplicate tier boundary detected: 100 appears multiple times"
-    );
+    assert_eq!(e.to_string(), "Duplicate tier boundary detected: 100 appears multiple times");
     let srv = TestServer::script(vec![Reply::ok(envelope(&json!([]), ""))]);
     let e = srv.client().get_risk_limit("BTCUSDT").unwrap_err();
     assert_eq!(e.to_string(), "No risk limit tiers returned for BTCUSDT");
@@ -253,9 +213,7 @@ fn invalid_tiers_go_through_the_validating_parser() {
 
 #[test]
 fn slow_answer_past_the_timeout_fails_fast() {
-    let srv = TestServer::script(vec![
-        Reply::ok(data_text(TWO_TIER)).slow(Duration::from_secs(3))
-    ]);
+    let srv = TestServer::script(vec![Reply::ok(data_text(TWO_TIER)).slow(Duration::from_secs(3))]);
     let client = BybitClient::new(RestConfig {
         timeout: Duration::from_millis(300),
         ..fast_config(&srv.base_url)
@@ -264,11 +222,7 @@ fn slow_answer_past_the_timeout_fails_fast() {
     let e = client.get_risk_limit("BTCUSDT").unwrap_err();
     assert!(matches!(e, TierError::Timeout { .. }), "{e}");
     assert!(e.is_network());
-    assert!(
-        t0.elapsed() < Duration::from_secs(2),
-        "took {:?}",
-        t0.elapsed()
-    );
+    assert!(t0.elapsed() < Duration::from_secs(2), "took {:?}", t0.elapsed());
     assert!(e.to_string().contains("timed out after 300ms"), "{e}");
 }
 
@@ -278,9 +232,7 @@ fn connection_refused_is_a_network_error() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", l.local_addr().unwrap())
     };
-    let e = BybitClient::new(fast_config(&base))
-        .get_risk_limit("BTCUSDT")
-        .unwrap_err();
+    let e = BybitClient::new(fast_config(&base)).get_risk_limit("BTCUSDT").unwrap_err();
     assert!(matches!(e, TierError::Network { .. }), "{e}");
     assert!(e.to_string().contains(&base), "{e}");
 }

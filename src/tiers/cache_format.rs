@@ -44,12 +44,10 @@ pub fn tiers_to_dict(tiers: &[Tier]) -> Value {
 /// `deduction`; [`TierError::BadCacheTier`] / [`TierError::BadCacheOrder`] for values that
 /// are not valid caps, rates or deductions, or caps that do not increase to `Infinity`.
 pub fn tiers_from_dict(tier_dicts: &Value) -> Result<Vec<Tier>, TierError> {
-    let items = tier_dicts
-        .as_array()
-        .ok_or_else(|| TierError::BadCacheTier {
-            index: 0,
-            reason: "tiers must be a JSON array".into(),
-        })?;
+    let items = tier_dicts.as_array().ok_or_else(|| TierError::BadCacheTier {
+        index: 0,
+        reason: "tiers must be a JSON array".into(),
+    })?;
     let tiers = items
         .iter()
         .enumerate()
@@ -85,14 +83,9 @@ pub fn cache_entry(tiers: &[Tier], cached_at: &str) -> Value {
 
 fn tier_from_dict(index: usize, v: &Value) -> Result<Tier, TierError> {
     let bad = |reason: String| TierError::BadCacheTier { index, reason };
-    let o = v
-        .as_object()
-        .ok_or_else(|| bad("not a JSON object".into()))?;
-    let missing: Vec<&'static str> = REQUIRED_KEYS
-        .iter()
-        .copied()
-        .filter(|k| !o.contains_key(*k))
-        .collect();
+    let o = v.as_object().ok_or_else(|| bad("not a JSON object".into()))?;
+    let missing: Vec<&'static str> =
+        REQUIRED_KEYS.iter().copied().filter(|k| !o.contains_key(*k)).collect();
     if !missing.is_empty() {
         return Err(TierError::MissingTierKeys(missing));
     }
@@ -116,11 +109,7 @@ fn tier_from_dict(index: usize, v: &Value) -> Result<Tier, TierError> {
     let mmr = rate("mmr_rate", num("mmr_rate")?, TierError::MmrOutOfRange)?;
     let deduction = match num("deduction")? {
         PyNum::Finite(d) if !d.is_negative() => d,
-        other => {
-            return Err(bad(format!(
-                "deduction must be a non-negative number, got {other}"
-            )))
-        }
+        other => return Err(bad(format!("deduction must be a non-negative number, got {other}"))),
     };
     let imr = match o.get("imr_rate") {
         None => Dec::ZERO,
@@ -131,13 +120,7 @@ fn tier_from_dict(index: usize, v: &Value) -> Result<Tier, TierError> {
         .and_then(|v| PyNum::from_json(v).ok().flatten())
         .and_then(PyNum::finite)
         .filter(|d| *d > Dec::ZERO);
-    Ok(Tier {
-        cap,
-        mmr,
-        deduction,
-        imr,
-        max_leverage,
-    })
+    Ok(Tier { cap, mmr, deduction, imr, max_leverage })
 }
 
 fn check_order(tiers: &[Tier]) -> Result<(), TierError> {
@@ -158,9 +141,7 @@ fn check_order(tiers: &[Tier]) -> Result<(), TierError> {
         }
     }
     match tiers.last() {
-        Some(Tier {
-            cap: Cap::Value(v), ..
-        }) => Err(TierError::BadCacheOrder(format!(
+        Some(Tier { cap: Cap::Value(v), .. }) => Err(TierError::BadCacheOrder(format!(
             "the last tier's max_value must be \"Infinity\", got {v}"
         ))),
         _ => Ok(()),

@@ -47,10 +47,7 @@ impl Default for CacheConfig {
 impl CacheConfig {
     /// The default configuration with another cache file (same allowed root `conf/`).
     pub fn with_path(path: impl Into<PathBuf>) -> Self {
-        CacheConfig {
-            cache_path: path.into(),
-            ..CacheConfig::default()
-        }
+        CacheConfig { cache_path: path.into(), ..CacheConfig::default() }
     }
 }
 
@@ -83,9 +80,7 @@ pub fn parse_max_size(v: &str) -> Result<u64, String> {
         return Err(fallback("must be positive"));
     }
     if n < i128::from(MIN_MAX_SIZE) || n > i128::from(MAX_MAX_SIZE) {
-        return Err(fallback(&format!(
-            "outside [{MIN_MAX_SIZE}, {MAX_MAX_SIZE}]"
-        )));
+        return Err(fallback(&format!("outside [{MIN_MAX_SIZE}, {MAX_MAX_SIZE}]")));
     }
     Ok(n as u64)
 }
@@ -100,10 +95,7 @@ mod tests {
         assert_eq!(parse_max_size("100000000"), Ok(100_000_000));
         for bad in ["1023", "100000001", "0", "-5", "ten", "1.5", ""] {
             let e = parse_max_size(bad).unwrap_err();
-            assert!(
-                e.contains(MAX_SIZE_ENV) && e.contains("using default 10000000"),
-                "{e}"
-            );
+            assert!(e.contains(MAX_SIZE_ENV) && e.contains("using default 10000000"), "{e}");
         }
     }
 }

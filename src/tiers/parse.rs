@@ -31,23 +31,15 @@ pub fn parse_risk_limit_tiers(api_tiers: &Value) -> Result<Vec<Tier>, TierError>
     if items.is_empty() {
         return Err(TierError::EmptyList);
     }
-    let objects: Vec<&Map<String, Value>> = items
-        .iter()
-        .map(Value::as_object)
-        .collect::<Option<_>>()
-        .ok_or(TierError::NotADict)?;
+    let objects: Vec<&Map<String, Value>> =
+        items.iter().map(Value::as_object).collect::<Option<_>>().ok_or(TierError::NotADict)?;
 
-    let mut keyed: Vec<(PyNum, &Map<String, Value>)> = objects
-        .into_iter()
-        .map(|o| Ok((cap_key(o)?, o)))
-        .collect::<Result<_, TierError>>()?;
+    let mut keyed: Vec<(PyNum, &Map<String, Value>)> =
+        objects.into_iter().map(|o| Ok((cap_key(o)?, o))).collect::<Result<_, TierError>>()?;
     sort_if_needed(&mut keyed)?;
     check_boundaries(&keyed)?;
 
-    let mut tiers = keyed
-        .iter()
-        .map(|(_, o)| validate_tier(o))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut tiers = keyed.iter().map(|(_, o)| validate_tier(o)).collect::<Result<Vec<_>, _>>()?;
     if let Some(last) = tiers.last_mut() {
         last.cap = Cap::Infinity;
     }
@@ -59,10 +51,7 @@ pub fn parse_risk_limit_tiers(api_tiers: &Value) -> Result<Vec<Tier>, TierError>
 /// # Errors
 /// As [`parse_risk_limit_tiers`].
 pub fn parse_tier_table(symbol: &str, api_tiers: &Value) -> Result<TierTable, TierError> {
-    Ok(TierTable::from_sorted(
-        symbol,
-        parse_risk_limit_tiers(api_tiers)?,
-    ))
+    Ok(TierTable::from_sorted(symbol, parse_risk_limit_tiers(api_tiers)?))
 }
 
 /// The sort key: `riskLimitValue` parsed, with the missing/format messages.
@@ -71,10 +60,7 @@ fn cap_key(tier: &Map<String, Value>) -> Result<PyNum, TierError> {
     match PyNum::from_json(raw) {
         Ok(Some(n)) => Ok(n),
         Ok(None) => Err(TierError::MissingField("riskLimitValue")),
-        Err(raw) => Err(TierError::BadFormat {
-            field: "riskLimitValue",
-            raw,
-        }),
+        Err(raw) => Err(TierError::BadFormat { field: "riskLimitValue", raw }),
     }
 }
 
@@ -87,10 +73,7 @@ fn sort_if_needed(keyed: &mut [(PyNum, &Map<String, Value>)]) -> Result<(), Tier
         return Err(TierError::BadRiskLimitValue(nan.to_string()));
     }
     let ordered = |a: PyNum, b: PyNum| a.py_cmp(b).unwrap_or(Ordering::Equal);
-    if keyed
-        .windows(2)
-        .any(|w| ordered(w[0].0, w[1].0) == Ordering::Greater)
-    {
+    if keyed.windows(2).any(|w| ordered(w[0].0, w[1].0) == Ordering::Greater) {
         keyed.sort_by(|a, b| ordered(a.0, b.0));
     }
     Ok(())
@@ -153,27 +136,16 @@ fn validate_tier(tier: &Map<String, Value>) -> Result<Tier, TierError> {
         PyNum::Finite(d) if d > Dec::ZERO => Cap::Value(d),
         other => return Err(TierError::BadRiskLimitValue(other.to_string())),
     };
-    let mmr = unit_rate(
-        required(tier, "maintenanceMargin")?,
-        TierError::MmrOutOfRange,
-    )?;
+    let mmr = unit_rate(required(tier, "maintenanceMargin")?, TierError::MmrOutOfRange)?;
     let deduction = match optional_zero(tier, "mmDeduction")? {
         PyNum::Finite(d) if d.is_negative() => {
             return Err(TierError::NegativeDeduction(d.to_string()))
         }
         PyNum::Inf { neg: true } => return Err(TierError::NegativeDeduction("-Infinity".into())),
         PyNum::Finite(d) => d,
-        other => {
-            return Err(TierError::BadFormat {
-                field: "mmDeduction",
-                raw: other.to_string(),
-            })
-        }
+        other => return Err(TierError::BadFormat { field: "mmDeduction", raw: other.to_string() }),
     };
-    let imr = unit_rate(
-        optional_zero(tier, "initialMargin")?,
-        TierError::ImrOutOfRange,
-    )?;
+    let imr = unit_rate(optional_zero(tier, "initialMargin")?, TierError::ImrOutOfRange)?;
     if mmr.is_zero() {
         log::info!("Zero MMR rate for tier riskLimitValue={cap}");
     }
@@ -185,11 +157,5 @@ fn validate_tier(tier: &Map<String, Value>) -> Result<Tier, TierError> {
         .and_then(|v| PyNum::from_json(v).ok().flatten())
         .and_then(PyNum::finite)
         .filter(|d| *d > Dec::ZERO);
-    Ok(Tier {
-        cap,
-        mmr,
-        deduction,
-        imr,
-        max_leverage,
-    })
+    Ok(Tier { cap, mmr, deduction, imr, max_leverage })
 }

@@ -20,10 +20,7 @@ pub fn now_micros() -> i64 {
 
 /// Formats epoch microseconds as Python's UTC `isoformat()`.
 pub fn format_cached_at(micros: i64) -> String {
-    let (days, of_day) = (
-        micros.div_euclid(MICROS_PER_DAY),
-        micros.rem_euclid(MICROS_PER_DAY),
-    );
+    let (days, of_day) = (micros.div_euclid(MICROS_PER_DAY), micros.rem_euclid(MICROS_PER_DAY));
     let (y, m, d) = civil_from_days(days);
     let secs = of_day / 1_000_000;
     let frac = of_day % 1_000_000;
@@ -42,16 +39,10 @@ pub fn now_cached_at() -> String {
 
 /// A compact UTC stamp for file names: `20260917T101500.123456789Z`.
 pub fn file_stamp() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let micros = i64::try_from(nanos / 1000).unwrap_or(0);
     let iso = format_cached_at(micros - micros.rem_euclid(1_000_000));
-    let compact: String = iso[..19]
-        .chars()
-        .filter(|c| *c != '-' && *c != ':')
-        .collect();
+    let compact: String = iso[..19].chars().filter(|c| *c != '-' && *c != ':').collect();
     format!("{compact}.{:09}Z", nanos % 1_000_000_000)
 }
 
@@ -67,9 +58,7 @@ pub fn parse_cached_at(s: &str) -> Option<i64> {
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let t = s.get(r)?;
-        t.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| t.parse().ok())?
+        t.bytes().all(|c| c.is_ascii_digit()).then(|| t.parse().ok())?
     };
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
@@ -121,22 +110,13 @@ mod tests {
         let us = parse_cached_at(s).unwrap();
         assert_eq!(format_cached_at(us), s);
         assert_eq!(format_cached_at(us - 61_951), "2026-02-26T06:44:38+00:00");
-        assert_eq!(
-            parse_cached_at("2026-02-26T08:44:38.061951+02:00"),
-            Some(us)
-        );
+        assert_eq!(parse_cached_at("2026-02-26T08:44:38.061951+02:00"), Some(us));
         assert_eq!(parse_cached_at("2026-02-26T06:44:38.061951Z"), Some(us));
     }
 
     #[test]
     fn naive_and_garbage_are_rejected() {
-        for s in [
-            "2026-02-26T06:44:38",
-            "2026-02-26",
-            "",
-            "yesterday",
-            "2026-13-01T00:00:00Z",
-        ] {
+        for s in ["2026-02-26T06:44:38", "2026-02-26", "", "yesterday", "2026-13-01T00:00:00Z"] {
             assert_eq!(parse_cached_at(s), None, "{s}");
         }
     }

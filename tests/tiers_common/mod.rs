@@ -22,10 +22,7 @@ impl TempDir {
         let p = std::env::temp_dir().join(format!(
             "gridsweep-tiers-{tag}-{}-{n}-{}",
             std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
         ));
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
@@ -51,9 +48,7 @@ impl Drop for TempDir {
 
 /// Path of a saved payload in `tests/tiers_data/`.
 pub fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/tiers_data")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tiers_data").join(name)
 }
 
 /// Text of a saved payload.
@@ -77,19 +72,11 @@ pub struct Reply {
 
 impl Reply {
     pub fn ok(body: impl Into<String>) -> Reply {
-        Reply {
-            status: 200,
-            body: body.into(),
-            delay: Duration::ZERO,
-        }
+        Reply { status: 200, body: body.into(), delay: Duration::ZERO }
     }
 
     pub fn status(status: u16, body: impl Into<String>) -> Reply {
-        Reply {
-            status,
-            body: body.into(),
-            delay: Duration::ZERO,
-        }
+        Reply { status, body: body.into(), delay: Duration::ZERO }
     }
 
     pub fn slow(mut self, delay: Duration) -> Reply {
