@@ -1,6 +1,7 @@
 //! `gridsweep sweep` and `gridsweep merge`: arguments, human and JSON output, exit codes
 //! (0 every run ok, 1 some runs failed, 2 fatal error — returned as `Err` to `main`).
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -165,7 +166,7 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
             "rank_by": { "metric": r.rank.metric, "direction": r.rank.direction() },
             "top": r.top_json(&s.axes),
         });
-        println!("{doc}");
+        writeln!(std::io::stdout().lock(), "{doc}")?;
     } else {
         let what = if s.already_complete {
             format!("already complete, nothing to compute ({} rows)", fmt_count(r.rows))
@@ -185,7 +186,7 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
             s.threads,
             s.out.display()
         );
-        print_report(r, &s.axes);
+        print_report(r, &s.axes)?;
     }
     Ok(i32::from(r.failed > 0))
 }
@@ -211,7 +212,7 @@ pub fn run_merge(args: MergeArgs) -> anyhow::Result<i32> {
             "rank_by": { "metric": r.rank.metric, "direction": r.rank.direction() },
             "top": r.top_json(&axes),
         });
-        println!("{doc}");
+        writeln!(std::io::stdout().lock(), "{doc}")?;
     } else {
         eprintln!(
             "merged {} shards of sweep {} ({} runs) into {}",
@@ -220,7 +221,7 @@ pub fn run_merge(args: MergeArgs) -> anyhow::Result<i32> {
             fmt_count(m.total_runs),
             m.out.display()
         );
-        print_report(r, &axes);
+        print_report(r, &axes)?;
     }
     Ok(i32::from(r.failed > 0))
 }
@@ -229,7 +230,9 @@ fn errors_json(r: &Report) -> serde_json::Value {
     r.first_errors.iter().map(|(id, e)| json!({ "run_id": id, "error": e })).collect()
 }
 
-fn print_report(r: &Report, axes: &[&str]) {
+/// Counts on stderr, the top table on stdout (a closed pipe surfaces as an I/O error, which
+/// `main` treats as success).
+fn print_report(r: &Report, axes: &[&str]) -> std::io::Result<()> {
     eprintln!(
         "{} ok, {} failed, {} liquidated",
         fmt_count(r.ok),
@@ -239,10 +242,10 @@ fn print_report(r: &Report, axes: &[&str]) {
     for (id, e) in &r.first_errors {
         eprintln!("  run {id} failed: {e}");
     }
+    let mut out = std::io::stdout().lock();
     if r.top.is_empty() {
-        println!("no run has a value for {}", r.rank.metric);
-        return;
+        return writeln!(out, "no run has a value for {}", r.rank.metric);
     }
-    println!("top {} by {} ({}):", r.top.len(), r.rank.metric, r.rank.direction());
-    print!("{}", r.table(axes));
+    writeln!(out, "top {} by {} ({}):", r.top.len(), r.rank.metric, r.rank.direction())?;
+    write!(out, "{}", r.table(axes))
 }

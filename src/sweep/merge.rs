@@ -111,7 +111,7 @@ pub fn merge(
         .collect();
     if !missing.is_empty() {
         return Err(SweepError::Merge(format!(
-            "shard{} {} of {} missing; run `gridsweep sweep <file> --shard K/{n}` for {} and \
+            "shard{} {} {} missing; run `gridsweep sweep <file> --shard K/{n}` for {} and \
              pass {} too",
             if missing.len() == 1 { "" } else { "s" },
             missing.join(", "),
