@@ -50,8 +50,9 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
     let mut engine = Engine::new();
     let (metrics, source) = if let Some(path) = &args.ticks {
         let ticks: Vec<Tick> = read_ticks_csv(path)?;
+        let n = ticks.len();
         let m = engine.run(ticks, &cfg.params, &ctx, &mut rec);
-        (m, format!("{} ticks from {}", rec.equity.len().max(0), path.display()))
+        (m, format!("{n} ticks from {}", path.display()))
     } else {
         let paths = if args.candles.is_empty() { cfg.candles.clone() } else { args.candles.clone() };
         if paths.is_empty() {

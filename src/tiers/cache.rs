@@ -227,11 +227,9 @@ impl CacheFile {
         }
         let lock = secure_fs::open_lock_file(&self.lock_path)?;
         // `File::lock` needs Rust 1.89 (`rust-version` must say so; see docs/README-tiers.md).
-        #[allow(clippy::incompatible_msrv)]
         lock.lock().map_err(|e| TierError::io("cannot lock", &self.lock_path, e))?;
         let result = self.update_locked(entries);
         // Closing the descriptor releases the lock too; unlock explicitly for clarity.
-        #[allow(clippy::incompatible_msrv)]
         let _ = lock.unlock();
         result
     }

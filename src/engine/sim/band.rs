@@ -80,7 +80,7 @@ impl Engine {
                 Side::Sell => hi = hi.min(o.price),
             }
         }
-        if !(lo <= hi) {
+        if lo > hi || lo.is_nan() || hi.is_nan() {
             return Band::EMPTY;
         }
         // The planner must have nothing to cancel (those intents do not depend on price).
@@ -122,7 +122,7 @@ impl Engine {
                     Side::Buy => hi = hi.min((level.price / (1.0 - half / 100.0)) * (1.0 - EPS)),
                     Side::Sell => lo = lo.max((level.price / (1.0 + half / 100.0)) * (1.0 + EPS)),
                 }
-                if !(lo <= hi) {
+                if lo > hi {
                     return Band::EMPTY;
                 }
             }

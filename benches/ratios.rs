@@ -1,0 +1,161 @@
+//! Benchmark tracking for CI: throughput *ratios* measured in one process, so the noise of a
+//! shared 2-core machine cancels. Each figure is the median of repeated samples.
+//!
+//! Ratios tracked (higher is better for all):
+//! - `engine_bybit_vs_kernel`: engine (`model = "bybit"`, 50 levels, a real month) candles/s
+//!   over the reference kernel's candles/s (`benches/common`), per core;
+//! - `engine_origin_vs_kernel`: the same for `model = "origin"`;
+//! - `fast_vs_reference_engine`: fast engine over the straightforward reference engine;
+//! - `sweep_scaling_1_to_n`: runs/s of a parallel batch on all cores over 1 thread.
+//!
+//! `cargo bench --bench ratios` prints the table and checks it against
+//! `benches/baseline.json`: it exits 1 if any ratio is more than 20 % below its baseline.
+//! `cargo bench --bench ratios -- --quick` takes fewer samples (CI);
+//! `cargo bench --bench ratios -- --update-baseline` rewrites the baseline file.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use gridsweep::candles::CandleSlice;
+use gridsweep::engine::{candle_ticks, Amount, Engine, Model, NoRecorder, RunContext, RunParams};
+use gridsweep::instrument::Instrument;
+use gridsweep::tiers::builtin::builtin_tiers;
+use gridsweep::tiers::TierTable;
+use rayon::prelude::*;
+
+/// Allowed drop below the baseline before the check fails.
+const TOLERANCE: f64 = 0.20;
+
+fn params(model: Model, step: f64) -> RunParams {
+    let mut p = RunParams::default();
+    p.account.model = model;
+    p.grid.grid_count = 50;
+    p.grid.grid_step = step;
+    p.grid.amount = Amount::parse("x0.002").unwrap();
+    p
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Seconds per call of `f`, median over `samples`, each sample repeating `f` `reps` times.
+fn time(samples: usize, reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    median(
+        (0..samples)
+            .map(|_| {
+                let t = Instant::now();
+                for _ in 0..reps {
+                    f();
+                }
+                t.elapsed().as_secs_f64() / reps as f64
+            })
+            .collect(),
+    )
+}
+
+fn run_engine(e: &mut Engine, c: CandleSlice<'_>, p: &RunParams, ctx: &RunContext<'_>) {
+    black_box(e.run(candle_ticks(black_box(c)), p, ctx, &mut NoRecorder).unwrap());
+}
+
+fn measure(quick: bool) -> BTreeMap<String, f64> {
+    let candles = common::sample_month();
+    let c = candles.slice();
+    let inst = Instrument::resolve("LTCUSDT", None, None).unwrap();
+    let tiers: TierTable = builtin_tiers("LTCUSDT");
+    let ctx = RunContext { instrument: &inst, tiers: &tiers, funding_series: None };
+    let samples = if quick { 7 } else { 21 };
+    let mut out = BTreeMap::new();
+    // Interleave the measured workloads so slow phases of the machine hit all of them.
+    let (mut eb, mut eo, mut er, mut k) = (vec![], vec![], vec![], vec![]);
+    let (pb, po) = (params(Model::Bybit, 0.3), params(Model::Origin, 0.3));
+    let mut fast = Engine::new();
+    let mut reference = Engine::reference();
+    for _ in 0..samples {
+        eb.push(time(1, 3, || run_engine(&mut fast, c, &pb, &ctx)));
+        eo.push(time(1, 3, || run_engine(&mut fast, c, &po, &ctx)));
+        k.push(time(1, 3, || {
+            black_box(common::reference_kernel(black_box(c), 50, 0.3, 0.2, 0.0002, &tiers));
+        }));
+        if er.len() < 3 {
+            er.push(time(1, 1, || run_engine(&mut reference, c, &pb, &ctx)));
+        }
+    }
+    let (eb, eo, er, k) = (median(eb), median(eo), median(er), median(k));
+    let n = c.len() as f64;
+    println!("candles per second (one core, median): engine bybit {:.3e}, engine origin {:.3e}, reference engine {:.3e}, kernel {:.3e}", n / eb, n / eo, n / er, n / k);
+    out.insert("engine_bybit_vs_kernel".into(), k / eb);
+    out.insert("engine_origin_vs_kernel".into(), k / eo);
+    out.insert("fast_vs_reference_engine".into(), er / eb);
+    // Thread scaling of a batch of runs (the sweep's shape: per-thread engines, shared data).
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let steps: Vec<f64> = (0..if quick { 16 } else { 32 }).map(|i| 0.15 + 0.02 * i as f64).collect();
+    let batch = |pool: &rayon::ThreadPool| {
+        pool.install(|| {
+            steps.par_iter().for_each_init(Engine::new, |e, &s| run_engine(e, c, &params(Model::Bybit, s), &ctx))
+        })
+    };
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let all = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let (mut t1, mut tn) = (vec![], vec![]);
+    for _ in 0..if quick { 5 } else { 11 } {
+        t1.push(time(1, 1, || batch(&one)));
+        tn.push(time(1, 1, || batch(&all)));
+    }
+    let (t1, tn) = (median(t1), median(tn));
+    println!(
+        "batch of {} runs: 1 thread {:.1} runs/s, {threads} threads {:.1} runs/s ({:.2e} candle·runs/s)",
+        steps.len(),
+        steps.len() as f64 / t1,
+        steps.len() as f64 / tn,
+        steps.len() as f64 * n / tn
+    );
+    out.insert("sweep_scaling_1_to_n".into(), t1 / tn);
+    out
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let update = args.iter().any(|a| a == "--update-baseline");
+    if args.iter().any(|a| a == "--list") {
+        return; // `cargo bench --no-run`-style probes by test harnesses
+    }
+    let baseline_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/baseline.json");
+    let current = measure(quick);
+    if update {
+        let text = serde_json::to_string_pretty(&current).unwrap();
+        std::fs::write(&baseline_path, text + "\n").unwrap();
+        println!("wrote {}", baseline_path.display());
+        return;
+    }
+    let baseline: BTreeMap<String, f64> = match std::fs::read_to_string(&baseline_path) {
+        Ok(t) => serde_json::from_str(&t).unwrap_or_else(|e| panic!("{}: {e}", baseline_path.display())),
+        Err(e) => {
+            eprintln!("{}: {e}; run `cargo bench --bench ratios -- --update-baseline`", baseline_path.display());
+            std::process::exit(1);
+        }
+    };
+    println!("{:<28} {:>10} {:>10} {:>8}  status", "ratio", "current", "baseline", "change");
+    let mut failed = false;
+    for (name, base) in &baseline {
+        let Some(cur) = current.get(name) else {
+            println!("{name:<28} {:>10} {base:>10.3} {:>8}  MISSING", "-", "-");
+            failed = true;
+            continue;
+        };
+        let change = cur / base - 1.0;
+        let bad = *cur < base * (1.0 - TOLERANCE);
+        failed |= bad;
+        println!("{name:<28} {cur:>10.3} {base:>10.3} {:>+7.1}%  {}", change * 100.0, if bad { "FAIL (>20 % below baseline)" } else { "ok" });
+    }
+    if failed {
+        std::process::exit(1);
+    }
+}
