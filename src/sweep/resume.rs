@@ -62,11 +62,8 @@ impl PartsDir {
             .write(true)
             .open(&lock_path)
             .map_err(|e| SweepError::io("cannot create", &lock_path, e))?;
-        // `File::try_lock` needs Rust 1.89 (as the tier cache's `File::lock`); the lock dies
-        // with the process, so a killed sweep never leaves a stale lock behind.
-        #[allow(clippy::incompatible_msrv)]
-        let locked = lock.try_lock();
-        if locked.is_err() {
+        // An OS file lock dies with the process: a killed sweep never leaves a stale lock.
+        if lock.try_lock().is_err() {
             return Err(SweepError::Resume(format!(
                 "another gridsweep process is writing {}; wait for it or choose another --out",
                 out.display()
