@@ -13,6 +13,7 @@ const YEAR_MS: f64 = 365.25 * 86_400_000.0;
 struct HourlyReturns {
     start_ms: Option<i64>,
     bucket: i64,
+    bucket_end_ms: i64,
     bucket_last: f64,
     prev_close: Option<f64>,
     n: u64,
@@ -24,11 +25,14 @@ struct HourlyReturns {
 impl HourlyReturns {
     #[inline]
     fn push(&mut self, ts_ms: i64, equity: f64) {
-        let start = *self.start_ms.get_or_insert(ts_ms);
-        let b = (ts_ms - start).div_euclid(HOUR_MS);
-        if b != self.bucket {
-            self.close_bucket();
-            self.bucket = b;
+        if ts_ms >= self.bucket_end_ms || self.start_ms.is_none() {
+            let start = *self.start_ms.get_or_insert(ts_ms);
+            let b = (ts_ms - start).div_euclid(HOUR_MS);
+            if b != self.bucket {
+                self.close_bucket();
+                self.bucket = b;
+            }
+            self.bucket_end_ms = start + (b + 1) * HOUR_MS;
         }
         self.bucket_last = equity;
     }

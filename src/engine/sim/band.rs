@@ -85,7 +85,7 @@ impl Engine {
         }
         // The planner must have nothing to cancel (those intents do not depend on price).
         let levels = self.grid.levels().len();
-        let book = self.book(s);
+        let book = self.stats;
         if book.count[0] > levels + 10 || book.count[1] > levels + 10 {
             return Band::EMPTY;
         }
@@ -160,7 +160,7 @@ impl Engine {
         b: f64,
     ) -> bool {
         let pos = self.legs[dir.index()].lots;
-        let pending = self.stats.pending_close[dir.index()]; // fresh: compute_band refreshed it
+        let pending = self.stats.pending_close[dir.index()];
         if side.closes(dir) && pos <= pending {
             return true;
         }

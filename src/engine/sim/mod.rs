@@ -73,14 +73,16 @@ impl LotSize for Setup {
     }
 }
 
-/// Per-direction aggregates of the resting orders, refreshed whenever the book changes.
+/// Per-direction aggregates of the resting orders, kept up to date as orders come and go.
 #[derive(Clone, Copy, Debug, Default)]
 struct BookStats {
     /// Orders per direction.
     count: [usize; 2],
     /// Σ lots of reduce-only orders per direction (the close gate's pending quantity).
     pending_close: [i64; 2],
-    /// Σ notional of opening orders per direction, in book order.
+    /// Opening orders per direction.
+    open_count: [usize; 2],
+    /// Σ notional of opening orders per direction (running sum; exactly 0 when none rest).
     open_notional: [f64; 2],
 }
 
@@ -97,7 +99,6 @@ pub struct Engine {
     survivors_version: u32,
     rejected: Vec<(Direction, f64)>,
     stats: BookStats,
-    stats_stale: bool,
     im_mm: (f64, f64),
     band: band::Band,
     reference: bool,
@@ -148,7 +149,6 @@ impl Engine {
         }
         self.rejected.clear();
         self.stats = BookStats::default();
-        self.stats_stale = false;
         self.band = band::Band::EMPTY;
         self.full_ticks = 0;
         self.legs = [Leg::default(); 2];
@@ -340,7 +340,10 @@ impl Engine {
         });
         if !self.fills.is_empty() {
             self.rejected.clear();
-            self.refresh_stats(s);
+            for i in 0..self.fills.len() {
+                let o = self.fills[i];
+                self.book_remove(s, &o);
+            }
         }
         for i in 0..self.fills.len() {
             let o = self.fills[i];
@@ -354,7 +357,7 @@ impl Engine {
             if equity <= mm_now {
                 self.close_all(s, ts, p, s.taker, FillKind::Liquidation, rec);
                 self.orders.clear();
-                self.refresh_stats(s);
+                self.stats = BookStats::default();
                 self.liquidated_at = Some(ts);
                 equity = self.equity_at(s, p);
                 self.accum.on_tick(ts, equity, 0.0, 0.0, false);
@@ -381,7 +384,7 @@ impl Engine {
         }
         self.intents.clear();
         for d in DIRS {
-            self.plan(s, d, p)?;
+            self.plan(d, p)?;
         }
         for i in 0..self.intents.len() {
             let intent = self.intents[i];
@@ -479,34 +482,34 @@ impl Engine {
         }
     }
 
-    /// Marks [`BookStats`] stale after the book changed.
+    /// Adds a new resting order to [`BookStats`].
     #[inline]
-    fn refresh_stats(&mut self, _s: &Setup) {
-        self.stats_stale = true;
-    }
-
-    /// Current [`BookStats`], recomputed if the book changed since.
-    #[inline]
-    fn book(&mut self, s: &Setup) -> BookStats {
-        if self.stats_stale {
-            self.recompute_stats(s);
+    fn book_add(&mut self, s: &Setup, o: &Order) {
+        let (st, d) = (&mut self.stats, o.dir.index());
+        st.count[d] += 1;
+        if o.reduce_only {
+            st.pending_close[d] += o.lots;
+        } else {
+            st.open_count[d] += 1;
+            st.open_notional[d] += s.qty_of(o.lots) * o.price;
         }
-        self.stats
     }
 
-    fn recompute_stats(&mut self, s: &Setup) {
-        self.stats_stale = false;
-        let mut st = BookStats::default();
-        for o in &self.orders {
-            let d = o.dir.index();
-            st.count[d] += 1;
-            if o.reduce_only {
-                st.pending_close[d] += o.lots;
+    /// Removes a filled or cancelled order from [`BookStats`].
+    #[inline]
+    fn book_remove(&mut self, s: &Setup, o: &Order) {
+        let (st, d) = (&mut self.stats, o.dir.index());
+        st.count[d] -= 1;
+        if o.reduce_only {
+            st.pending_close[d] -= o.lots;
+        } else {
+            st.open_count[d] -= 1;
+            st.open_notional[d] = if st.open_count[d] == 0 {
+                0.0
             } else {
-                st.open_notional[d] += s.qty_of(o.lots) * o.price;
-            }
+                st.open_notional[d] - s.qty_of(o.lots) * o.price
+            };
         }
-        self.stats = st;
     }
 
     /// Finds one surviving order per price for both directions: `self.slots[dir][level]`
@@ -574,8 +577,8 @@ impl Engine {
     }
 
     /// Plans one direction's intents (§1.5) into `self.intents`.
-    fn plan(&mut self, s: &Setup, dir: Direction, last_close: f64) -> Result<(), RunError> {
-        let n_dir = self.book(s).count[dir.index()];
+    fn plan(&mut self, dir: Direction, last_close: f64) -> Result<(), RunError> {
+        let n_dir = self.stats.count[dir.index()];
         if n_dir > self.grid.levels().len() + 10 {
             self.grid.build(last_close)?;
             for o in self.orders.iter().filter(|o| o.dir == dir) {
@@ -689,13 +692,13 @@ impl Engine {
                 if let Some(k) = self.orders.iter().position(|o| o.id == id) {
                     let o = self.orders.remove(k);
                     self.rejected.clear();
-                    self.refresh_stats(s);
+                    self.book_remove(s, &o);
                     rec.on_cancel(ts, o.dir, o.side, o.price, reason);
                 }
             }
             Intent::Place { dir, side, price } => {
                 let reduce_only = side.closes(dir);
-                let pending = self.book(s).pending_close[dir.index()];
+                let pending = self.stats.pending_close[dir.index()];
                 if reduce_only && self.legs[dir.index()].lots <= pending {
                     return; // the gate drops it whatever its size
                 }
@@ -711,7 +714,6 @@ impl Engine {
                 }
                 if s.model == Model::Bybit && !reduce_only {
                     let notional = s.qty(lots) * price;
-                    self.book(s);
                     if self.im_with(s, ctx.tiers, dir, notional) > self.balance {
                         if !self.rejected.contains(&(dir, price)) {
                             self.rejected.push((dir, price));
@@ -723,8 +725,9 @@ impl Engine {
                 self.next_id += 1;
                 self.rejected.clear();
                 let (level, grid_version) = (None, self.grid.version().wrapping_sub(1));
-                self.orders.push(Order { id: self.next_id, level, grid_version, dir, side, price, lots, reduce_only });
-                self.refresh_stats(s);
+                let o = Order { id: self.next_id, level, grid_version, dir, side, price, lots, reduce_only };
+                self.orders.push(o);
+                self.book_add(s, &o);
                 rec.on_place(ts, dir, side, price, s.qty(lots));
             }
         }
