@@ -8,10 +8,13 @@
 //!
 //! Set-up (decoding candles, building parameters) happens outside the timed closures.
 //! Run: `cargo bench --bench engine` (short: `-- --warm-up-time 1 --measurement-time 3`).
+#![allow(missing_docs)] // criterion_group! generates undocumented items
 
 mod common;
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use gridsweep::engine::{candle_ticks, Amount, Engine, Model, NoRecorder, RunContext, RunParams};
 use gridsweep::instrument::Instrument;
 use gridsweep::tiers::builtin::builtin_tiers;

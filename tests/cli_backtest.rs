@@ -1,4 +1,5 @@
 //! End-to-end tests of `gridsweep backtest`: the real binary, real files, exit codes.
+#![allow(clippy::excessive_precision)] // the origin's decimals, verbatim
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,6 +2,8 @@
 //! and compares fills, money totals, the equity curve and the step-by-step trace.
 //!
 //! The fixture is ground truth: a mismatch here is a bug in the engine.
+// Expected values are the origin's 28-digit decimals, copied verbatim.
+#![allow(clippy::excessive_precision)]
 
 use std::path::PathBuf;
 

@@ -163,7 +163,7 @@ fn write_to(tmp: &Path, candles: &Candles, meta: &WriteMeta) -> Result<(), Candl
 /// [`CandleError::ColumnType`], [`CandleError::Empty`], or [`CandleError::Invalid`] with the
 /// 1-based row.
 pub fn read_parquet(path: &Path) -> Result<Candles, CandleError> {
-    let candles = super::mmap::decode_mapped(path, <File as ChunkReader>::get_bytes, decode)?;
+    let candles = decode(super::mmap::map_file(path)?, path)?;
     if candles.is_empty() {
         return Err(CandleError::Empty { path: path.to_path_buf() });
     }
