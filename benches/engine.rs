@@ -42,7 +42,9 @@ fn bench_engine(c: &mut Criterion) {
         let p = params(model);
         let mut engine = Engine::new();
         g.bench_function(name, |b| {
-            b.iter(|| engine.run(candle_ticks(black_box(slice)), &p, &ctx, &mut NoRecorder).unwrap())
+            b.iter(|| {
+                engine.run(candle_ticks(black_box(slice)), &p, &ctx, &mut NoRecorder).unwrap()
+            })
         });
     }
     let p = params(Model::Bybit);

@@ -95,10 +95,13 @@ fn measure(quick: bool) -> BTreeMap<String, f64> {
     out.insert("fast_vs_reference_engine".into(), er / eb);
     // Thread scaling of a batch of runs (the sweep's shape: per-thread engines, shared data).
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let steps: Vec<f64> = (0..if quick { 16 } else { 32 }).map(|i| 0.15 + 0.02 * i as f64).collect();
+    let steps: Vec<f64> =
+        (0..if quick { 16 } else { 32 }).map(|i| 0.15 + 0.02 * i as f64).collect();
     let batch = |pool: &rayon::ThreadPool| {
         pool.install(|| {
-            steps.par_iter().for_each_init(Engine::new, |e, &s| run_engine(e, c, &params(Model::Bybit, s), &ctx))
+            steps.par_iter().for_each_init(Engine::new, |e, &s| {
+                run_engine(e, c, &params(Model::Bybit, s), &ctx)
+            })
         })
     };
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
@@ -136,9 +139,14 @@ fn main() {
         return;
     }
     let baseline: BTreeMap<String, f64> = match std::fs::read_to_string(&baseline_path) {
-        Ok(t) => serde_json::from_str(&t).unwrap_or_else(|e| panic!("{}: {e}", baseline_path.display())),
+        Ok(t) => {
+            serde_json::from_str(&t).unwrap_or_else(|e| panic!("{}: {e}", baseline_path.display()))
+        }
         Err(e) => {
-            eprintln!("{}: {e}; run `cargo bench --bench ratios -- --update-baseline`", baseline_path.display());
+            eprintln!(
+                "{}: {e}; run `cargo bench --bench ratios -- --update-baseline`",
+                baseline_path.display()
+            );
             std::process::exit(1);
         }
     };
@@ -153,7 +161,11 @@ fn main() {
         let change = cur / base - 1.0;
         let bad = *cur < base * (1.0 - TOLERANCE);
         failed |= bad;
-        println!("{name:<28} {cur:>10.3} {base:>10.3} {:>+7.1}%  {}", change * 100.0, if bad { "FAIL (>20 % below baseline)" } else { "ok" });
+        println!(
+            "{name:<28} {cur:>10.3} {base:>10.3} {:>+7.1}%  {}",
+            change * 100.0,
+            if bad { "FAIL (>20 % below baseline)" } else { "ok" }
+        );
     }
     if failed {
         std::process::exit(1);

@@ -307,7 +307,10 @@ mod tests {
         assert_eq!(d("1").py_div(d("3")).unwrap().to_string(), "0.3333333333333333333333333333");
         // Decimal(2)/Decimal(3) == Decimal('0.6666666666666666666666666667')
         assert_eq!(d("2").py_div(d("3")).unwrap().to_string(), "0.6666666666666666666666666667");
-        assert_eq!(d("100").py_div(d("99.0")).unwrap().to_string(), "1.010101010101010101010101010");
+        assert_eq!(
+            d("100").py_div(d("99.0")).unwrap().to_string(),
+            "1.010101010101010101010101010"
+        );
         assert_eq!(d("10").py_div(d("4")).unwrap().to_string(), "2.5");
     }
 

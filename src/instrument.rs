@@ -31,7 +31,11 @@ impl Instrument {
     ///
     /// # Errors
     /// A sentence naming the missing field when the symbol has no defaults.
-    pub fn resolve(symbol: &str, tick_size: Option<Dec>, qty_step: Option<Dec>) -> Result<Instrument, String> {
+    pub fn resolve(
+        symbol: &str,
+        tick_size: Option<Dec>,
+        qty_step: Option<Dec>,
+    ) -> Result<Instrument, String> {
         let defaults = default_steps(symbol);
         let tick_size = match (tick_size, defaults) {
             (Some(t), _) => t,

@@ -10,14 +10,14 @@
 //! provider, [`output`] writers, the CLI) sit around it.
 
 pub mod candles;
-pub mod decimal;
-pub mod tiers;
-pub mod time;
 pub mod cli;
+pub mod config;
+pub mod decimal;
 pub mod engine;
 pub mod instrument;
 pub mod metrics;
-pub mod tickfile;
-pub mod config;
 pub mod output;
 pub mod sweep;
+pub mod tickfile;
+pub mod tiers;
+pub mod time;

@@ -36,14 +36,21 @@ pub enum TickFileError {
 pub fn read_ticks_csv(path: &Path) -> Result<Vec<Tick>, TickFileError> {
     let text = std::fs::read_to_string(path)
         .map_err(|source| TickFileError::Io { path: path.to_path_buf(), source })?;
-    let bad = |line: usize, reason: String| TickFileError::Line { path: path.to_path_buf(), line, reason };
+    let bad = |line: usize, reason: String| TickFileError::Line {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    };
     let mut lines = text.lines().enumerate();
     let header = lines.next().map(|(_, h)| h).unwrap_or("");
     let cols: Vec<&str> = header.split(',').map(str::trim).collect();
     let ts_col = cols.iter().position(|c| *c == "exchange_ts");
     let px_col = cols.iter().position(|c| *c == "last_price");
     let (Some(ts_col), Some(px_col)) = (ts_col, px_col) else {
-        return Err(bad(1, format!("header must name exchange_ts and last_price (found {header:?})")));
+        return Err(bad(
+            1,
+            format!("header must name exchange_ts and last_price (found {header:?})"),
+        ));
     };
     let mut out = Vec::new();
     let mut prev = i64::MIN;
@@ -58,7 +65,9 @@ pub fn read_ticks_csv(path: &Path) -> Result<Vec<Tick>, TickFileError> {
         };
         let ts_ms = match ts.parse::<i64>() {
             Ok(v) => v,
-            Err(_) => parse_iso(ts).ok_or_else(|| bad(n, format!("bad timestamp {ts:?} (ISO-8601 UTC or epoch ms)")))?,
+            Err(_) => parse_iso(ts).ok_or_else(|| {
+                bad(n, format!("bad timestamp {ts:?} (ISO-8601 UTC or epoch ms)"))
+            })?,
         };
         let price: f64 = px.parse().map_err(|_| bad(n, format!("bad price {px:?}")))?;
         if !(price.is_finite() && price > 0.0) {

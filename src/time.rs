@@ -41,12 +41,8 @@ pub fn format_iso(ts_ms: i64) -> String {
     let days = ts_ms.div_euclid(DAY_MS);
     let ms_of_day = ts_ms.rem_euclid(DAY_MS);
     let (y, m, d) = civil_from_days(days);
-    let (h, mi, s, ms) = (
-        ms_of_day / HOUR_MS,
-        (ms_of_day / 60_000) % 60,
-        (ms_of_day / 1000) % 60,
-        ms_of_day % 1000,
-    );
+    let (h, mi, s, ms) =
+        (ms_of_day / HOUR_MS, (ms_of_day / 60_000) % 60, (ms_of_day / 1000) % 60, ms_of_day % 1000);
     if ms == 0 {
         format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}")
     } else {

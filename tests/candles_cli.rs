@@ -11,11 +11,7 @@ fn tmpdir(name: &str) -> PathBuf {
 }
 
 fn import(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gridsweep"))
-        .arg("import")
-        .args(args)
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_gridsweep")).arg("import").args(args).output().unwrap()
 }
 
 fn text(o: &Output) -> (String, String) {
@@ -43,30 +39,13 @@ fn test_import_success_prints_summary() {
     // Second file starts two minutes after the first ends: one gap of one candle.
     std::fs::write(&b, csv(1_767_225_600_000 + 4 * 60_000, 2)).unwrap();
     let out = d.join("out.parquet");
-    let o = import(&[
-        "--out".as_ref(),
-        out.as_os_str(),
-        b.as_os_str(),
-        a.as_os_str(),
-    ]);
+    let o = import(&["--out".as_ref(), out.as_os_str(), b.as_os_str(), a.as_os_str()]);
     let (stdout, stderr) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(
-        stdout.contains("imported 5 candles (1m) of LTCUSDT from 2 file(s)"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("first        2026-01-01T00:00:00 UTC"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("last         2026-01-01T00:05:00 UTC"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("gaps         1 gap(s), 1 candle(s) missing"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("imported 5 candles (1m) of LTCUSDT from 2 file(s)"), "{stdout}");
+    assert!(stdout.contains("first        2026-01-01T00:00:00 UTC"), "{stdout}");
+    assert!(stdout.contains("last         2026-01-01T00:05:00 UTC"), "{stdout}");
+    assert!(stdout.contains("gaps         1 gap(s), 1 candle(s) missing"), "{stdout}");
     assert!(stderr.contains("warning: 1 gap(s)"), "{stderr}");
     let c = gridsweep::candles::parquet_io::read_parquet(&out).unwrap();
     assert_eq!(c.len(), 5);
@@ -89,11 +68,7 @@ fn test_import_bad_input_fails_cleanly_and_writes_nothing() {
         "{stderr}"
     );
     assert!(!out.exists());
-    assert_eq!(
-        std::fs::read_dir(&d).unwrap().count(),
-        1,
-        "no temporary file left"
-    );
+    assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1, "no temporary file left");
 }
 
 #[test]
@@ -102,10 +77,7 @@ fn test_import_usage_and_io_errors_exit_nonzero() {
     let out = d.join("o.parquet");
     let cases: Vec<(Vec<&std::ffi::OsStr>, &str)> = vec![
         (vec!["--out".as_ref(), out.as_os_str()], "INPUT"),
-        (
-            vec!["--out".as_ref(), out.as_os_str(), "missing.csv".as_ref()],
-            "missing.csv",
-        ),
+        (vec!["--out".as_ref(), out.as_os_str(), "missing.csv".as_ref()], "missing.csv"),
         (
             vec![
                 "--format".as_ref(),
@@ -120,21 +92,15 @@ fn test_import_usage_and_io_errors_exit_nonzero() {
     for (args, want) in cases {
         let o = import(&args);
         let (_, stderr) = text(&o);
-        assert!(
-            matches!(o.status.code(), Some(c) if c != 0),
-            "{args:?}: {stderr}"
-        );
+        assert!(matches!(o.status.code(), Some(c) if c != 0), "{args:?}: {stderr}");
         assert!(stderr.contains(want), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
     // Output directory that does not exist.
     let input = d.join("Y.csv");
     std::fs::write(&input, csv(0, 2)).unwrap();
-    let o = import(&[
-        "--out".as_ref(),
-        d.join("no/such/dir/o.parquet").as_os_str(),
-        input.as_os_str(),
-    ]);
+    let o =
+        import(&["--out".as_ref(), d.join("no/such/dir/o.parquet").as_os_str(), input.as_os_str()]);
     let (_, stderr) = text(&o);
     assert!(matches!(o.status.code(), Some(c) if c != 0), "{stderr}");
     assert!(stderr.contains("o.parquet"), "{stderr}");
@@ -165,10 +131,7 @@ fn test_import_bybit_json_format_flag() {
     ]);
     let (stdout, stderr) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{stderr}");
-    assert!(
-        stdout.contains("imported 2 candles (1m) of BTCUSDT"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("imported 2 candles (1m) of BTCUSDT"), "{stdout}");
     let o = import(&[
         "--symbol".as_ref(),
         "ETHUSDT".as_ref(),

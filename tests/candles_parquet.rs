@@ -23,24 +23,14 @@ fn cols(start_ms: i64, n: usize) -> Columns {
     let mut c = Columns::with_capacity(n);
     for i in 0..n {
         let o = 50.0 + (i % 97) as f64 * 0.01;
-        c.push(
-            start_ms + i as i64 * 60_000,
-            o,
-            o + 0.07,
-            o - 0.03,
-            o + 0.01,
-            i as f64 * 0.5,
-        );
+        c.push(start_ms + i as i64 * 60_000, o, o + 0.07, o - 0.03, o + 0.01, i as f64 * 0.5);
     }
     c
 }
 
 fn write_cols(path: &Path, c: Columns, symbol: Option<&str>) -> Candles {
     let candles = Candles::try_new(c, symbol.map(str::to_string), path).unwrap();
-    let meta = WriteMeta {
-        symbol: symbol.map(str::to_string),
-        source: "test".into(),
-    };
+    let meta = WriteMeta { symbol: symbol.map(str::to_string), source: "test".into() };
     write_parquet(path, &candles, &meta).unwrap();
     candles
 }
@@ -49,10 +39,7 @@ fn write_cols(path: &Path, c: Columns, symbol: Option<&str>) -> Candles {
 /// gridsweep metadata).
 fn write_foreign(path: &Path, fields: Vec<(&str, ArrayRef)>) {
     let schema = Arc::new(Schema::new(
-        fields
-            .iter()
-            .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
-            .collect::<Vec<_>>(),
+        fields.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>(),
     ));
     let batch =
         RecordBatch::try_new(schema.clone(), fields.into_iter().map(|(_, a)| a).collect()).unwrap();
@@ -67,10 +54,7 @@ fn f64s(v: &[f64]) -> ArrayRef {
 
 fn good_foreign() -> Vec<(&'static str, ArrayRef)> {
     vec![
-        (
-            "ts_ms",
-            Arc::new(Int64Array::from(vec![0, 60_000, 120_000])) as ArrayRef,
-        ),
+        ("ts_ms", Arc::new(Int64Array::from(vec![0, 60_000, 120_000])) as ArrayRef),
         ("open", f64s(&[10.0, 10.5, 11.0])),
         ("high", f64s(&[11.0, 11.5, 12.0])),
         ("low", f64s(&[9.0, 9.5, 10.0])),
@@ -104,10 +88,7 @@ fn test_round_trip_csv_to_parquet_exact() {
     write_parquet(
         &out,
         &imp.candles,
-        &WriteMeta {
-            symbol: imp.symbol.clone(),
-            source: imp.source(),
-        },
+        &WriteMeta { symbol: imp.symbol.clone(), source: imp.source() },
     )
     .unwrap();
     let back = read_parquet(&out).unwrap();
@@ -118,29 +99,15 @@ fn test_round_trip_csv_to_parquet_exact() {
     for row in [0, 1, 65_535, 65_536, 65_537, rows - 1] {
         let f: Vec<&str> = lines[row + 1].split(',').collect();
         assert_eq!(back.ts_ms()[row], f[0].parse::<i64>().unwrap(), "row {row}");
-        for (k, col) in [
-            back.open(),
-            back.high(),
-            back.low(),
-            back.close(),
-            back.volume(),
-        ]
-        .iter()
-        .enumerate()
+        for (k, col) in
+            [back.open(), back.high(), back.low(), back.close(), back.volume()].iter().enumerate()
         {
-            assert_eq!(
-                col[row].to_bits(),
-                f[k + 1].parse::<f64>().unwrap().to_bits(),
-                "row {row}"
-            );
+            assert_eq!(col[row].to_bits(), f[k + 1].parse::<f64>().unwrap().to_bits(), "row {row}");
         }
     }
     assert_eq!(back.into_columns(), imp.candles.into_columns());
     // No temporary file left behind.
-    let names: Vec<_> = std::fs::read_dir(&d)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let names: Vec<_> = std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names.len(), 2, "{names:?}");
 }
 
@@ -151,27 +118,16 @@ fn test_metadata_and_types() {
     write_cols(&p, cols(0, 10), Some("MUSDT"));
     let f = std::fs::File::open(&p).unwrap();
     let b = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).unwrap();
-    let kv = b
-        .metadata()
-        .file_metadata()
-        .key_value_metadata()
-        .unwrap()
-        .clone();
+    let kv = b.metadata().file_metadata().key_value_metadata().unwrap().clone();
     let get = |k: &str| kv.iter().find(|x| x.key == k).and_then(|x| x.value.clone());
     assert_eq!(get(META_SYMBOL).as_deref(), Some("MUSDT"));
     assert_eq!(get("gridsweep.rows").as_deref(), Some("10"));
     assert_eq!(get("gridsweep.source").as_deref(), Some("test"));
     let s = b.schema();
-    assert_eq!(
-        s.field_with_name("ts_ms").unwrap().data_type(),
-        &DataType::Int64
-    );
+    assert_eq!(s.field_with_name("ts_ms").unwrap().data_type(), &DataType::Int64);
     assert!(!s.field_with_name("close").unwrap().is_nullable());
     let col = b.metadata().row_group(0).column(1);
-    assert!(matches!(
-        col.compression(),
-        parquet::basic::Compression::ZSTD(_)
-    ));
+    assert!(matches!(col.compression(), parquet::basic::Compression::ZSTD(_)));
 }
 
 #[test]
@@ -186,85 +142,42 @@ fn test_foreign_file_accepted_and_checked() {
     assert_eq!(c.symbol(), None);
 
     let missing = d.join("missing.parquet");
-    write_foreign(
-        &missing,
-        good_foreign()
-            .into_iter()
-            .filter(|(n, _)| *n != "low")
-            .collect(),
-    );
+    write_foreign(&missing, good_foreign().into_iter().filter(|(n, _)| *n != "low").collect());
     let e = read_parquet(&missing).unwrap_err();
-    assert!(
-        matches!(e, CandleError::MissingColumn { column: "low", .. }),
-        "{e}"
-    );
-    assert!(
-        e.to_string()
-            .contains("missing.parquet: column `low` is missing"),
-        "{e}"
-    );
+    assert!(matches!(e, CandleError::MissingColumn { column: "low", .. }), "{e}");
+    assert!(e.to_string().contains("missing.parquet: column `low` is missing"), "{e}");
 
     let wrong = d.join("wrong.parquet");
     let mut fields = good_foreign();
-    fields[4] = (
-        "close",
-        Arc::new(Float32Array::from(vec![10.5f32, 11.0, 11.5])),
-    );
+    fields[4] = ("close", Arc::new(Float32Array::from(vec![10.5f32, 11.0, 11.5])));
     write_foreign(&wrong, fields);
     let e = read_parquet(&wrong).unwrap_err().to_string();
-    assert!(
-        e.contains("wrong.parquet: column `close` has type Float32, expected Float64"),
-        "{e}"
-    );
+    assert!(e.contains("wrong.parquet: column `close` has type Float32, expected Float64"), "{e}");
 
     let nulls = d.join("nulls.parquet");
     let mut fields = good_foreign();
-    fields[2] = (
-        "high",
-        Arc::new(Float64Array::from(vec![Some(11.0), None, Some(12.0)])),
-    );
+    fields[2] = ("high", Arc::new(Float64Array::from(vec![Some(11.0), None, Some(12.0)])));
     write_foreign(&nulls, fields);
     let e = read_parquet(&nulls).unwrap_err().to_string();
-    assert!(
-        e.contains("nulls.parquet, row 2: column `high` is null"),
-        "{e}"
-    );
+    assert!(e.contains("nulls.parquet, row 2: column `high` is null"), "{e}");
 
     let unsorted = d.join("unsorted.parquet");
     let mut fields = good_foreign();
-    fields[0] = (
-        "ts_ms",
-        Arc::new(Int64Array::from(vec![0, 120_000, 60_000])),
-    );
+    fields[0] = ("ts_ms", Arc::new(Int64Array::from(vec![0, 120_000, 60_000])));
     write_foreign(&unsorted, fields);
     let e = read_parquet(&unsorted).unwrap_err().to_string();
-    assert!(
-        e.contains("unsorted.parquet, row 3: timestamp 60000"),
-        "{e}"
-    );
+    assert!(e.contains("unsorted.parquet, row 3: timestamp 60000"), "{e}");
 
     let bad_high = d.join("badhigh.parquet");
     let mut fields = good_foreign();
     fields[2] = ("high", f64s(&[11.0, 10.0, 12.0]));
     write_foreign(&bad_high, fields);
     let e = read_parquet(&bad_high).unwrap_err().to_string();
-    assert!(
-        e.contains("badhigh.parquet, row 2: high 10 is below max(open 10.5, close 11)"),
-        "{e}"
-    );
+    assert!(e.contains("badhigh.parquet, row 2: high 10 is below max(open 10.5, close 11)"), "{e}");
 
     let empty = d.join("empty.parquet");
-    write_foreign(
-        &empty,
-        good_foreign()
-            .into_iter()
-            .map(|(n, a)| (n, a.slice(0, 0)))
-            .collect(),
-    );
-    assert!(matches!(
-        read_parquet(&empty).unwrap_err(),
-        CandleError::Empty { .. }
-    ));
+    write_foreign(&empty, good_foreign().into_iter().map(|(n, a)| (n, a.slice(0, 0))).collect());
+    assert!(matches!(read_parquet(&empty).unwrap_err(), CandleError::Empty { .. }));
 
     let garbage = d.join("garbage.parquet");
     std::fs::write(&garbage, b"definitely not parquet").unwrap();
@@ -272,10 +185,7 @@ fn test_foreign_file_accepted_and_checked() {
     assert!(matches!(e, CandleError::Parquet { .. }) && e.to_string().contains("garbage.parquet"));
     let zero = d.join("zero.parquet");
     std::fs::write(&zero, b"").unwrap();
-    assert!(matches!(
-        read_parquet(&zero).unwrap_err(),
-        CandleError::Parquet { .. }
-    ));
+    assert!(matches!(read_parquet(&zero).unwrap_err(), CandleError::Parquet { .. }));
     let e = read_parquet(&d.join("absent.parquet")).unwrap_err();
     assert!(matches!(e, CandleError::Io { .. }));
 }
@@ -283,11 +193,7 @@ fn test_foreign_file_accepted_and_checked() {
 #[test]
 fn test_open_several_files_in_time_order() {
     let d = tmpdir("multi");
-    let (a, b, c) = (
-        d.join("a.parquet"),
-        d.join("b.parquet"),
-        d.join("c.parquet"),
-    );
+    let (a, b, c) = (d.join("a.parquet"), d.join("b.parquet"), d.join("c.parquet"));
     write_cols(&a, cols(0, 5), Some("S"));
     write_cols(&b, cols(600_000, 5), Some("S"));
     write_cols(&c, cols(1_200_000, 3), None);
@@ -299,23 +205,15 @@ fn test_open_several_files_in_time_order() {
 
     let o = d.join("overlap.parquet");
     write_cols(&o, cols(240_000, 3), Some("S"));
-    let e = Candles::open_parquet(&[&b, &o, &a])
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("a.parquet and ") && e.contains("overlap.parquet overlap"),
-        "{e}"
-    );
+    let e = Candles::open_parquet(&[&b, &o, &a]).unwrap_err().to_string();
+    assert!(e.contains("a.parquet and ") && e.contains("overlap.parquet overlap"), "{e}");
 
     let x = d.join("x.parquet");
     write_cols(&x, cols(5_000_000, 3), Some("OTHER"));
     let e = Candles::open_parquet(&[&a, &x]).unwrap_err();
     assert!(matches!(e, CandleError::SymbolMismatch { .. }), "{e}");
     let none: [&Path; 0] = [];
-    assert!(matches!(
-        Candles::open_parquet(&none).unwrap_err(),
-        CandleError::NoInput
-    ));
+    assert!(matches!(Candles::open_parquet(&none).unwrap_err(), CandleError::NoInput));
 }
 
 #[test]
@@ -346,15 +244,9 @@ fn test_shipped_sample() {
     assert_eq!(c.len(), 28 * 1440);
     assert_eq!(c.symbol(), Some("LTCUSDT"));
     assert_eq!(c.first_ts_ms(), Some(1_769_904_000_000)); // 2026-02-01T00:00:00Z
-    assert_eq!(
-        c.last_ts_ms(),
-        Some(1_769_904_000_000 + (28 * 1440 - 1) * 60_000)
-    );
+    assert_eq!(c.last_ts_ms(), Some(1_769_904_000_000 + (28 * 1440 - 1) * 60_000));
     assert!(c.gaps().is_empty());
-    assert_eq!(
-        (c.open()[0], c.high()[0], c.low()[0], c.close()[0]),
-        (59.49, 59.49, 59.42, 59.45)
-    );
+    assert_eq!((c.open()[0], c.high()[0], c.low()[0], c.close()[0]), (59.49, 59.49, 59.42, 59.45));
     let csv = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/data/candles/binance-usdm-1m/LTCUSDT-1m-2026-02.csv");
     if !csv.exists() {

@@ -58,12 +58,20 @@ fn backtest_on_sample_prints_summary_and_writes_outputs() {
     let out = bin().args(["backtest", "--json", "--config"]).arg(&cfg).output().unwrap();
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for k in ["total_trades", "total_realized_pnl", "total_commission", "final_balance", "max_drawdown", "peak_im"] {
+    for k in [
+        "total_trades",
+        "total_realized_pnl",
+        "total_commission",
+        "final_balance",
+        "max_drawdown",
+        "peak_im",
+    ] {
         assert!(v.get(k).is_some(), "missing {k}");
     }
     let rows = trades.lines().count() as u64 - 1;
     assert_eq!(v["total_trades"].as_u64().unwrap(), rows);
-    let fees: f64 = trades.lines().skip(1).map(|l| l.rsplit(',').next().unwrap().parse::<f64>().unwrap()).sum();
+    let fees: f64 =
+        trades.lines().skip(1).map(|l| l.rsplit(',').next().unwrap().parse::<f64>().unwrap()).sum();
     assert!((fees - v["total_commission"].as_f64().unwrap()).abs() < 1e-9);
 }
 
@@ -80,7 +88,13 @@ fn backtest_replays_the_oracle_ticks() {
         "o.toml",
         "symbol = \"BTCUSDT\"\ntick_size = \"0.1\"\nqty_step = \"0.001\"\nmodel = \"origin\"\ngrid_count = 50\ngrid_step = 0.2\namount = \"x0.001\"\ncommission_rate = 0.0002\ninitial_balance = 10000\nenable_funding = true\nfunding_rate = 0.0001\n",
     );
-    let out = bin().args(["backtest", "--json", "--config"]).arg(&cfg).arg("--ticks").arg(&ticks).output().unwrap();
+    let out = bin()
+        .args(["backtest", "--json", "--config"])
+        .arg(&cfg)
+        .arg("--ticks")
+        .arg(&ticks)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["total_trades"], 782);
@@ -91,7 +105,11 @@ fn backtest_replays_the_oracle_ticks() {
 #[test]
 fn bad_config_names_fields_and_exits_2() {
     let d = tmp("bad");
-    let cfg = write(&d, "bad.toml", "symbol = \"LTCUSDT\"\ngrid_count = 2\ngrid_stepp = 0.2\nmodel = \"fancy\"\n");
+    let cfg = write(
+        &d,
+        "bad.toml",
+        "symbol = \"LTCUSDT\"\ngrid_count = 2\ngrid_stepp = 0.2\nmodel = \"fancy\"\n",
+    );
     let out = bin().args(["backtest", "--config"]).arg(&cfg).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -108,8 +126,18 @@ fn missing_or_broken_inputs_exit_2_without_panic() {
     let out = bin().args(["backtest", "--config"]).arg(&cfg).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.parquet"));
-    let bad_ticks = write(&d, "t.csv", "exchange_ts,last_price\n2025-01-01T00:00:00,100\n2025-01-01T00:01:00,-5\n");
-    let out = bin().args(["backtest", "--config"]).arg(&cfg).arg("--ticks").arg(&bad_ticks).output().unwrap();
+    let bad_ticks = write(
+        &d,
+        "t.csv",
+        "exchange_ts,last_price\n2025-01-01T00:00:00,100\n2025-01-01T00:01:00,-5\n",
+    );
+    let out = bin()
+        .args(["backtest", "--config"])
+        .arg(&cfg)
+        .arg("--ticks")
+        .arg(&bad_ticks)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("t.csv:3") && err.contains("price"), "{err}");
@@ -120,7 +148,10 @@ fn missing_or_broken_inputs_exit_2_without_panic() {
     let cfg = write(
         &d,
         "lev.toml",
-        &format!("symbol = \"LTCUSDT\"\nleverage = 100\ncandles = \"{}\"\n", repo().join("data/LTCUSDT-1m-2026-02.parquet").display()),
+        &format!(
+            "symbol = \"LTCUSDT\"\nleverage = 100\ncandles = \"{}\"\n",
+            repo().join("data/LTCUSDT-1m-2026-02.parquet").display()
+        ),
     );
     let out = bin().args(["backtest", "--config"]).arg(&cfg).output().unwrap();
     assert_eq!(out.status.code(), Some(2));

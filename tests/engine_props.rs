@@ -5,7 +5,8 @@ use gridsweep::candles::CandleSlice;
 use gridsweep::decimal::Dec;
 use gridsweep::engine::grid::{Grid, LevelSide};
 use gridsweep::engine::{
-    candle_ticks, Amount, Engine, FillKind, FillRecord, Model, Recorder, RunContext, RunParams, WindDown,
+    candle_ticks, Amount, Engine, FillKind, FillRecord, Model, Recorder, RunContext, RunParams,
+    WindDown,
 };
 use gridsweep::instrument::Instrument;
 use gridsweep::tiers::builtin::builtin_tiers;
@@ -89,8 +90,12 @@ fn steps() -> impl Strategy<Value = Vec<(i16, u8, u8, i16)>> {
 }
 
 fn ltc() -> Instrument {
-    Instrument::resolve("LTCUSDT", Some(Dec::parse("0.01").unwrap()), Some(Dec::parse("0.1").unwrap()))
-        .unwrap()
+    Instrument::resolve(
+        "LTCUSDT",
+        Some(Dec::parse("0.01").unwrap()),
+        Some(Dec::parse("0.1").unwrap()),
+    )
+    .unwrap()
 }
 
 proptest! {

@@ -37,13 +37,25 @@ struct Trace {
 impl Recorder for Trace {
     fn on_fill(&mut self, f: &FillRecord) {
         self.fills.push(*f);
-        self.events.push((f.ts_ms, format!("FILL {} {} {}@{:?}", f.direction.as_str(), f.side.as_str(), fmt_qty(f.qty), f.price)));
+        self.events.push((
+            f.ts_ms,
+            format!(
+                "FILL {} {} {}@{:?}",
+                f.direction.as_str(),
+                f.side.as_str(),
+                fmt_qty(f.qty),
+                f.price
+            ),
+        ));
     }
     fn on_equity(&mut self, ts: i64, e: f64) {
         self.equity.push((ts, e));
     }
     fn on_place(&mut self, ts: i64, d: Direction, s: Side, price: f64, qty: f64) {
-        self.events.push((ts, format!("PLACE {} {} @{:?} qty={}", d.as_str(), s.as_str(), price, fmt_qty(qty))));
+        self.events.push((
+            ts,
+            format!("PLACE {} {} @{:?} qty={}", d.as_str(), s.as_str(), price, fmt_qty(qty)),
+        ));
     }
     fn on_cancel(&mut self, ts: i64, _d: Direction, s: Side, price: f64, reason: &'static str) {
         self.events.push((ts, format!("CANCEL {} @{:?} reason={}", s.as_str(), price, reason)));
@@ -53,7 +65,11 @@ impl Recorder for Trace {
 fn fmt_qty(q: f64) -> String {
     let s = format!("{q:.6}");
     let s = s.trim_end_matches('0');
-    if s.ends_with('.') { format!("{s}0") } else { s.to_string() }
+    if s.ends_with('.') {
+        format!("{s}0")
+    } else {
+        s.to_string()
+    }
 }
 
 fn close(a: f64, b: f64, rel: f64) -> bool {
@@ -84,14 +100,20 @@ fn oracle_params(risk: bool) -> RunParams {
 }
 
 fn btc(tick: &str) -> Instrument {
-    Instrument::resolve("BTCUSDT", Some(Dec::parse(tick).unwrap()), Some(Dec::parse("0.001").unwrap())).unwrap()
+    Instrument::resolve(
+        "BTCUSDT",
+        Some(Dec::parse(tick).unwrap()),
+        Some(Dec::parse("0.001").unwrap()),
+    )
+    .unwrap()
 }
 
 fn check_oracle_run(file: &str, risk: bool) {
     let Some(dir) = oracle_dir() else { return };
     let ticks = read_ticks_csv(&dir.join("ticks.csv")).unwrap();
     assert_eq!(ticks.len(), 2000);
-    let oracle: Value = serde_json::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
+    let oracle: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
     let inst = btc("0.1");
     let tiers = builtin_tiers("BTCUSDT");
     let ctx = RunContext { instrument: &inst, tiers: &tiers, funding_series: None };
@@ -111,11 +133,23 @@ fn check_oracle_run(file: &str, risk: bool) {
         assert!(
             same,
             "fill #{i} differs: origin {} {} {} {}@{}, engine {} {} {} {}@{}",
-            w["ts"], w["side"], w["dir"], w["qty"], w["price"],
-            format_iso(got.ts_ms), got.side.as_str(), got.direction.as_str(), got.qty, got.price
+            w["ts"],
+            w["side"],
+            w["dir"],
+            w["qty"],
+            w["price"],
+            format_iso(got.ts_ms),
+            got.side.as_str(),
+            got.direction.as_str(),
+            got.qty,
+            got.price
         );
         assert!(close(num(&w["commission"]), got.commission, 1e-9), "fee of fill #{i}");
-        assert!(close(num(&w["realized_pnl"]), got.realized_pnl, 1e-9) || (num(&w["realized_pnl"]) - got.realized_pnl).abs() < 1e-9, "realised of fill #{i}");
+        assert!(
+            close(num(&w["realized_pnl"]), got.realized_pnl, 1e-9)
+                || (num(&w["realized_pnl"]) - got.realized_pnl).abs() < 1e-9,
+            "realised of fill #{i}"
+        );
     }
     assert_eq!(want.len(), rec.fills.len(), "number of fills");
 
@@ -201,8 +235,11 @@ fn trace_small_step_by_step() {
     let text = std::fs::read_to_string(dir.join("trace_small.txt")).unwrap();
     let prices = [100.00, 100.00, 98.90, 98.90, 97.50, 99.20, 100.50, 101.20, 101.20, 99.80, 98.00];
     let t0 = parse_iso("2025-01-01T01:00:00").unwrap();
-    let ticks: Vec<Tick> =
-        prices.iter().enumerate().map(|(i, &p)| Tick { ts_ms: t0 + i as i64 * 60_000, price: p }).collect();
+    let ticks: Vec<Tick> = prices
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| Tick { ts_ms: t0 + i as i64 * 60_000, price: p })
+        .collect();
     let mut p = RunParams::default();
     p.account.model = Model::Origin;
     p.account.enable_funding = false;
@@ -259,7 +296,13 @@ fn trace_small_step_by_step() {
     assert!(close(m.peak_mm, 2.511028423270673881454358512, 1e-9));
     assert!(close(m.long_pnl, 2.977866919291338582677165356, 1e-9));
     assert!(close(m.short_pnl, 0.997602265156562291805463034, 1e-9));
-    assert!(close(m.final_long_size, 4.062, 1e-12) && close(m.final_long_entry, 99.23985399293238271360836174, 1e-9));
-    assert!(close(m.final_short_size, 0.991, 1e-12) && close(m.final_short_entry, 99.99333777481678880746169221, 1e-9));
+    assert!(
+        close(m.final_long_size, 4.062, 1e-12)
+            && close(m.final_long_entry, 99.23985399293238271360836174, 1e-9)
+    );
+    assert!(
+        close(m.final_short_size, 0.991, 1e-12)
+            && close(m.final_short_entry, 99.99333777481678880746169221, 1e-9)
+    );
     assert_eq!(m.sharpe_ratio, 0.0);
 }

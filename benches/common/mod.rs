@@ -29,7 +29,14 @@ pub struct KernelResult {
 /// around the first open, each level buying `qty` when the candle's low crosses it and
 /// selling one step higher when the high crosses that; fees on every fill; equity marked
 /// at the close; max drawdown; a tier maintenance-margin check per candle.
-pub fn reference_kernel(c: CandleSlice<'_>, levels: usize, step_pct: f64, qty: f64, fee: f64, tiers: &TierTable) -> KernelResult {
+pub fn reference_kernel(
+    c: CandleSlice<'_>,
+    levels: usize,
+    step_pct: f64,
+    qty: f64,
+    fee: f64,
+    tiers: &TierTable,
+) -> KernelResult {
     let mut buy = Vec::with_capacity(levels);
     let mut sell = Vec::with_capacity(levels);
     let mut holding = vec![false; levels];

@@ -54,14 +54,18 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
         let m = engine.run(ticks, &cfg.params, &ctx, &mut rec);
         (m, format!("{n} ticks from {}", path.display()))
     } else {
-        let paths = if args.candles.is_empty() { cfg.candles.clone() } else { args.candles.clone() };
+        let paths =
+            if args.candles.is_empty() { cfg.candles.clone() } else { args.candles.clone() };
         if paths.is_empty() {
             bail!("{}: no candles given; set `candles` in the config or pass --candles FILE.parquet (or --ticks FILE.csv)", args.config.display());
         }
         let candles = Candles::open_parquet(&paths)?;
         let window = candles.window(cfg.start_ms, cfg.end_ms);
         if window.is_empty() {
-            bail!("no candles between start and end in {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+            bail!(
+                "no candles between start and end in {}",
+                paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            );
         }
         let desc = format!(
             "{} candles {} .. {}",
@@ -107,16 +111,26 @@ fn print_summary(symbol: &str, cfg: &BacktestConfig, m: &Metrics, source: &str, 
     println!("  unrealised PnL    {:>14.4}", m.total_unrealized_pnl);
     println!("  commission        {:>14.4}", m.total_commission);
     println!("  funding           {:>14.4}", m.total_funding);
-    println!("  max drawdown      {:>14.4}   ({:.4} %, {} ticks)", m.max_drawdown, m.max_drawdown_pct, m.max_drawdown_duration);
+    println!(
+        "  max drawdown      {:>14.4}   ({:.4} %, {} ticks)",
+        m.max_drawdown, m.max_drawdown_pct, m.max_drawdown_duration
+    );
     println!("  Sharpe / Sortino  {:>14.4} / {:.4}", m.sharpe_ratio, m.sortino_ratio);
     println!("  Calmar            {:>14}", opt(m.calmar_ratio, 4));
     println!(
         "  trades            {:>14}   (long {}, short {}; round trips {}, win rate {:.2} %)",
-        m.total_trades, m.long_trades, m.short_trades, m.round_trips, m.win_rate * 100.0
+        m.total_trades,
+        m.long_trades,
+        m.short_trades,
+        m.round_trips,
+        m.win_rate * 100.0
     );
     println!("  profit factor     {:>14}", opt(m.profit_factor, 4));
     println!("  volume            {:>14.2}   (turnover {:.2}x)", m.total_volume, m.turnover);
-    println!("  peak IM / MM      {:>14.4} / {:.4}   ({:.4} % / {:.4} % of equity)", m.peak_im, m.peak_mm, m.peak_imr_pct, m.peak_mmr_pct);
+    println!(
+        "  peak IM / MM      {:>14.4} / {:.4}   ({:.4} % / {:.4} % of equity)",
+        m.peak_im, m.peak_mm, m.peak_imr_pct, m.peak_mmr_pct
+    );
     println!("  time in market    {:>14.2} %", m.time_in_market_pct);
     println!("  orders rejected   {:>14}", m.orders_rejected);
     println!("  min dist. to liq. {:>14} %", opt(m.min_liq_distance_pct, 4));

@@ -56,17 +56,11 @@ impl From<FormatArg> for InputFormat {
 pub fn run(args: ImportArgs) -> anyhow::Result<i32> {
     for input in &args.inputs {
         if same_file(input, &args.out) {
-            bail!(
-                "--out {} is also an input; choose another output file",
-                args.out.display()
-            );
+            bail!("--out {} is also an input; choose another output file", args.out.display());
         }
     }
     let imported = import_files(&args.inputs, args.format.into(), args.symbol.as_deref())?;
-    let meta = WriteMeta {
-        symbol: imported.symbol.clone(),
-        source: imported.source(),
-    };
+    let meta = WriteMeta { symbol: imported.symbol.clone(), source: imported.source() };
     write_parquet(&args.out, &imported.candles, &meta)?;
 
     let c = &imported.candles;

@@ -79,8 +79,12 @@ pub fn parse_tiers(v: &toml::Value) -> Result<TierChoice, String> {
     match v {
         toml::Value::String(s) if s == "builtin" => Ok(TierChoice::Builtin),
         toml::Value::Table(t) if t.len() == 1 => match t.iter().next() {
-            Some((k, toml::Value::String(p))) if k == "cache" => Ok(TierChoice::Cache(PathBuf::from(p))),
-            Some((k, toml::Value::String(p))) if k == "file" => Ok(TierChoice::File(PathBuf::from(p))),
+            Some((k, toml::Value::String(p))) if k == "cache" => {
+                Ok(TierChoice::Cache(PathBuf::from(p)))
+            }
+            Some((k, toml::Value::String(p))) if k == "file" => {
+                Ok(TierChoice::File(PathBuf::from(p)))
+            }
             _ => Err(help.to_string()),
         },
         _ => Err(help.to_string()),
@@ -96,7 +100,11 @@ pub fn parse_paths(field: &str, v: &toml::Value) -> Result<Vec<PathBuf>, String>
         toml::Value::String(s) => Ok(vec![PathBuf::from(s)]),
         toml::Value::Array(a) => a
             .iter()
-            .map(|x| x.as_str().map(PathBuf::from).ok_or_else(|| format!("{field} must be a path or a list of paths")))
+            .map(|x| {
+                x.as_str()
+                    .map(PathBuf::from)
+                    .ok_or_else(|| format!("{field} must be a path or a list of paths"))
+            })
             .collect(),
         _ => Err(format!("{field} must be a path or a list of paths")),
     }
@@ -110,9 +118,15 @@ pub fn parse_time(field: &str, v: &toml::Value) -> Result<i64, String> {
     let s = match v {
         toml::Value::String(s) => s.clone(),
         toml::Value::Datetime(d) => d.to_string(),
-        _ => return Err(format!("{field} must be a UTC time like \"2026-02-01\" or \"2026-02-01T12:00:00Z\"")),
+        _ => {
+            return Err(format!(
+                "{field} must be a UTC time like \"2026-02-01\" or \"2026-02-01T12:00:00Z\""
+            ))
+        }
     };
-    parse_iso(&s).ok_or_else(|| format!("{field}: {s:?} is not a UTC time like \"2026-02-01\" or \"2026-02-01T12:00:00Z\""))
+    parse_iso(&s).ok_or_else(|| {
+        format!("{field}: {s:?} is not a UTC time like \"2026-02-01\" or \"2026-02-01T12:00:00Z\"")
+    })
 }
 
 impl BacktestConfig {
@@ -121,7 +135,8 @@ impl BacktestConfig {
     /// # Errors
     /// Every problem found, one per line, each naming its field.
     pub fn parse(text: &str, origin: &Path) -> Result<BacktestConfig, String> {
-        let table: toml::Table = text.parse().map_err(|e| format!("{}: not valid TOML: {e}", origin.display()))?;
+        let table: toml::Table =
+            text.parse().map_err(|e| format!("{}: not valid TOML: {e}", origin.display()))?;
         let mut errs: Vec<String> = Vec::new();
         let mut params = RunParams::default();
         let (mut symbol, mut tick, mut step) = (None, None, None);
@@ -195,8 +210,14 @@ impl BacktestConfig {
             errs.extend(list.iter().map(ToString::to_string));
         }
         match (errs.is_empty(), instrument) {
-            (true, Some(instrument)) => Ok(BacktestConfig { instrument, params, candles, start_ms, end_ms, tiers }),
-            _ => Err(errs.iter().map(|e| format!("{}: {e}", origin.display())).collect::<Vec<_>>().join("\n")),
+            (true, Some(instrument)) => {
+                Ok(BacktestConfig { instrument, params, candles, start_ms, end_ms, tiers })
+            }
+            _ => Err(errs
+                .iter()
+                .map(|e| format!("{}: {e}", origin.display()))
+                .collect::<Vec<_>>()
+                .join("\n")),
         }
     }
 
@@ -205,7 +226,8 @@ impl BacktestConfig {
     /// # Errors
     /// The file cannot be read, or [`BacktestConfig::parse`] fails.
     pub fn load(path: &Path) -> Result<BacktestConfig, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
         BacktestConfig::parse(&text, path)
     }
 }
@@ -255,12 +277,17 @@ mod tests {
 
     #[test]
     fn reports_every_problem_with_its_field() {
-        let e = parse("grid_count = 2\ngrid_stepp = 1\namount = \"b1\"\nwind_down_mode = \"x\"").unwrap_err();
-        for needle in ["grid_count", "grid_stepp", "amount", "wind_down_mode", "symbol is required", "t.toml"] {
+        let e = parse("grid_count = 2\ngrid_stepp = 1\namount = \"b1\"\nwind_down_mode = \"x\"")
+            .unwrap_err();
+        for needle in
+            ["grid_count", "grid_stepp", "amount", "wind_down_mode", "symbol is required", "t.toml"]
+        {
             assert!(e.contains(needle), "{needle} missing in:\n{e}");
         }
         assert!(parse("symbol = \"ZZZUSDT\"").unwrap_err().contains("tick_size"));
-        assert!(parse("symbol = \"BTCUSDT\"\nstart = \"2026-02-02\"\nend = \"2026-02-01\"").unwrap_err().contains("start"));
+        assert!(parse("symbol = \"BTCUSDT\"\nstart = \"2026-02-02\"\nend = \"2026-02-01\"")
+            .unwrap_err()
+            .contains("start"));
         assert!(parse("not toml =").unwrap_err().contains("not valid TOML"));
     }
 }

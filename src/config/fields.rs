@@ -198,7 +198,9 @@ pub fn get_param(p: &RunParams, name: &str) -> Option<ParamValue> {
         "min_liq_ratio" => ParamValue::Float(g.min_liq_ratio),
         "max_liq_ratio" => ParamValue::Float(g.max_liq_ratio),
         "min_total_margin" => ParamValue::Float(g.min_total_margin),
-        "increase_same_position_on_low_margin" => ParamValue::Bool(g.increase_same_position_on_low_margin),
+        "increase_same_position_on_low_margin" => {
+            ParamValue::Bool(g.increase_same_position_on_low_margin)
+        }
         "rebalance_threshold" => ParamValue::Float(g.rebalance_threshold),
         "maintenance_margin_rate" => ParamValue::Float(a.maintenance_margin_rate),
         "enable_funding" => ParamValue::Bool(a.enable_funding),
@@ -237,10 +239,18 @@ mod tests {
     #[test]
     fn errors_name_the_parameter() {
         let mut p = RunParams::default();
-        assert!(set_param(&mut p, "grid_step", &ParamValue::Text("a".into())).unwrap_err().starts_with("grid_step"));
-        assert!(set_param(&mut p, "gird_step", &ParamValue::Float(1.0)).unwrap_err().contains("unknown parameter"));
-        assert!(set_param(&mut p, "long_koef", &ParamValue::Float(1.0)).unwrap_err().contains("renamed"));
-        assert!(set_param(&mut p, "model", &ParamValue::Text("x".into())).unwrap_err().contains("origin"));
+        assert!(set_param(&mut p, "grid_step", &ParamValue::Text("a".into()))
+            .unwrap_err()
+            .starts_with("grid_step"));
+        assert!(set_param(&mut p, "gird_step", &ParamValue::Float(1.0))
+            .unwrap_err()
+            .contains("unknown parameter"));
+        assert!(set_param(&mut p, "long_koef", &ParamValue::Float(1.0))
+            .unwrap_err()
+            .contains("renamed"));
+        assert!(set_param(&mut p, "model", &ParamValue::Text("x".into()))
+            .unwrap_err()
+            .contains("origin"));
         set_param(&mut p, "amount", &ParamValue::Int(100)).unwrap();
         assert_eq!(p.grid.amount.to_string(), "100");
     }

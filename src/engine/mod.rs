@@ -85,7 +85,15 @@ pub trait Recorder {
     fn on_place(&mut self, _ts_ms: i64, _dir: Direction, _side: Side, _price: f64, _qty: f64) {}
     /// An order was cancelled.
     #[inline]
-    fn on_cancel(&mut self, _ts_ms: i64, _dir: Direction, _side: Side, _price: f64, _reason: &'static str) {}
+    fn on_cancel(
+        &mut self,
+        _ts_ms: i64,
+        _dir: Direction,
+        _side: Side,
+        _price: f64,
+        _reason: &'static str,
+    ) {
+    }
 }
 
 /// Records nothing.

@@ -41,7 +41,8 @@ impl Amount {
     pub fn parse(s: &str) -> Result<Amount, String> {
         let t = s.trim();
         if let Some(rest) = t.strip_prefix('x') {
-            let f = Dec::parse(rest).map_err(|_| format!("amount {s:?}: the fraction after 'x' is not a number"))?;
+            let f = Dec::parse(rest)
+                .map_err(|_| format!("amount {s:?}: the fraction after 'x' is not a number"))?;
             if f.mantissa() <= 0 {
                 return Err(format!("amount {s:?}: the fraction must be > 0"));
             }
@@ -195,7 +196,8 @@ impl RunParams {
     /// Every violated constraint, each naming its field.
     pub fn validate(&self, max_leverage: f64) -> Result<(), Vec<ParamError>> {
         let mut errs = Vec::new();
-        let mut bad = |field: &'static str, message: String| errs.push(ParamError { field, message });
+        let mut bad =
+            |field: &'static str, message: String| errs.push(ParamError { field, message });
         let g = &self.grid;
         let a = &self.account;
         if g.grid_count < 4 {
@@ -223,7 +225,10 @@ impl RunParams {
             }
         }
         if !(g.rebalance_threshold > 0.0 && g.rebalance_threshold < 1.0) {
-            bad("rebalance_threshold", format!("must be in (0, 1) (was {})", g.rebalance_threshold));
+            bad(
+                "rebalance_threshold",
+                format!("must be in (0, 1) (was {})", g.rebalance_threshold),
+            );
         }
         if !(a.initial_balance.is_finite() && a.initial_balance > 0.0) {
             bad("initial_balance", format!("must be > 0 (was {})", a.initial_balance));
@@ -241,7 +246,10 @@ impl RunParams {
             );
         }
         if !a.funding_rate.is_finite() || a.funding_rate.abs() > 0.05 {
-            bad("funding_rate", format!("must be within ±0.05 per interval (was {})", a.funding_rate));
+            bad(
+                "funding_rate",
+                format!("must be within ±0.05 per interval (was {})", a.funding_rate),
+            );
         }
         let lev_max = match a.model {
             Model::Origin => 125.0,
@@ -250,7 +258,10 @@ impl RunParams {
         if !(a.leverage >= 1.0 && a.leverage <= lev_max) {
             bad(
                 "leverage",
-                format!("must be in 1..={lev_max} for this symbol's tier table (was {})", a.leverage),
+                format!(
+                    "must be in 1..={lev_max} for this symbol's tier table (was {})",
+                    a.leverage
+                ),
             );
         }
         if errs.is_empty() {

@@ -85,7 +85,15 @@ pub struct LegFill {
 impl Leg {
     /// Applies a fill of `lots` (size `qty`) at `price`; the excess of a close is dropped.
     #[inline]
-    pub fn apply(&mut self, dir: Direction, opening: bool, lots: i64, qty: f64, price: f64, q: &impl LotSize) -> LegFill {
+    pub fn apply(
+        &mut self,
+        dir: Direction,
+        opening: bool,
+        lots: i64,
+        qty: f64,
+        price: f64,
+        q: &impl LotSize,
+    ) -> LegFill {
         if opening {
             let new_lots = self.lots + lots;
             let new_size = q.qty(new_lots);

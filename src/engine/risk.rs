@@ -57,7 +57,11 @@ pub struct LegRisk {
 ///
 /// # Errors
 /// The origin's `ValueError` text when the wallet is ≤ 0 with a position open.
-pub fn margin_ratios(wallet: f64, long: (f64, f64), short: (f64, f64)) -> Result<(f64, f64), String> {
+pub fn margin_ratios(
+    wallet: f64,
+    long: (f64, f64),
+    short: (f64, f64),
+) -> Result<(f64, f64), String> {
     let (l_size, l_entry) = long;
     let (s_size, s_entry) = short;
     if wallet <= 0.0 {
@@ -72,7 +76,13 @@ pub fn margin_ratios(wallet: f64, long: (f64, f64), short: (f64, f64)) -> Result
 }
 
 /// Recomputes the multipliers after a fill (`last` = tick price, `leverage` for the ROE term).
-pub fn multipliers(p: &GridParams, long: &LegRisk, short: &LegRisk, last: f64, leverage: f64) -> Multipliers {
+pub fn multipliers(
+    p: &GridParams,
+    long: &LegRisk,
+    short: &LegRisk,
+    last: f64,
+    leverage: f64,
+) -> Multipliers {
     let mut m = NEUTRAL;
     let ratio = long.margin / if short.margin == 0.0 { 0.0001 } else { short.margin };
     let total_margin = long.margin + short.margin;
@@ -151,20 +161,45 @@ mod tests {
     #[test]
     fn origin_multiplier_vectors() {
         // gridcore tests/test_position.py (RiskConfig 0.8/1.2/5.0/1.0).
-        let p = GridParams { min_liq_ratio: 0.8, max_liq_ratio: 1.2, min_total_margin: 5.0, ..Default::default() };
+        let p = GridParams {
+            min_liq_ratio: 0.8,
+            max_liq_ratio: 1.2,
+            min_total_margin: 5.0,
+            ..Default::default()
+        };
         let leg = |size, entry, liq, margin| LegRisk { size, entry, liq, margin };
-        let m = multipliers(&p, &leg(2.5, 3300.0, 2635.0, 0.39), &leg(4.62, 3102.0, 0.0, 0.71), 3100.0, 10.0);
+        let m = multipliers(
+            &p,
+            &leg(2.5, 3300.0, 2635.0, 0.39),
+            &leg(4.62, 3102.0, 0.0, 0.71),
+            3100.0,
+            10.0,
+        );
         assert_eq!(m[0], [1.0, 1.5]);
-        let m = multipliers(&p, &leg(2.5, 3200.0, 2511.0, 0.45), &leg(1.8, 3102.0, 0.0, 0.28), 3100.0, 10.0);
+        let m = multipliers(
+            &p,
+            &leg(2.5, 3200.0, 2511.0, 0.45),
+            &leg(1.8, 3102.0, 0.0, 0.28),
+            3100.0,
+            10.0,
+        );
         assert_eq!(m[0], [1.0, 1.0]);
         assert_eq!(m[1], [0.5, 1.0]);
-        let m = multipliers(&p, &leg(0.5, 100000.0, 70000.0, 0.4), &leg(1.0, 100000.0, 0.0, 2.0), 95000.0, 10.0);
+        let m = multipliers(
+            &p,
+            &leg(0.5, 100000.0, 70000.0, 0.4),
+            &leg(1.0, 100000.0, 0.0, 2.0),
+            95000.0,
+            10.0,
+        );
         assert_eq!(m[0][0], 2.0);
     }
 
     #[test]
     fn zero_wallet_with_position_is_an_error() {
-        assert!(margin_ratios(0.0, (1.0, 100.0), (0.0, 0.0)).unwrap_err().contains("wallet_balance is zero"));
+        assert!(margin_ratios(0.0, (1.0, 100.0), (0.0, 0.0))
+            .unwrap_err()
+            .contains("wallet_balance is zero"));
         assert_eq!(margin_ratios(0.0, (0.0, 0.0), (0.0, 0.0)), Ok((0.0, 0.0)));
         assert_eq!(margin_ratios(100.0, (1.0, 50.0), (2.0, 25.0)), Ok((0.5, 0.5)));
     }

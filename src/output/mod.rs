@@ -57,7 +57,10 @@ fn format_of(path: &Path) -> Result<Format, OutputError> {
 }
 
 /// Writes `bytes_fn`'s output to a temp file beside `path`, then renames it into place.
-fn write_atomic(path: &Path, write: impl FnOnce(File) -> Result<(), OutputError>) -> Result<(), OutputError> {
+fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(File) -> Result<(), OutputError>,
+) -> Result<(), OutputError> {
     let io = |source| OutputError::Io { path: path.to_path_buf(), source };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
@@ -80,7 +83,10 @@ fn parquet_props() -> WriterProperties {
 }
 
 fn write_batch(path: &Path, file: File, batch: RecordBatch) -> Result<(), OutputError> {
-    let enc = |e: parquet::errors::ParquetError| OutputError::Encode { path: path.to_path_buf(), message: e.to_string() };
+    let enc = |e: parquet::errors::ParquetError| OutputError::Encode {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
     let mut w = ArrowWriter::try_new(file, batch.schema(), Some(parquet_props())).map_err(enc)?;
     w.write(&batch).map_err(enc)?;
     w.close().map_err(enc)?;
@@ -128,7 +134,10 @@ pub fn write_trades(path: &Path, fills: &[FillRecord]) -> Result<(), OutputError
                 Field::new("commission", DataType::Float64, false),
             ]));
             let cols: Vec<ArrayRef> = vec![
-                Arc::new(TimestampMillisecondArray::from_iter_values(fills.iter().map(|t| t.ts_ms)).with_timezone("UTC")),
+                Arc::new(
+                    TimestampMillisecondArray::from_iter_values(fills.iter().map(|t| t.ts_ms))
+                        .with_timezone("UTC"),
+                ),
                 Arc::new(StringArray::from_iter_values(fills.iter().map(|t| t.side.as_str()))),
                 Arc::new(StringArray::from_iter_values(fills.iter().map(|t| t.direction.as_str()))),
                 Arc::new(Float64Array::from_iter_values(fills.iter().map(|t| t.price))),
@@ -136,8 +145,10 @@ pub fn write_trades(path: &Path, fills: &[FillRecord]) -> Result<(), OutputError
                 Arc::new(Float64Array::from_iter_values(fills.iter().map(|t| t.realized_pnl))),
                 Arc::new(Float64Array::from_iter_values(fills.iter().map(|t| t.commission))),
             ];
-            let batch = RecordBatch::try_new(schema, cols)
-                .map_err(|e| OutputError::Encode { path: path.to_path_buf(), message: e.to_string() })?;
+            let batch = RecordBatch::try_new(schema, cols).map_err(|e| OutputError::Encode {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
             write_atomic(path, |f| write_batch(path, f, batch))
         }
     }
@@ -159,13 +170,21 @@ pub fn write_equity(path: &Path, points: &[(i64, f64)]) -> Result<(), OutputErro
             w.flush().map_err(io)
         }),
         Format::Parquet => {
-            let schema = Arc::new(Schema::new(vec![ts_field(), Field::new("equity", DataType::Float64, false)]));
+            let schema = Arc::new(Schema::new(vec![
+                ts_field(),
+                Field::new("equity", DataType::Float64, false),
+            ]));
             let cols: Vec<ArrayRef> = vec![
-                Arc::new(TimestampMillisecondArray::from_iter_values(points.iter().map(|p| p.0)).with_timezone("UTC")),
+                Arc::new(
+                    TimestampMillisecondArray::from_iter_values(points.iter().map(|p| p.0))
+                        .with_timezone("UTC"),
+                ),
                 Arc::new(Float64Array::from_iter_values(points.iter().map(|p| p.1))),
             ];
-            let batch = RecordBatch::try_new(schema, cols)
-                .map_err(|e| OutputError::Encode { path: path.to_path_buf(), message: e.to_string() })?;
+            let batch = RecordBatch::try_new(schema, cols).map_err(|e| OutputError::Encode {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
             write_atomic(path, |f| write_batch(path, f, batch))
         }
     }

@@ -32,7 +32,8 @@ impl Default for Band {
 
 impl Band {
     /// A band no tick is in.
-    pub(super) const EMPTY: Band = Band { lo: f64::INFINITY, hi: f64::NEG_INFINITY, until: i64::MIN };
+    pub(super) const EMPTY: Band =
+        Band { lo: f64::INFINITY, hi: f64::NEG_INFINITY, until: i64::MIN };
 
     #[inline]
     pub(super) fn contains(&self, t: Tick) -> bool {

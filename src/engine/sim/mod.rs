@@ -207,11 +207,20 @@ impl Engine {
             wind_down: a.wind_down,
         };
         self.reset(params);
-        self.grid.reset(s.tick, g.grid_count, g.grid_step, g.rebalance_threshold, s.model == Model::Origin);
+        self.grid.reset(
+            s.tick,
+            g.grid_count,
+            g.grid_step,
+            g.rebalance_threshold,
+            s.model == Model::Origin,
+        );
         let mut prev_ts = i64::MIN;
         for t in ticks {
             if !(t.price.is_finite() && t.price > 0.0) {
-                return Err(RunError::BadTick { ts_ms: t.ts_ms, reason: "price must be finite and > 0" });
+                return Err(RunError::BadTick {
+                    ts_ms: t.ts_ms,
+                    reason: "price must be finite and > 0",
+                });
             }
             if t.ts_ms < prev_ts {
                 return Err(RunError::BadTick { ts_ms: t.ts_ms, reason: "time goes backwards" });
@@ -229,7 +238,10 @@ impl Engine {
                 self.band = self.compute_band(&s, ctx, t);
             }
         }
-        if self.liquidated_at.is_none() && s.wind_down == WindDown::CloseAll && self.last_price > 0.0 {
+        if self.liquidated_at.is_none()
+            && s.wind_down == WindDown::CloseAll
+            && self.last_price > 0.0
+        {
             let fee = if s.model == Model::Bybit { s.taker } else { s.maker };
             self.close_all(&s, prev_ts, self.last_price, fee, FillKind::WindDown, rec);
         }
@@ -238,8 +250,8 @@ impl Engine {
 
     fn finish(&self) -> Metrics {
         let p = self.last_price;
-        let unrealized =
-            self.legs[0].unrealized(Direction::Long, p) + self.legs[1].unrealized(Direction::Short, p);
+        let unrealized = self.legs[0].unrealized(Direction::Long, p)
+            + self.legs[1].unrealized(Direction::Short, p);
         self.accum.finish(&FinalState {
             realized: self.realized,
             unrealized,
@@ -439,11 +451,13 @@ impl Engine {
         // d. balance at the mark; e. pair liquidation estimate; f. risk multipliers.
         self.balance = self.equity_at(s, p);
         let (l, sh) = (self.legs[0], self.legs[1]);
-        let (ll, sl) = risk::pair_liq_prices(ctx.tiers, (l.size, l.entry), (sh.size, sh.entry), self.balance);
+        let (ll, sl) =
+            risk::pair_liq_prices(ctx.tiers, (l.size, l.entry), (sh.size, sh.entry), self.balance);
         self.liq = [ll, sl];
         if s.enable_risk {
-            let (lm, sm) = risk::margin_ratios(self.balance, (l.size, l.entry), (sh.size, sh.entry))
-                .map_err(RunError::Wallet)?;
+            let (lm, sm) =
+                risk::margin_ratios(self.balance, (l.size, l.entry), (sh.size, sh.entry))
+                    .map_err(RunError::Wallet)?;
             let long = LegRisk { size: l.size, entry: l.entry, liq: ll, margin: lm };
             let short = LegRisk { size: sh.size, entry: sh.entry, liq: sl, margin: sm };
             self.mult = risk::multipliers(&params.grid, &long, &short, p, s.leverage);
@@ -456,7 +470,15 @@ impl Engine {
     }
 
     /// Closes every open leg at `price` paying `fee_rate` (liquidation or wind-down).
-    fn close_all<R: Recorder>(&mut self, s: &Setup, ts: i64, price: f64, fee_rate: f64, kind: FillKind, rec: &mut R) {
+    fn close_all<R: Recorder>(
+        &mut self,
+        s: &Setup,
+        ts: i64,
+        price: f64,
+        fee_rate: f64,
+        kind: FillKind,
+        rec: &mut R,
+    ) {
         for d in DIRS {
             let leg = &mut self.legs[d.index()];
             if leg.lots == 0 {
@@ -686,7 +708,14 @@ impl Engine {
         total
     }
 
-    fn execute<R: Recorder>(&mut self, s: &Setup, ctx: &RunContext<'_>, ts: i64, intent: Intent, rec: &mut R) {
+    fn execute<R: Recorder>(
+        &mut self,
+        s: &Setup,
+        ctx: &RunContext<'_>,
+        ts: i64,
+        intent: Intent,
+        rec: &mut R,
+    ) {
         match intent {
             Intent::Cancel { id, reason } => {
                 if let Some(k) = self.orders.iter().position(|o| o.id == id) {
@@ -725,7 +754,16 @@ impl Engine {
                 self.next_id += 1;
                 self.rejected.clear();
                 let (level, grid_version) = (None, self.grid.version().wrapping_sub(1));
-                let o = Order { id: self.next_id, level, grid_version, dir, side, price, lots, reduce_only };
+                let o = Order {
+                    id: self.next_id,
+                    level,
+                    grid_version,
+                    dir,
+                    side,
+                    price,
+                    lots,
+                    reduce_only,
+                };
                 self.orders.push(o);
                 self.book_add(s, &o);
                 rec.on_place(ts, dir, side, price, s.qty(lots));
