@@ -138,10 +138,17 @@ mod tests {
         (a - b).abs() <= 1e-9 * b.abs().max(1.0)
     }
 
+    /// ORIGIN_BEHAVIOUR §2.7: the origin computed these with its repository's tier file
+    /// (`conf/risk_limits_cache.json`, 35 BTCUSDT tiers), read here from the real file.
     #[test]
     fn pair_liquidation_table() {
-        // ORIGIN_BEHAVIOUR §2.7 (BTCUSDT; the repo file's first tiers equal the built-in ones here).
-        let t = builtin_tiers("BTCUSDT");
+        let cache: serde_json::Value = serde_json::from_str(include_str!(
+            "../../tests/tiers_data/risk_limit_tiers_BTCUSDT_LTCUSDT_cache_erzhan12_2026.json"
+        ))
+        .unwrap();
+        let t = crate::tiers::cache_format::table_from_dict("BTCUSDT", &cache["BTCUSDT"]["tiers"])
+            .unwrap();
+        assert_eq!(t.tiers().len(), 35);
         let cases = [
             ((0.1, 100000.0), (0.0, 0.0), 10000.0, 500.0, 0.0),
             ((0.0, 0.0), (0.1, 100000.0), 10000.0, 0.0, 199500.0),
@@ -156,6 +163,10 @@ mod tests {
             let (a, b) = pair_liq_prices(&t, l, s, eq);
             assert!(close(a, want_l) && close(b, want_s), "{l:?} {s:?} {eq}: {a} {b}");
         }
+        // With the built-in table the 50-BTC case falls in tier 2 (mmr 0.01, deduction 10000).
+        let (a, _) =
+            pair_liq_prices(&builtin_tiers("BTCUSDT"), (50.0, 100000.0), (0.0, 0.0), 600000.0);
+        assert!(close(a, 100000.0 - (600000.0 - 40000.0) / 50.0));
     }
 
     #[test]
