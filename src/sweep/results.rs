@@ -35,6 +35,15 @@ pub struct RunOutcome {
 /// Metadata key prefix of every key gridsweep writes.
 pub const META_PREFIX: &str = "gridsweep.";
 
+/// Metrics that are also parameters and equal to them by definition; the parameter column
+/// holds them (a Parquet file must not have two columns of one name).
+pub const METRICS_IN_PARAM_COLUMNS: &[&str] = &["initial_balance"];
+
+/// True when metric `name` gets its own column.
+fn metric_has_column(name: &str) -> bool {
+    !METRICS_IN_PARAM_COLUMNS.contains(&name)
+}
+
 /// Column names that are not parameters or metrics.
 pub const RUN_ID: &str = "run_id";
 /// Parameter-hash column.
@@ -76,6 +85,7 @@ pub fn schema() -> SchemaRef {
                 Metrics::default()
                     .fields()
                     .iter()
+                    .filter(|(name, _)| metric_has_column(name))
                     .map(|(name, v)| Field::new(*name, metric_type(*v), true)),
             );
             f.push(Field::new(STATUS, DataType::Utf8, false));
@@ -149,7 +159,10 @@ pub fn to_batch(outcomes: &[RunOutcome]) -> RecordBatch {
     let rows: Vec<Option<_>> =
         outcomes.iter().map(|o| o.result.as_ref().ok().map(Metrics::fields)).collect();
     let template = Metrics::default().fields();
-    for (i, (_, kind)) in template.iter().enumerate() {
+    for (i, (name, kind)) in template.iter().enumerate() {
+        if !metric_has_column(name) {
+            continue;
+        }
         let cells = rows.iter().map(|r| r.as_ref().map(|f| f[i].1));
         cols.push(match kind {
             MetricValue::F64(_) | MetricValue::OptF64(_) => {
@@ -231,17 +244,42 @@ pub fn writer_properties(group_rows: u64, kv: Vec<(String, String)>) -> WriterPr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow_array::cast::AsArray;
 
     #[test]
     fn test_schema_has_every_param_and_metric() {
         let s = schema();
         let names: Vec<&str> = s.fields().iter().map(|f| f.name().as_str()).collect();
-        assert_eq!(names.len(), 2 + PARAMS.len() + Metrics::default().fields().len() + 2);
+        let metrics = Metrics::default().fields().len();
+        assert_eq!(names.len(), 2 + PARAMS.len() + metrics - METRICS_IN_PARAM_COLUMNS.len() + 2);
+        let mut uniq = names.clone();
+        uniq.sort_unstable();
+        uniq.dedup();
+        assert_eq!(uniq.len(), names.len(), "column names must be unique");
         assert_eq!(&names[..3], ["run_id", "param_hash", "model"]);
         assert_eq!(names[2 + PARAMS.len()], "total_trades");
         assert_eq!(&names[names.len() - 2..], ["status", "error"]);
         assert!(numeric_metrics().contains(&"calmar_ratio"));
         assert!(!numeric_metrics().contains(&"liquidated"));
+    }
+
+    #[test]
+    fn test_only_listed_metrics_share_a_name_with_a_parameter() {
+        // A new metric named like a parameter must be listed (if equal by definition) or
+        // renamed: this test makes that a decision, not an accident.
+        let clashes: Vec<&str> = Metrics::default()
+            .fields()
+            .iter()
+            .map(|(n, _)| *n)
+            .filter(|n| PARAMS.iter().any(|p| p.name == *n))
+            .collect();
+        assert_eq!(clashes, METRICS_IN_PARAM_COLUMNS);
+        let m = Metrics { initial_balance: 123.0, ..Metrics::default() };
+        let mut p = RunParams::default();
+        p.account.initial_balance = 123.0;
+        let b = to_batch(&[RunOutcome { run_id: 0, params: p, result: Ok(m) }]);
+        let col = b.column_by_name("initial_balance").unwrap();
+        assert_eq!(col.as_primitive::<arrow_array::types::Float64Type>().value(0), 123.0);
     }
 
     #[test]

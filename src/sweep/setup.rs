@@ -71,10 +71,10 @@ impl Identity {
         ]
     }
 
-    /// Reads an identity back from key-value metadata; `None` names the first missing key.
+    /// Reads an identity back from key-value metadata.
     ///
     /// # Errors
-    /// The name of a missing or malformed key.
+    /// The name of the first missing or malformed key.
     pub fn from_kv(kv: &[(String, String)]) -> Result<Identity, String> {
         let get = |s: &str| {
             let key = format!("gridsweep.{s}");
