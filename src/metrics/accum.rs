@@ -173,7 +173,8 @@ impl MetricsAccumulator {
         if dd > self.max_dd {
             self.max_dd = dd;
         }
-        if self.peak > 0.0 {
+        // Divide only when a new maximum is possible (the multiply test is conservative).
+        if self.peak > 0.0 && dd * 100.0 >= self.max_dd_pct * self.peak * (1.0 - 1e-12) {
             let pct = dd / self.peak * 100.0;
             if pct > self.max_dd_pct {
                 self.max_dd_pct = pct;
@@ -194,13 +195,17 @@ impl MetricsAccumulator {
             self.peak_mm = mm;
         }
         if equity > 0.0 {
-            let a = im / equity * 100.0;
-            let b = mm / equity * 100.0;
-            if a > self.peak_imr_pct {
-                self.peak_imr_pct = a;
+            if im * 100.0 >= self.peak_imr_pct * equity * (1.0 - 1e-12) {
+                let a = im / equity * 100.0;
+                if a > self.peak_imr_pct {
+                    self.peak_imr_pct = a;
+                }
             }
-            if b > self.peak_mmr_pct {
-                self.peak_mmr_pct = b;
+            if mm * 100.0 >= self.peak_mmr_pct * equity * (1.0 - 1e-12) {
+                let b = mm / equity * 100.0;
+                if b > self.peak_mmr_pct {
+                    self.peak_mmr_pct = b;
+                }
             }
         }
         self.hourly.push(ts_ms, equity);
