@@ -334,6 +334,22 @@ mod tests {
     }
 
     #[test]
+    fn margin_peaks_follow_origin_session_vector() {
+        // ORIGIN_BEHAVIOUR §4.1 item 12: update_equity(..., IM 500, MM 50) on equity 10000.
+        let mut a = MetricsAccumulator::new(10_000.0);
+        a.on_tick(0, 10_000.0, 500.0, 50.0, true);
+        a.on_tick(60_000, 10_000.0, 100.0, 10.0, true);
+        let m = a.finish(&FinalState::default());
+        assert_eq!((m.peak_im, m.peak_mm), (500.0, 50.0));
+        assert!((m.peak_imr_pct - 5.0).abs() < 1e-12 && (m.peak_mmr_pct - 0.5).abs() < 1e-12);
+        assert_eq!(m.time_in_market_pct, 100.0);
+        // Percentages are evaluated only while equity is positive.
+        let mut a = MetricsAccumulator::new(100.0);
+        a.on_tick(0, -5.0, 500.0, 50.0, true);
+        assert_eq!(a.finish(&FinalState::default()).peak_imr_pct, 0.0);
+    }
+
+    #[test]
     fn hourly_sharpe_matches_hand_calculation() {
         // Bucket closes 100, 110, 99 → returns 0.1, −0.1: mean 0, Sharpe 0.
         // Closes 100, 110, 121, 127.05 → returns 0.1, 0.1, 0.05.

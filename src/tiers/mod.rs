@@ -183,3 +183,53 @@ impl TierTable {
         Arc::new(self)
     }
 }
+
+#[cfg(test)]
+mod lookup_tests {
+    use super::*;
+
+    fn d(s: &str) -> Dec {
+        Dec::parse(s).unwrap()
+    }
+
+    fn table(rows: &[(Option<&str>, &str, &str, &str)]) -> TierTable {
+        let tiers = rows.iter().map(|&(c, m, de, i)| Tier::new(c.map(d), d(m), d(de), d(i)));
+        TierTable::from_sorted("TEST", tiers.collect())
+    }
+
+    #[test]
+    fn custom_tier_vectors_from_origin_tests() {
+        // ORIGIN_BEHAVIOUR §4.1 item 6.
+        let t = table(&[
+            (Some("200000"), "0.01", "0", "0.02"),
+            (Some("1000000"), "0.025", "3000", "0.05"),
+            (None, "0.05", "28000", "0.1"),
+        ]);
+        assert_eq!(t.maintenance_margin(100_000.0), (1000.0, 0.01));
+        assert_eq!(t.maintenance_margin(500_000.0), (9500.0, 0.025));
+        assert_eq!(t.tier_index(200_000.0), 0);
+        assert_eq!(t.tier_index(200_001.0), 1);
+        assert_eq!(t.tier_index(1_000_000.0), 1);
+        assert_eq!(t.tier_index(1_000_001.0), 2);
+        // §4.1 item 7: explicit tiers give (pv·imr, imr); the boundary stays in the lower tier.
+        let t = table(&[(Some("100000"), "0.005", "0", "0.02"), (None, "0.01", "500", "0.05")]);
+        assert_eq!(t.initial_margin(50_000.0), (1000.0, 0.02));
+        assert_eq!(t.initial_margin(200_000.0), (10_000.0, 0.05));
+        assert_eq!(t.initial_margin(0.0), (0.0, 0.0));
+        // A v1 cache table (imr 0) gives IM 0 — no fallback to leverage (§4.2 item 5).
+        let v1 = table(&[(Some("2000000"), "0.005", "0", "0"), (None, "0.01", "10000", "0")]);
+        assert_eq!(v1.initial_margin(5000.0), (0.0, 0.0));
+        assert_eq!(v1.maintenance_margin(5000.0), (25.0, 0.005));
+    }
+
+    #[test]
+    fn max_leverage_comes_from_the_first_tier() {
+        let mut t =
+            table(&[(Some("300000"), "0.0033", "0", "0.0066"), (None, "0.005", "510", "0.01")]);
+        assert_eq!(t.max_leverage(), 152.0); // 1 / 0.0066 rounded, when Bybit's maxLeverage is absent
+        t.tiers[0].max_leverage = Some(d("150.00"));
+        assert_eq!(t.max_leverage(), 150.0);
+        assert_eq!(builtin::builtin_tiers("BTCUSDT").max_leverage(), 100.0);
+        assert_eq!(builtin::builtin_tiers("LTCUSDT").max_leverage(), 50.0);
+    }
+}

@@ -771,3 +771,86 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::params::RunParams;
+    use crate::instrument::Instrument;
+    use crate::tiers::builtin::builtin_tiers;
+    use crate::time::parse_iso;
+
+    fn setup(p: &RunParams, inst: &Instrument) -> Setup {
+        Setup {
+            model: p.account.model,
+            tick: inst.tick_size.to_f64(),
+            step_num: inst.qty_step.mantissa() as f64,
+            step_den: 10f64.powi(inst.qty_step.scale() as i32),
+            sizer: Sizer::new(p.grid.amount, inst.qty_step),
+            maker: p.account.commission_rate,
+            taker: p.account.taker_fee_rate,
+            leverage: p.account.leverage,
+            initial: p.account.initial_balance,
+            enable_risk: p.grid.enable_risk_multipliers,
+            early: p.grid.early_imbalance_multiplier,
+            funding: p.account.enable_funding,
+            funding_rate: p.account.funding_rate,
+            wind_down: p.account.wind_down,
+        }
+    }
+
+    /// ORIGIN_BEHAVIOUR §4.1 item 15 (`test_engine.py` funding hours).
+    #[test]
+    fn funding_hours_follow_origin_vectors() {
+        let p = RunParams::default();
+        let inst = Instrument::resolve("BTCUSDT", None, None).unwrap();
+        let tiers = builtin_tiers("BTCUSDT");
+        let ctx = RunContext { instrument: &inst, tiers: &tiers, funding_series: None };
+        let s = setup(&p, &inst);
+        let t = |h: &str| parse_iso(&format!("2025-01-01T{h}")).unwrap();
+        for (h, due) in [
+            ("00:00:00", true),
+            ("08:00:00", true),
+            ("16:00:00", true),
+            ("01:00:00", false),
+            ("12:00:00", false),
+        ] {
+            let mut e = Engine::new();
+            e.reset(&p);
+            assert_eq!(e.funding_due(&s, &ctx, t(h)).is_some(), due, "{h}");
+        }
+        let mut e = Engine::new();
+        e.reset(&p);
+        assert!(e.funding_due(&s, &ctx, t("08:00:00")).is_some());
+        assert!(e.funding_due(&s, &ctx, t("08:30:00")).is_none());
+        assert!(e.funding_due(&s, &ctx, t("16:00:00")).is_some());
+        // A series is applied at its own timestamps (the ones passed since the last tick).
+        let series = [(t("03:00:00"), 0.001), (t("03:30:00"), -0.002)];
+        let ctx = RunContext { funding_series: Some(&series), ..ctx };
+        let mut e = Engine::new();
+        e.reset(&p);
+        assert_eq!(e.funding_due(&s, &ctx, t("02:59:00")), None);
+        assert_eq!(e.funding_due(&s, &ctx, t("03:45:00")), Some(0.001 - 0.002));
+        assert_eq!(e.funding_due(&s, &ctx, t("04:00:00")), None);
+    }
+
+    /// Funding: long 0.1 @ 100000 pays 1 at rate 0.0001; a short receives it (§2.3 vectors).
+    #[test]
+    fn funding_payment_signs() {
+        let mut p = RunParams::default();
+        p.account.model = Model::Origin;
+        let inst = Instrument::resolve("BTCUSDT", None, None).unwrap();
+        let tiers = builtin_tiers("BTCUSDT");
+        let ctx = RunContext { instrument: &inst, tiers: &tiers, funding_series: None };
+        let s = setup(&p, &inst);
+        let mut e = Engine::new();
+        e.reset(&p);
+        e.grid.reset(s.tick, 50, 0.2, 0.3, true);
+        e.legs[0].apply(Direction::Long, true, 100, 0.1, 100_000.0, &s);
+        e.legs[1].apply(Direction::Short, true, 300, 0.3, 100_000.0, &s);
+        let ts = parse_iso("2025-01-02T00:00:00").unwrap();
+        e.tick(&s, &p, &ctx, Tick { ts_ms: ts, price: 100_000.0 }, &mut crate::engine::NoRecorder)
+            .unwrap();
+        assert!((e.funding - (-1.0 + 3.0)).abs() < 1e-9, "{}", e.funding);
+    }
+}
