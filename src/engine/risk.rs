@@ -40,6 +40,25 @@ pub fn pair_liq_prices(
     }
 }
 
+/// Return on equity of a position in percent (`calc_unrealised_pnl_pct`): long
+/// `(cur − entry) / entry × 100 × leverage`, short the opposite; 0 when a price is ≤ 0.
+pub fn roe_pct(long: bool, entry: f64, cur: f64, leverage: f64) -> f64 {
+    if entry <= 0.0 || cur <= 0.0 {
+        return 0.0;
+    }
+    let diff = if long { cur - entry } else { entry - cur };
+    diff / entry * 100.0 * leverage
+}
+
+/// Liquidation price over the current price (`calc_liq_ratio`), 0 when the price is 0.
+pub fn liq_ratio(liq: f64, cur: f64) -> f64 {
+    if cur == 0.0 {
+        0.0
+    } else {
+        liq / cur
+    }
+}
+
 /// One leg's inputs to the risk rules.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LegRisk {
@@ -87,14 +106,13 @@ pub fn multipliers(
     let ratio = long.margin / if short.margin == 0.0 { 0.0001 } else { short.margin };
     let total_margin = long.margin + short.margin;
     let equal = 0.94 < ratio && ratio < 1.05;
-    let liq_ratio = |liq: f64| if last == 0.0 { 0.0 } else { liq / last };
     const BUY: usize = 0;
     const SELL: usize = 1;
     const LONG: usize = 0;
     const SHORT: usize = 1;
     if long.size > 0.0 && long.entry != 0.0 {
-        let upnl_pct = (last - long.entry) / long.entry * 100.0 * leverage;
-        let lr = liq_ratio(long.liq);
+        let upnl_pct = roe_pct(true, long.entry, last, leverage);
+        let lr = liq_ratio(long.liq, last);
         if lr > 1.05 * p.min_liq_ratio {
             m[LONG][SELL] = 1.5;
         } else if lr > p.min_liq_ratio {
@@ -110,8 +128,8 @@ pub fn multipliers(
         }
     }
     if short.size > 0.0 && short.entry != 0.0 {
-        let upnl_pct = (short.entry - last) / short.entry * 100.0 * leverage;
-        let lr = liq_ratio(short.liq);
+        let upnl_pct = roe_pct(false, short.entry, last, leverage);
+        let lr = liq_ratio(short.liq, last);
         if 0.0 < lr && lr < 0.95 * p.max_liq_ratio {
             m[SHORT][BUY] = 1.5;
         } else if 0.0 < lr && lr < p.max_liq_ratio {
@@ -204,6 +222,23 @@ mod tests {
             10.0,
         );
         assert_eq!(m[0][0], 2.0);
+    }
+
+    #[test]
+    fn pnl_helper_vectors() {
+        // ORIGIN_BEHAVIOUR §4.1 item 8.
+        assert_eq!(roe_pct(true, 50000.0, 50500.0, 10.0), 10.0);
+        assert_eq!(roe_pct(true, 100.0, 102.0, 1.0), 2.0);
+        assert_eq!(roe_pct(false, 100.0, 98.0, 1.0), 2.0);
+        assert_eq!(roe_pct(true, 0.0, 102.0, 1.0), 0.0);
+        assert_eq!(liq_ratio(45000.0, 50000.0), 0.9);
+        assert_eq!(liq_ratio(55000.0, 50000.0), 1.1);
+        assert_eq!(liq_ratio(1.0, 0.0), 0.0);
+        assert!(close(
+            margin_ratios(10000.0, (0.1, 52.81), (0.0, 0.0)).unwrap().0,
+            5.281 / 10000.0
+        ));
+        assert_eq!(margin_ratios(10000.0, (0.1, 50000.0), (0.0, 0.0)).unwrap().0, 0.5);
     }
 
     #[test]
