@@ -19,7 +19,7 @@ pub struct SweepArgs {
     /// Sweep file (see sweeps/example.toml).
     #[arg(value_name = "SWEEP.toml")]
     pub file: PathBuf,
-    /// Result file [default: results/<name>.parquet, or results/<name>.shard-K-of-N.parquet].
+    /// Result file [default: results/NAME.parquet, or results/NAME.shard-K-of-N.parquet].
     #[arg(long, short = 'o', value_name = "FILE.parquet")]
     pub out: Option<PathBuf>,
     /// Worker threads [default: one per core].
