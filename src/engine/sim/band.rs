@@ -48,11 +48,7 @@ impl Engine {
         let (ts, p) = (t.ts_ms, t.price);
         self.last_price = p;
         let equity = self.equity_at(s, p);
-        self.balance = equity;
-        let in_market = self.legs[0].lots > 0 || self.legs[1].lots > 0;
-        self.accum.on_tick(ts, equity, self.im_mm.0, self.im_mm.1, in_market);
-        rec.on_equity(ts, equity);
-        self.track_liq_distance(p);
+        self.mark_equity(ts, p, equity, rec);
         self.last_close = Some(p);
     }
 

@@ -377,13 +377,8 @@ impl Engine {
                 return Ok(false);
             }
         }
-        let (im, mm) = self.margins(s, ctx.tiers);
-        self.im_mm = (im, mm);
-        self.balance = equity;
-        let in_market = self.legs[0].lots > 0 || self.legs[1].lots > 0;
-        self.accum.on_tick(ts, equity, im, mm, in_market);
-        rec.on_equity(ts, equity);
-        self.track_liq_distance(p);
+        self.im_mm = self.margins(s, ctx.tiers);
+        self.mark_equity(ts, p, equity, rec);
         // 4. Ticker event: grid build / bounds guard, then intents.
         self.last_close = Some(p);
         if self.grid.is_empty() {
@@ -403,6 +398,17 @@ impl Engine {
             self.execute(s, ctx, ts, intent, rec);
         }
         Ok(true)
+    }
+
+    /// Records the equity mark of a tick (after fills): balance, metrics, recorder, distance
+    /// to the liquidation estimate. The quiet path does exactly this and nothing else.
+    #[inline]
+    fn mark_equity<R: Recorder>(&mut self, ts: i64, p: f64, equity: f64, rec: &mut R) {
+        self.balance = equity;
+        let in_market = self.legs[0].lots > 0 || self.legs[1].lots > 0;
+        self.accum.on_tick(ts, equity, self.im_mm.0, self.im_mm.1, in_market);
+        rec.on_equity(ts, equity);
+        self.track_liq_distance(p);
     }
 
     #[inline]
