@@ -17,6 +17,9 @@ use super::shard::{block_count, block_runs_range, Shard};
 use super::writer::{open_results, read_kv, Assembler};
 use super::{SweepError, DEFAULT_BLOCK_RUNS, ROW_GROUP_BLOCKS};
 
+/// Largest accepted `--block-runs`.
+pub const MAX_BLOCK_RUNS: u64 = 1_000_000;
+
 /// How to run a sweep.
 #[derive(Clone, Debug)]
 pub struct ExecOptions {
@@ -113,8 +116,11 @@ pub fn kv_shard(kv: &[(String, String)]) -> Option<Shard> {
 /// partial results, I/O errors. Failed runs are rows, not errors.
 pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepError> {
     let started = Instant::now();
-    if opts.block_runs == 0 {
-        return Err(SweepError::Usage("--block-runs must be ≥ 1".into()));
+    if !(1..=MAX_BLOCK_RUNS).contains(&opts.block_runs) {
+        return Err(SweepError::Usage(format!(
+            "--block-runs must be in 1..={MAX_BLOCK_RUNS} (was {}); the default is {}",
+            opts.block_runs, DEFAULT_BLOCK_RUNS
+        )));
     }
     let b_runs = opts.block_runs;
     let ident = setup.identity(b_runs);
@@ -190,7 +196,8 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepE
             }
             Ok(())
         });
-        let mut ids: Vec<u64> = Vec::with_capacity(window_blocks * b_runs as usize);
+        let window_runs = (window_blocks as u64 * b_runs).min(shard_runs);
+        let mut ids: Vec<u64> = Vec::with_capacity(window_runs as usize);
         let mut outcomes: Vec<RunOutcome> = Vec::with_capacity(ids.capacity());
         let on_run = || progress.inc();
         'windows: for window in pending.chunks(window_blocks) {

@@ -5,7 +5,6 @@
 
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use rayon::ThreadPool;
@@ -20,9 +19,6 @@ use crate::engine::{candle_ticks, Engine, NoRecorder, RunContext};
 thread_local! {
     static ENGINE: RefCell<Engine> = RefCell::new(Engine::new());
 }
-
-/// Runs computed by this process (all threads): a test hook for "nothing computed twice".
-pub static COMPUTED_RUNS: AtomicU64 = AtomicU64::new(0);
 
 /// Builds a pool of `threads` threads (`None`: one per core).
 ///
@@ -51,7 +47,6 @@ pub fn run_one(
         Err(e) => return RunOutcome { run_id, params: *setup.spec.space.base(), result: Err(e) },
     };
     let result = run_params(&params, window, ctx);
-    COMPUTED_RUNS.fetch_add(1, Ordering::Relaxed);
     RunOutcome { run_id, params, result }
 }
 

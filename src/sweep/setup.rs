@@ -218,3 +218,48 @@ impl SweepSetup {
 fn paths(p: &[PathBuf]) -> String {
     p.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ident() -> Identity {
+        Identity {
+            name: "s".into(),
+            sweep_toml: "symbol = \"LTCUSDT\"\n".into(),
+            sweep_sha256: "aa".repeat(32),
+            tiers_json: "{}".into(),
+            data_fingerprint: "ff".repeat(32),
+            version: "0.1.0".into(),
+            block_runs: 256,
+            total_runs: 1000,
+            axes: "grid_step,leverage".into(),
+        }
+    }
+
+    #[test]
+    fn test_identity_round_trips_through_metadata() {
+        let i = ident();
+        assert_eq!(Identity::from_kv(&i.to_kv()), Ok(i.clone()));
+        let kv: Vec<_> =
+            i.to_kv().into_iter().filter(|(k, _)| k != "gridsweep.tiers_json").collect();
+        assert_eq!(Identity::from_kv(&kv), Err("gridsweep.tiers_json".to_string()));
+    }
+
+    #[test]
+    fn test_mismatch_names_what_changed() {
+        let a = ident();
+        assert_eq!(a.mismatch(&a), None);
+        let b = Identity { sweep_sha256: "bb".repeat(32), ..a.clone() };
+        assert!(a
+            .mismatch(&b)
+            .unwrap()
+            .starts_with("the sweep file changed (sha256 aaaaaaaaaaaa…"));
+        let c = Identity { tiers_json: "[]".into(), ..a.clone() };
+        assert!(a.mismatch(&c).unwrap().contains("tier table changed"));
+        let d = Identity { data_fingerprint: "00".into(), ..a.clone() };
+        assert!(a.mismatch(&d).unwrap().contains("candle data changed"));
+        let e = Identity { block_runs: 4, ..a.clone() };
+        assert!(a.mismatch(&e).unwrap().contains("--block-runs 256"));
+    }
+}
