@@ -327,7 +327,7 @@ fn test_resume_after_kill_keeps_finished_runs_and_gives_the_same_file() {
     let d = tmpdir("resume");
     let body =
         "[params]\ngrid_count = 20\n[axes]\ngrid_step = { start = 0.2, stop = 1.3, step = 0.1 }\n\
-                leverage = [5, 10, 20, 50]\namount = [\"x0.01\", \"x0.02\"]\n";
+                leverage = [5, 10, 20, 50]\namount = [\"x0.005\", \"x0.01\", \"x0.02\", \"x0.04\"]\n";
     let f = sweep_file(&d, "resume", 5, body);
     let fs = f.to_str().unwrap();
     let reference = d.join("reference.parquet");
@@ -341,7 +341,7 @@ fn test_resume_after_kill_keeps_finished_runs_and_gives_the_same_file() {
         reference.to_str().unwrap(),
     ]));
     let total = rj["total_runs"].as_u64().unwrap();
-    assert_eq!(total, 96);
+    assert_eq!(total, 192);
 
     let out = d.join("killed.parquet");
     let parts = d.join("killed.parquet.parts");
