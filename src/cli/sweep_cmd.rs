@@ -168,24 +168,28 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
         });
         writeln!(std::io::stdout().lock(), "{doc}")?;
     } else {
-        let what = if s.already_complete {
-            format!("already complete, nothing to compute ({} rows)", fmt_count(r.rows))
-        } else if s.resumed_runs > 0 {
-            format!(
-                "{} runs computed, {} kept from the interrupted run",
-                fmt_count(s.computed_runs),
-                fmt_count(s.resumed_runs)
-            )
+        if s.already_complete {
+            eprintln!(
+                "nothing to compute: {} already holds all {} runs of this sweep{}",
+                s.out.display(),
+                fmt_count(r.rows),
+                if shard.is_whole() { String::new() } else { format!(" shard {shard}") }
+            );
         } else {
-            format!("{} runs computed", fmt_count(s.computed_runs))
-        };
-        let rate = if s.elapsed_s > 0.0 { s.computed_runs as f64 / s.elapsed_s } else { 0.0 };
-        eprintln!(
-            "done in {:.1} s on {} threads ({rate:.1} runs/s): {what}; wrote {}",
-            s.elapsed_s,
-            s.threads,
-            s.out.display()
-        );
+            let rate = if s.elapsed_s > 0.0 { s.computed_runs as f64 / s.elapsed_s } else { 0.0 };
+            let kept = if s.resumed_runs > 0 {
+                format!(", {} kept from the interrupted run", fmt_count(s.resumed_runs))
+            } else {
+                String::new()
+            };
+            eprintln!(
+                "done in {:.1} s on {} threads ({rate:.1} runs/s): {} runs computed{kept}; wrote {}",
+                s.elapsed_s,
+                s.threads,
+                fmt_count(s.computed_runs),
+                s.out.display()
+            );
+        }
         print_report(r, &s.axes)?;
     }
     Ok(i32::from(r.failed > 0))

@@ -3,7 +3,7 @@
 
 use std::io::IsTerminal;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// A thread-safe progress counter; a no-op when hidden.
 #[derive(Clone, Debug)]
@@ -23,8 +23,13 @@ impl Progress {
         let bar = ProgressBar::with_draw_target(Some(total), target);
         bar.set_style(
             ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} runs · {per_sec} · ETA {eta}",
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} runs · {rate} · ETA {eta}",
             )
+            .map(|s| {
+                s.with_key("rate", |st: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.1} runs/s", st.per_sec());
+                })
+            })
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar.set_position(done);
