@@ -226,11 +226,9 @@ impl MetricsAccumulator {
             (Some(a), Some(b)) => (b - a) as f64,
             _ => 0.0,
         };
-        let annual_return_pct = if span_ms > 0.0 && final_balance > 0.0 {
-            ((final_balance / self.initial).powf(YEAR_MS / span_ms) - 1.0) * 100.0
-        } else {
-            return_pct
-        };
+        // Arithmetic annualisation: compounding a short window's return explodes.
+        let annual_return_pct =
+            if span_ms > 0.0 { return_pct * (YEAR_MS / span_ms) } else { return_pct };
         let calmar = (self.max_dd_pct > 0.0 && annual_return_pct.is_finite())
             .then(|| annual_return_pct / self.max_dd_pct);
         Metrics {
@@ -331,6 +329,21 @@ mod tests {
         let mut a = MetricsAccumulator::new(10_000.0);
         a.on_fill(true, 1.0, 100.0, Some(5.0));
         assert_eq!(a.finish(&FinalState::default()).profit_factor, None);
+    }
+
+    #[test]
+    fn calmar_is_annualised_return_over_drawdown_pct() {
+        // One day, +1 % with a 2 % drawdown on the way: 365.25 % a year / 2 % = 182.625.
+        let mut a = MetricsAccumulator::new(100.0);
+        a.on_tick(0, 100.0, 0.0, 0.0, false);
+        a.on_tick(3_600_000, 98.0, 0.0, 0.0, false);
+        a.on_tick(86_400_000, 101.0, 0.0, 0.0, false);
+        let m = a.finish(&FinalState { realized: 1.0, ..Default::default() });
+        assert!((m.calmar_ratio.unwrap() - 182.625).abs() < 1e-9, "{:?}", m.calmar_ratio);
+        // No drawdown: undefined.
+        let mut a = MetricsAccumulator::new(100.0);
+        a.on_tick(0, 100.0, 0.0, 0.0, false);
+        assert_eq!(a.finish(&FinalState::default()).calmar_ratio, None);
     }
 
     #[test]

@@ -60,7 +60,8 @@ pub struct Metrics {
     pub sharpe_ratio: f64,
     /// Hourly Sortino ratio, annualised (downside deviation over all returns).
     pub sortino_ratio: f64,
-    /// Annualised return % / max drawdown % (undefined without a drawdown).
+    /// Annualised return % (return % × year / span) / max drawdown % (undefined without a
+    /// drawdown).
     pub calmar_ratio: Option<f64>,
     /// Σ wins / |Σ losses|; undefined (+∞, written null) when there are no losses.
     pub profit_factor: Option<f64>,

@@ -226,7 +226,7 @@ impl CacheFile {
                 .map_err(|e| TierError::io("cannot create cache directory", dir, e))?;
         }
         let lock = secure_fs::open_lock_file(&self.lock_path)?;
-        // `File::lock` needs Rust 1.89 (`rust-version` must say so; see docs/README-tiers.md).
+        // `File::lock` needs Rust 1.89 (hence `rust-version = "1.89"`).
         lock.lock().map_err(|e| TierError::io("cannot lock", &self.lock_path, e))?;
         let result = self.update_locked(entries);
         // Closing the descriptor releases the lock too; unlock explicitly for clarity.
