@@ -88,6 +88,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
             o.insert("symbol".into(), symbol.clone().into());
             o.insert("model".into(), cfg.params.account.model.as_str().into());
             o.insert("tier_layer".into(), layer.as_str().into());
+            o.insert("tier_table".into(), crate::tiers::cache_format::tiers_to_json(&tiers));
         }
         println!("{v}");
     } else {
