@@ -133,18 +133,6 @@ impl Grid {
         self.levels.binary_search_by(|l| l.price.total_cmp(&price)).ok()
     }
 
-    /// True when some level has exactly this price.
-    #[inline]
-    pub fn has_price(&self, price: f64) -> bool {
-        self.levels.iter().any(|l| l.price == price)
-    }
-
-    /// The side of the level at `price`, if any.
-    #[inline]
-    pub fn side_at(&self, price: f64) -> Option<LevelSide> {
-        self.levels.iter().find(|l| l.price == price).map(|l| l.side)
-    }
-
     /// Builds the ladder around `last_close` (§1.3); does nothing for a zero price.
     ///
     /// # Errors
