@@ -1,0 +1,327 @@
+//! The order book and the ticker-event planner (ORIGIN_BEHAVIOUR §1.5, §1.7, §1.8): resting
+//! orders, per-direction aggregates, one survivor per price, the centre-out placement walk,
+//! sizing with the close gate, and (bybit model) the initial-margin check.
+
+use super::{Engine, Setup, DIRS, NONE};
+use crate::engine::grid::LevelSide;
+use crate::engine::params::Model;
+use crate::engine::position::{Direction, Side};
+use crate::engine::sizing::Sizer;
+use crate::engine::{Recorder, RunContext, RunError};
+use crate::tiers::TierTable;
+
+/// A resting limit order.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Order {
+    pub(super) id: u64,
+    /// Cached ladder index of `price`, valid while `grid_version` equals the grid's.
+    pub(super) level: Option<u32>,
+    pub(super) grid_version: u32,
+    pub(super) dir: Direction,
+    pub(super) side: Side,
+    pub(super) price: f64,
+    pub(super) lots: i64,
+    pub(super) reduce_only: bool,
+}
+
+/// An action planned on a ticker event, executed after planning.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Intent {
+    Place { dir: Direction, side: Side, price: f64 },
+    Cancel { id: u64, reason: &'static str },
+}
+
+/// Per-direction aggregates of the resting orders, kept up to date as orders come and go.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct BookStats {
+    /// Orders per direction.
+    pub(super) count: [usize; 2],
+    /// Σ lots of reduce-only orders per direction (the close gate's pending quantity).
+    pub(super) pending_close: [i64; 2],
+    /// Opening orders per direction.
+    pub(super) open_count: [usize; 2],
+    /// Σ notional of opening orders per direction (running sum; exactly 0 when none rest).
+    pub(super) open_notional: [f64; 2],
+}
+
+impl Engine {
+    /// Adds a new resting order to [`BookStats`].
+    #[inline]
+    pub(super) fn book_add(&mut self, s: &Setup, o: &Order) {
+        let (st, d) = (&mut self.stats, o.dir.index());
+        st.count[d] += 1;
+        if o.reduce_only {
+            st.pending_close[d] += o.lots;
+        } else {
+            st.open_count[d] += 1;
+            st.open_notional[d] += s.qty_of(o.lots) * o.price;
+        }
+    }
+
+    /// Removes a filled or cancelled order from [`BookStats`].
+    #[inline]
+    pub(super) fn book_remove(&mut self, s: &Setup, o: &Order) {
+        let (st, d) = (&mut self.stats, o.dir.index());
+        st.count[d] -= 1;
+        if o.reduce_only {
+            st.pending_close[d] -= o.lots;
+        } else {
+            st.open_count[d] -= 1;
+            st.open_notional[d] = if st.open_count[d] == 0 {
+                0.0
+            } else {
+                st.open_notional[d] - s.qty_of(o.lots) * o.price
+            };
+        }
+    }
+
+    /// Finds one surviving order per price for both directions: `self.slots[dir][level]`
+    /// for prices on the ladder (`NONE` when empty), `self.off_grid[dir]` (ascending) for the
+    /// others. Extra orders at one price go to `self.dups[dir]` (ascending by price): the
+    /// survivor is one whose side the grid wants there, else the first placed (the origin's rule).
+    pub(super) fn collect_survivors(&mut self) {
+        let n = self.grid.levels().len();
+        let version = self.grid.version();
+        for d in 0..2 {
+            self.slots[d].clear();
+            self.slots[d].resize(n, NONE);
+            self.off_grid[d].clear();
+            self.dups[d].clear();
+        }
+        for i in 0..self.orders.len() {
+            if self.orders[i].grid_version != version {
+                let li = self.grid.index_of(self.orders[i].price);
+                self.orders[i].level = li.map(|x| x as u32);
+                self.orders[i].grid_version = version;
+            }
+            let o = self.orders[i];
+            let d = o.dir.index();
+            match o.level.map(|x| x as usize) {
+                Some(li) => {
+                    let h = self.slots[d][li];
+                    if h == NONE {
+                        self.slots[d][li] = i as u32;
+                        continue;
+                    }
+                    let h = h as usize;
+                    let want = match self.grid.levels()[li].side {
+                        LevelSide::Buy => Some(Side::Buy),
+                        LevelSide::Sell => Some(Side::Sell),
+                        LevelSide::Wait => None,
+                    };
+                    if Some(self.orders[h].side) != want && Some(o.side) == want {
+                        self.dups[d].push((self.orders[h].price, h));
+                        self.slots[d][li] = i as u32;
+                    } else {
+                        self.dups[d].push((o.price, i));
+                    }
+                }
+                None => match self.off_grid[d].iter().position(|x| x.0 == o.price) {
+                    Some(_) => self.dups[d].push((o.price, i)),
+                    None => self.off_grid[d].push((o.price, i)),
+                },
+            }
+        }
+        for d in 0..2 {
+            if self.off_grid[d].len() > 1 {
+                self.off_grid[d].sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            }
+            if self.dups[d].len() > 1 {
+                self.dups[d].sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            }
+        }
+    }
+
+    /// The survivor at ladder index `li` for `dir`.
+    #[inline]
+    pub(super) fn survivor(&self, dir: Direction, li: usize) -> Option<Order> {
+        let k = self.slots[dir.index()][li];
+        (k != NONE).then(|| self.orders[k as usize])
+    }
+
+    /// Plans one direction's intents (§1.5) into `self.intents`.
+    pub(super) fn plan(&mut self, dir: Direction, last_close: f64) -> Result<(), RunError> {
+        let n_dir = self.stats.count[dir.index()];
+        if n_dir > self.grid.levels().len() + 10 {
+            self.grid.build(last_close)?;
+            for o in self.orders.iter().filter(|o| o.dir == dir) {
+                self.intents.push(Intent::Cancel { id: o.id, reason: "rebuild" });
+            }
+            return Ok(());
+        }
+        if dir == Direction::Long || self.survivors_version != self.grid.version() {
+            self.collect_survivors();
+            self.survivors_version = self.grid.version();
+        }
+        for k in 0..self.dups[dir.index()].len() {
+            let id = self.orders[self.dups[dir.index()][k].1].id;
+            self.intents.push(Intent::Cancel { id, reason: "duplicate" });
+        }
+        // Walk non-WAIT levels outward from the centre, lower price first at equal distance.
+        let n = self.grid.levels().len();
+        let c = self.grid.center_index();
+        for d in 0..n {
+            for (idx, valid) in [(c.wrapping_sub(d), d <= c), (c + d, d > 0 && c + d < n)] {
+                if !valid {
+                    continue;
+                }
+                let level = self.grid.levels()[idx];
+                let side = match level.side {
+                    LevelSide::Buy => Side::Buy,
+                    LevelSide::Sell => Side::Sell,
+                    LevelSide::Wait => continue,
+                };
+                match self.survivor(dir, idx) {
+                    Some(o) if o.side == side => {}
+                    Some(o) => {
+                        self.intents.push(Intent::Cancel { id: o.id, reason: "side_mismatch" });
+                        self.try_place(dir, side, level.price, last_close);
+                    }
+                    None => self.try_place(dir, side, level.price, last_close),
+                }
+            }
+        }
+        // Survivors off every grid price are cancelled; WAIT levels keep theirs.
+        for k in 0..self.off_grid[dir.index()].len() {
+            let id = self.orders[self.off_grid[dir.index()][k].1].id;
+            self.intents.push(Intent::Cancel { id, reason: "outside_grid" });
+        }
+        Ok(())
+    }
+
+    /// The placement filter (§1.5 item 6): the right side of the market, beyond half a step.
+    #[inline]
+    pub(super) fn try_place(&mut self, dir: Direction, side: Side, price: f64, last_close: f64) {
+        let diff = (last_close - price) / last_close * 100.0;
+        let ok = match side {
+            Side::Buy => diff > 0.0,
+            Side::Sell => diff < 0.0,
+        } && diff.abs() > self.grid_step_half();
+        if ok {
+            self.intents.push(Intent::Place { dir, side, price });
+        }
+    }
+
+    #[inline]
+    pub(super) fn grid_step_half(&self) -> f64 {
+        self.grid.grid_step() / 2.0
+    }
+
+    /// Quantity in lots for a new order: amount, floor, step ceiling, multipliers.
+    pub(super) fn resolved_lots(
+        &self,
+        s: &Setup,
+        dir: Direction,
+        side: Side,
+        price: f64,
+        wallet: f64,
+    ) -> i64 {
+        let base = s.sizer.base_lots(price, wallet);
+        if !s.enable_risk || base <= 0 {
+            return base;
+        }
+        let m = self.mult[dir.index()][side as usize];
+        let mut e = 1.0;
+        if s.early != 1.0 {
+            let (l, sh) = (self.legs[0].size, self.legs[1].size);
+            let ratio = if sh > 0.0 {
+                l / sh
+            } else if l > 0.0 {
+                f64::INFINITY
+            } else {
+                1.0
+            };
+            if 1.1 < ratio && ratio < 10.0 && self.liq[0] == 0.0 && self.liq[1] == 0.0 {
+                e = s.early;
+            }
+        }
+        if m == 1.0 && e == 1.0 {
+            return base;
+        }
+        Sizer::scale_lots(base, m, e)
+    }
+
+    /// Σ initial margin of positions and resting opening orders, plus a new opening order.
+    pub(super) fn im_with(
+        &self,
+        s: &Setup,
+        tiers: &TierTable,
+        dir: Direction,
+        new_notional: f64,
+    ) -> f64 {
+        let mut total = 0.0;
+        for d in DIRS {
+            let mut pv = self.legs[d.index()].entry_value() + self.stats.open_notional[d.index()];
+            if d == dir {
+                pv += new_notional;
+            }
+            if pv > 0.0 {
+                total += pv * tiers.imr_at(pv).max(1.0 / s.leverage);
+            }
+        }
+        total
+    }
+
+    pub(super) fn execute<R: Recorder>(
+        &mut self,
+        s: &Setup,
+        ctx: &RunContext<'_>,
+        ts: i64,
+        intent: Intent,
+        rec: &mut R,
+    ) {
+        match intent {
+            Intent::Cancel { id, reason } => {
+                if let Some(k) = self.orders.iter().position(|o| o.id == id) {
+                    let o = self.orders.remove(k);
+                    self.rejected.clear();
+                    self.book_remove(s, &o);
+                    rec.on_cancel(ts, o.dir, o.side, o.price, reason);
+                }
+            }
+            Intent::Place { dir, side, price } => {
+                let reduce_only = side.closes(dir);
+                let pending = self.stats.pending_close[dir.index()];
+                if reduce_only && self.legs[dir.index()].lots <= pending {
+                    return; // the gate drops it whatever its size
+                }
+                let lots = self.resolved_lots(s, dir, side, price, self.balance);
+                if reduce_only && self.legs[dir.index()].lots <= pending + lots {
+                    return;
+                }
+                if lots <= 0 {
+                    return;
+                }
+                if self.orders.iter().any(|o| o.dir == dir && o.side == side && o.price == price) {
+                    return;
+                }
+                if s.model == Model::Bybit && !reduce_only {
+                    let notional = s.qty_of(lots) * price;
+                    if self.im_with(s, ctx.tiers, dir, notional) > self.balance {
+                        if !self.rejected.contains(&(dir, price)) {
+                            self.rejected.push((dir, price));
+                            self.orders_rejected += 1;
+                        }
+                        return;
+                    }
+                }
+                self.next_id += 1;
+                self.rejected.clear();
+                let (level, grid_version) = (None, self.grid.version().wrapping_sub(1));
+                let o = Order {
+                    id: self.next_id,
+                    level,
+                    grid_version,
+                    dir,
+                    side,
+                    price,
+                    lots,
+                    reduce_only,
+                };
+                self.orders.push(o);
+                self.book_add(s, &o);
+                rec.on_place(ts, dir, side, price, s.qty_of(lots));
+            }
+        }
+    }
+}
