@@ -97,8 +97,12 @@ fn bench_decode(c: &mut Criterion) {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("candles-1y.parquet");
     let candles = Candles::try_new(cols, None, Path::new("bench")).expect("valid candles");
-    write_parquet(&path, &candles, &WriteMeta { symbol: None, source: origin.clone() })
-        .expect("write parquet");
+    write_parquet(
+        &path,
+        &candles,
+        &WriteMeta { symbol: None, source: origin.clone(), zstd: false },
+    )
+    .expect("write parquet");
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     println!(
         "candles bench: {ROWS} rows ({origin}), parquet {size} bytes, raw {} bytes",

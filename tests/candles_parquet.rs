@@ -30,7 +30,7 @@ fn cols(start_ms: i64, n: usize) -> Columns {
 
 fn write_cols(path: &Path, c: Columns, symbol: Option<&str>) -> Candles {
     let candles = Candles::try_new(c, symbol.map(str::to_string), path).unwrap();
-    let meta = WriteMeta { symbol: symbol.map(str::to_string), source: "test".into() };
+    let meta = WriteMeta { symbol: symbol.map(str::to_string), source: "test".into(), zstd: false };
     write_parquet(path, &candles, &meta).unwrap();
     candles
 }
@@ -88,7 +88,7 @@ fn test_round_trip_csv_to_parquet_exact() {
     write_parquet(
         &out,
         &imp.candles,
-        &WriteMeta { symbol: imp.symbol.clone(), source: imp.source() },
+        &WriteMeta { symbol: imp.symbol.clone(), source: imp.source(), zstd: true },
     )
     .unwrap();
     let back = read_parquet(&out).unwrap();
@@ -126,8 +126,73 @@ fn test_metadata_and_types() {
     let s = b.schema();
     assert_eq!(s.field_with_name("ts_ms").unwrap().data_type(), &DataType::Int64);
     assert!(!s.field_with_name("close").unwrap().is_nullable());
+    // Default: uncompressed PLAIN pages (the reader's fast path).
     let col = b.metadata().row_group(0).column(1);
-    assert!(matches!(col.compression(), parquet::basic::Compression::ZSTD(_)));
+    assert_eq!(col.compression(), parquet::basic::Compression::UNCOMPRESSED);
+    assert!(col.encodings().any(|e| e == parquet::basic::Encoding::PLAIN));
+}
+
+#[test]
+fn test_plain_zstd_and_foreign_encodings_read_back_identically() {
+    let d = tmpdir("encodings");
+    let c = cols(1_700_000_000_000, 150_000); // more than two row groups
+    let plain = write_cols(&d.join("plain.parquet"), c.clone(), Some("EUSDT"));
+    let candles = Candles::try_new(c.clone(), None, &d.join("z")).unwrap();
+    let zp = d.join("zstd.parquet");
+    let meta = WriteMeta { symbol: None, source: "test".into(), zstd: true };
+    write_parquet(&zp, &candles, &meta).unwrap();
+    let f = std::fs::File::open(&zp).unwrap();
+    let b = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).unwrap();
+    assert!(matches!(
+        b.metadata().row_group(0).column(1).compression(),
+        parquet::basic::Compression::ZSTD(_)
+    ));
+    // Another writer's defaults: dictionary pages, delta-encoded times (the typed-reader path).
+    let fp = d.join("foreign.parquet");
+    let schema = Arc::new(Schema::new(
+        ["ts_ms", "open", "high", "low", "close", "volume"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                Field::new(*n, if i == 0 { DataType::Int64 } else { DataType::Float64 }, false)
+            })
+            .collect::<Vec<_>>(),
+    ));
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(arrow_array::Int64Array::from(c.ts_ms.clone())),
+        Arc::new(arrow_array::Float64Array::from(c.open.clone())),
+        Arc::new(arrow_array::Float64Array::from(c.high.clone())),
+        Arc::new(arrow_array::Float64Array::from(c.low.clone())),
+        Arc::new(arrow_array::Float64Array::from(c.close.clone())),
+        Arc::new(arrow_array::Float64Array::from(c.volume.clone())),
+    ];
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_column_encoding("ts_ms".into(), parquet::basic::Encoding::DELTA_BINARY_PACKED)
+        .set_column_dictionary_enabled("ts_ms".into(), false)
+        .set_max_row_group_row_count(Some(50_000))
+        .build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&fp).unwrap(),
+        schema.clone(),
+        Some(props),
+    )
+    .unwrap();
+    w.write(&RecordBatch::try_new(schema, arrays).unwrap()).unwrap();
+    w.close().unwrap();
+    for p in [&zp, &fp] {
+        let r = read_parquet(p).unwrap();
+        assert_eq!(r.ts_ms(), plain.ts_ms(), "{}", p.display());
+        for (a, b) in [
+            (r.open(), plain.open()),
+            (r.high(), plain.high()),
+            (r.low(), plain.low()),
+            (r.close(), plain.close()),
+            (r.volume(), plain.volume()),
+        ] {
+            assert!(a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()), "{}", p.display());
+        }
+    }
+    assert_eq!(read_parquet(&d.join("plain.parquet")).unwrap().fingerprint(), plain.fingerprint());
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! The Parquet candle format: schema, atomic writer, and the fast validating reader.
 //!
 //! Schema (all non-null): `ts_ms` Int64 (open time, UTC epoch ms), `open`, `high`, `low`,
-//! `close`, `volume` Float64. Zstd-compressed ([`ZSTD_LEVEL`]; `ts_ms` DELTA_BINARY_PACKED,
-//! the others PLAIN, no dictionary), [`ROW_GROUP_ROWS`] rows per row group, with
+//! `close`, `volume` Float64. Every column PLAIN, no dictionary, uncompressed by default
+//! (fastest to load: the reader copies values straight out of the mapped pages) or zstd
+//! ([`ZSTD_LEVEL`], about a quarter of the size), [`ROW_GROUP_ROWS`] rows per row group, with
 //! key-value metadata `gridsweep.symbol`, `gridsweep.source`, `gridsweep.rows`,
 //! `gridsweep.first_ts_ms`, `gridsweep.last_ts_ms`. Files from other writers are accepted when
 //! they have those six columns with those types (extra columns are ignored, nullable fields
@@ -17,6 +18,7 @@ use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::{parquet_to_arrow_schema, ArrowWriter};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::column::page::Page;
 use parquet::column::reader::get_typed_column_reader;
 use parquet::data_type::{DataType as ParquetType, DoubleType, Int64Type};
 use parquet::errors::ParquetError;
@@ -24,7 +26,6 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::reader::{ChunkReader, FileReader};
 use parquet::file::serialized_reader::SerializedFileReader;
-use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
 use super::error::{CandleError, Loc, Problem};
@@ -36,9 +37,8 @@ pub const COLUMNS: [&str; 6] = ["ts_ms", "open", "high", "low", "close", "volume
 /// Rows per row group written.
 pub const ROW_GROUP_ROWS: usize = 65_536;
 
-/// Zstd level written. A fast (negative) level: decompression speed, not file size, is what
-/// matters for a file decoded once per sweep; a year of 1-minute candles decodes about 1.6x
-/// faster than at level 3 (6.7 MB instead of 4.2 MB). Any level reads back the same.
+/// Zstd level written when compression is asked for: a fast (negative) level, since decode
+/// speed matters more than size for a file decoded once per sweep.
 pub const ZSTD_LEVEL: i32 = -5;
 
 /// Metadata key holding the symbol.
@@ -72,6 +72,8 @@ pub struct WriteMeta {
     pub symbol: Option<String>,
     /// Free text: where the candles came from (input file names, format).
     pub source: String,
+    /// Compress with zstd ([`ZSTD_LEVEL`]); uncompressed when false (the default).
+    pub zstd: bool,
 }
 
 fn writer_properties(candles: &Candles, meta: &WriteMeta) -> WriterProperties {
@@ -87,17 +89,19 @@ fn writer_properties(candles: &Candles, meta: &WriteMeta) -> WriterProperties {
         kv.push(KeyValue::new(META_LAST_TS.to_string(), b.to_string()));
     }
     let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(ZSTD_LEVEL).expect("valid zstd level"),
-        ))
+        .set_compression(if meta.zstd {
+            Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).unwrap_or_default())
+        } else {
+            Compression::UNCOMPRESSED
+        })
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_dictionary_enabled(false)
         .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_created_by(format!("gridsweep {}", env!("CARGO_PKG_VERSION")))
         .set_key_value_metadata(Some(kv))
-        .set_column_encoding(ColumnPath::from("ts_ms"), Encoding::DELTA_BINARY_PACKED);
-    // Prices stay PLAIN: zstd finds the repeated 8-byte values of tick-sized prices (a year of
-    // NEARUSDT: 6.7 MB, against 13 MB with BYTE_STREAM_SPLIT at the same level and speed).
+        .set_encoding(Encoding::PLAIN);
+    // PLAIN everywhere: the reader's fast path copies PLAIN pages directly, and zstd finds
+    // the repeated 8-byte values of tick-sized prices.
     props.build()
 }
 
@@ -229,6 +233,70 @@ fn decode<R: ChunkReader + 'static>(reader: R, path: &Path) -> Result<Candles, C
     Candles::try_new(Columns { ts_ms, open, high, low, close, volume }, symbol, path)
 }
 
+/// A fixed-width little-endian value as stored by PLAIN encoding.
+trait Plain: Sized {
+    fn from_le(b: [u8; 8]) -> Self;
+}
+
+impl Plain for i64 {
+    #[inline]
+    fn from_le(b: [u8; 8]) -> Self {
+        i64::from_le_bytes(b)
+    }
+}
+
+impl Plain for f64 {
+    #[inline]
+    fn from_le(b: [u8; 8]) -> Self {
+        f64::from_le_bytes(b)
+    }
+}
+
+/// The fast path for a required column whose data pages are all PLAIN (what gridsweep
+/// writes): the values are copied straight out of each page. `None` when some page is not
+/// (dictionary, delta, …), so the caller falls back to Parquet's typed reader.
+fn read_plain_pages<T: ParquetType, R: ChunkReader + 'static>(
+    file: &SerializedFileReader<R>,
+    leaf: usize,
+    n: usize,
+) -> parquet::errors::Result<Option<Vec<T::T>>>
+where
+    T::T: Plain,
+{
+    let mut out: Vec<T::T> = Vec::with_capacity(n);
+    for rg in 0..file.num_row_groups() {
+        let mut pages = file.get_row_group(rg)?.get_column_page_reader(leaf)?;
+        while let Some(page) = pages.get_next_page()? {
+            let (buf, values) = match &page {
+                Page::DataPage { buf, num_values, encoding: Encoding::PLAIN, .. } => {
+                    (&buf[..], *num_values as usize)
+                }
+                Page::DataPageV2 {
+                    buf,
+                    num_values,
+                    encoding: Encoding::PLAIN,
+                    def_levels_byte_len: 0,
+                    rep_levels_byte_len: 0,
+                    ..
+                } => (&buf[..], *num_values as usize),
+                _ => return Ok(None),
+            };
+            if buf.len() < values * 8 {
+                return Err(ParquetError::General(format!(
+                    "a PLAIN page holds {} bytes for {values} values",
+                    buf.len()
+                )));
+            }
+            out.extend(buf[..values * 8].chunks_exact(8).map(|c| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(c);
+                T::T::from_le(b)
+            }));
+        }
+    }
+    Ok(Some(out))
+}
+
 /// Decodes one leaf column over every row group into a `Vec` of `n` values; a null (in a
 /// nullable column from another writer) is an error naming its 1-based row.
 fn read_column<T: ParquetType, R: ChunkReader + 'static>(
@@ -237,9 +305,17 @@ fn read_column<T: ParquetType, R: ChunkReader + 'static>(
     n: usize,
     path: &Path,
     column: &'static str,
-) -> Result<Vec<T::T>, CandleError> {
+) -> Result<Vec<T::T>, CandleError>
+where
+    T::T: Plain,
+{
     let pq = |source| CandleError::Parquet { path: path.to_path_buf(), source };
     let max_def = file.metadata().file_metadata().schema_descr().column(leaf).max_def_level();
+    if max_def == 0 {
+        if let Some(out) = read_plain_pages::<T, R>(file, leaf, n).map_err(pq)? {
+            return Ok(out);
+        }
+    }
     let mut out: Vec<T::T> = Vec::with_capacity(n);
     let mut defs: Vec<i16> = Vec::new();
     for rg in 0..file.num_row_groups() {
