@@ -28,6 +28,22 @@ pub struct SweepArgs {
     /// Run only slice K of N (1-based) for a job array; join the parts with `gridsweep merge`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
+    /// Ranking and output format of the summary.
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// Run sweeps above the size guard (1,000,000 runs) and overwrite a result file that
+    /// holds other results.
+    #[arg(long)]
+    pub force: bool,
+    /// Runs per block: the unit of durability on interrupt, of row groups and of shards.
+    /// Resume and merge need the same value.
+    #[arg(long, value_name = "N", default_value_t = crate::sweep::DEFAULT_BLOCK_RUNS)]
+    pub block_runs: u64,
+}
+
+/// Summary options shared by `sweep` and `merge`.
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
     /// Objective of the top-10 table: a numeric metric, optionally `:asc`/`:desc`
     /// (drawdowns, fees, rejections rank ascending by default, everything else descending).
     #[arg(long, value_name = "METRIC", default_value = "calmar_ratio")]
@@ -38,14 +54,6 @@ pub struct SweepArgs {
     /// Print one JSON document (summary and top rows) on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
-    /// Run sweeps above the size guard (1,000,000 runs) and overwrite a result file that
-    /// holds other results.
-    #[arg(long)]
-    pub force: bool,
-    /// Runs per block: the unit of durability on interrupt, of row groups and of shards.
-    /// Resume and merge need the same value.
-    #[arg(long, value_name = "N", default_value_t = crate::sweep::DEFAULT_BLOCK_RUNS)]
-    pub block_runs: u64,
 }
 
 /// Arguments of `gridsweep merge`.
@@ -57,15 +65,9 @@ pub struct MergeArgs {
     /// Merged result file.
     #[arg(long, short = 'o', value_name = "FILE.parquet")]
     pub out: PathBuf,
-    /// Objective of the top-10 table (as for `sweep`).
-    #[arg(long, value_name = "METRIC", default_value = "calmar_ratio")]
-    pub rank_by: RankBy,
-    /// Rows in the top table.
-    #[arg(long, value_name = "N", default_value_t = 10)]
-    pub top: usize,
-    /// Print one JSON document on stdout instead of the table.
-    #[arg(long)]
-    pub json: bool,
+    /// Ranking and output format of the summary.
+    #[command(flatten)]
+    pub report: ReportArgs,
     /// Overwrite an existing output file.
     #[arg(long)]
     pub force: bool,
@@ -100,7 +102,7 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
     let window = setup.window();
     let sizes: Vec<String> =
         spec.space.axes().iter().map(|a| format!("{} {}", a.name, a.values.len())).collect();
-    if !args.json {
+    if !args.report.json {
         eprintln!(
             "sweep {}: {} runs ({}) over {} candles {} .. {}",
             spec.name,
@@ -132,14 +134,14 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
         threads: args.threads,
         shard,
         block_runs: args.block_runs,
-        rank: args.rank_by,
-        top_n: args.top,
-        progress: !args.json,
+        rank: args.report.rank_by,
+        top_n: args.report.top,
+        progress: !args.report.json,
         force: args.force,
     };
     let s = execute(&setup, &opts).with_context(|| format!("sweep {} failed", spec.name))?;
     let r = &s.report;
-    if args.json {
+    if args.report.json {
         let doc = json!({
             "sweep": spec.name,
             "file": args.file.display().to_string(),
@@ -200,10 +202,10 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
 /// # Errors
 /// Parts that cannot be merged (the message says why and how to fix it) or I/O errors.
 pub fn run_merge(args: MergeArgs) -> anyhow::Result<i32> {
-    let m = merge(&args.parts, &args.out, args.rank_by, args.top, args.force)?;
+    let m = merge(&args.parts, &args.out, args.report.rank_by, args.report.top, args.force)?;
     let axes: Vec<&str> = m.axes.iter().map(String::as_str).collect();
     let r = &m.report;
-    if args.json {
+    if args.report.json {
         let doc = json!({
             "sweep": m.name,
             "out": m.out.display().to_string(),
