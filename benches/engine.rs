@@ -15,7 +15,7 @@ mod common;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use gridsweep::engine::{candle_ticks, Amount, Engine, Model, NoRecorder, RunContext, RunParams};
+use gridsweep::engine::{Amount, Engine, Model, NoRecorder, RunContext, RunParams};
 use gridsweep::instrument::Instrument;
 use gridsweep::tiers::builtin::builtin_tiers;
 
@@ -42,15 +42,13 @@ fn bench_engine(c: &mut Criterion) {
         let p = params(model);
         let mut engine = Engine::new();
         g.bench_function(name, |b| {
-            b.iter(|| {
-                engine.run(candle_ticks(black_box(slice)), &p, &ctx, &mut NoRecorder).unwrap()
-            })
+            b.iter(|| engine.run_candles(black_box(slice), &p, &ctx, &mut NoRecorder).unwrap())
         });
     }
     let p = params(Model::Bybit);
     let mut reference = Engine::reference();
     g.bench_function("reference_engine_bybit_50", |b| {
-        b.iter(|| reference.run(candle_ticks(black_box(slice)), &p, &ctx, &mut NoRecorder).unwrap())
+        b.iter(|| reference.run_candles(black_box(slice), &p, &ctx, &mut NoRecorder).unwrap())
     });
     g.bench_function("kernel_50", |b| {
         b.iter(|| common::reference_kernel(black_box(slice), 50, 0.3, 0.2, 0.0002, &tiers))

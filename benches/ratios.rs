@@ -29,7 +29,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use gridsweep::candles::CandleSlice;
-use gridsweep::engine::{candle_ticks, Amount, Engine, Model, NoRecorder, RunContext, RunParams};
+use gridsweep::engine::{Amount, Engine, Model, NoRecorder, RunContext, RunParams};
 use gridsweep::instrument::Instrument;
 use gridsweep::tiers::builtin::builtin_tiers;
 use gridsweep::tiers::TierTable;
@@ -69,7 +69,7 @@ fn time(samples: usize, reps: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn run_engine(e: &mut Engine, c: CandleSlice<'_>, p: &RunParams, ctx: &RunContext<'_>) {
-    black_box(e.run(candle_ticks(black_box(c)), p, ctx, &mut NoRecorder).unwrap());
+    black_box(e.run_candles(black_box(c), p, ctx, &mut NoRecorder).unwrap());
 }
 
 fn measure(quick: bool) -> BTreeMap<String, f64> {

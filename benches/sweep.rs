@@ -21,7 +21,7 @@ use std::time::Duration;
 use std::hint::black_box;
 
 use criterion::{Criterion, SamplingMode, Throughput};
-use gridsweep::engine::{candle_ticks, Engine, NoRecorder};
+use gridsweep::engine::{Engine, NoRecorder};
 use gridsweep::sweep::runner::{build_pool, compute};
 use gridsweep::sweep::{SizeLimit, SweepSetup, SweepSpec};
 
@@ -77,9 +77,7 @@ fn main() {
     g.throughput(Throughput::Elements(candles));
     let mut engine = Engine::new();
     g.bench_function("engine", |b| {
-        b.iter(|| {
-            engine.run(candle_ticks(black_box(window)), &params, &ctx, &mut NoRecorder).unwrap()
-        })
+        b.iter(|| engine.run_candles(black_box(window), &params, &ctx, &mut NoRecorder).unwrap())
     });
     g.finish();
 
@@ -111,7 +109,7 @@ fn main() {
         let mut e = Engine::new();
         for id in 0..COMBOS {
             let p = setup.spec.space.params(id).unwrap();
-            let _ = black_box(e.run(candle_ticks(window), &p, &ctx, &mut NoRecorder));
+            let _ = black_box(e.run_candles(window, &p, &ctx, &mut NoRecorder));
         }
     });
     println!("\nsweep bench summary ({COMBOS} combinations × {candles} candles, {cores} cores)");

@@ -1,6 +1,6 @@
 //! Profiling aid: the engine over the sample month, many times (`perf record` this).
 use gridsweep::candles::Candles;
-use gridsweep::engine::{candle_ticks, Amount, Engine, Model, NoRecorder, RunContext, RunParams};
+use gridsweep::engine::{Amount, Engine, Model, NoRecorder, RunContext, RunParams};
 use gridsweep::instrument::Instrument;
 use gridsweep::tiers::builtin::builtin_tiers;
 fn main() {
@@ -17,7 +17,7 @@ fn main() {
     let t = std::time::Instant::now();
     let n = 30;
     for _ in 0..n {
-        std::hint::black_box(e.run(candle_ticks(c.slice()), &p, &ctx, &mut NoRecorder).unwrap());
+        std::hint::black_box(e.run_candles(c.slice(), &p, &ctx, &mut NoRecorder).unwrap());
     }
     let s = t.elapsed().as_secs_f64() / f64::from(n);
     println!("{:.3} ms per run, {:.3e} candles/s", s * 1e3, c.len() as f64 / s);

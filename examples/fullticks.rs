@@ -1,6 +1,6 @@
 //! Diagnostic: how many ticks take the full path, and how many of those had fills.
 use gridsweep::candles::Candles;
-use gridsweep::engine::{candle_ticks, Amount, Engine, Model, RunContext, RunParams, VecRecorder};
+use gridsweep::engine::{Amount, Engine, Model, RunContext, RunParams, VecRecorder};
 use gridsweep::instrument::Instrument;
 use gridsweep::tiers::builtin::builtin_tiers;
 fn main() {
@@ -17,7 +17,7 @@ fn main() {
         let mut e = Engine::new();
         let mut rec = VecRecorder::default();
         let t = std::time::Instant::now();
-        let m = e.run(candle_ticks(c.slice()), &p, &ctx, &mut rec).unwrap();
+        let m = e.run_candles(c.slice(), &p, &ctx, &mut rec).unwrap();
         let mut ts: Vec<i64> = rec.fills.iter().map(|f| f.ts_ms).collect();
         ts.dedup();
         println!(

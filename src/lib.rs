@@ -14,7 +14,7 @@
 //!
 //! ```
 //! use gridsweep::candles::CandleSlice;
-//! use gridsweep::engine::{candle_ticks, Amount, Engine, Model, NoRecorder, RunContext, RunParams};
+//! use gridsweep::engine::{Amount, Engine, Model, NoRecorder, RunContext, RunParams};
 //! use gridsweep::instrument::Instrument;
 //! use gridsweep::tiers::builtin::builtin_tiers;
 //!
@@ -31,7 +31,7 @@
 //! params.grid.grid_step = 0.5;
 //! params.grid.amount = Amount::parse("100").unwrap(); // 100 USDT per order
 //!
-//! let metrics = Engine::new().run(candle_ticks(candles), &params, &ctx, &mut NoRecorder).unwrap();
+//! let metrics = Engine::new().run_candles(candles, &params, &ctx, &mut NoRecorder).unwrap();
 //! assert_eq!(metrics.ticks, 12); // four ticks per candle
 //! assert!(metrics.total_trades > 0);
 //! let equity = metrics.initial_balance + metrics.total_realized_pnl + metrics.total_unrealized_pnl

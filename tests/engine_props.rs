@@ -40,12 +40,20 @@ fn candles(start: f64, steps: &[(i16, u8, u8, i16)]) -> (Vec<i64>, [Vec<f64>; 4]
     let mut ts = Vec::new();
     let (mut o, mut h, mut l, mut c) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut px = (start * 100.0).round() as i64;
+    let mut t = 1_769_904_000_000i64;
     for (i, &(d, up, down, close)) in steps.iter().enumerate() {
+        // Mostly 1-minute steps, with some off-minute ones and hour-long gaps, so hour
+        // buckets and funding times also fall inside candles.
+        t += match i % 13 {
+            0 if i > 0 => 3_600_000 + 20_000,
+            7 => 80_000,
+            _ => 60_000,
+        };
         let open = px.max(200);
         let close_px = (open + i64::from(close)).max(100);
         let high = open.max(close_px) + i64::from(up);
         let low = (open.min(close_px) - i64::from(down)).max(50);
-        ts.push(1_769_904_000_000 + i as i64 * 60_000);
+        ts.push(t);
         o.push(open as f64 / 100.0);
         h.push(high as f64 / 100.0);
         l.push(low as f64 / 100.0);
@@ -109,19 +117,23 @@ proptest! {
         let inst = ltc();
         let tiers = builtin_tiers("LTCUSDT");
         let ctx = RunContext { instrument: &inst, tiers: &tiers, funding_series: None };
-        let (mut a, mut b) = (Log::default(), Log::default());
-        let ra = Engine::new().run(candle_ticks(slice), &p, &ctx, &mut a);
-        let rb = Engine::reference().run(candle_ticks(slice), &p, &ctx, &mut b);
-        match (ra, rb) {
-            (Ok(ma), Ok(mb)) => {
-                let fa: Vec<_> = ma.fields().iter().map(|(n, v)| format!("{n}={v:?}")).collect();
-                let fb: Vec<_> = mb.fields().iter().map(|(n, v)| format!("{n}={v:?}")).collect();
-                prop_assert_eq!(fa, fb);
+        let (mut a, mut b, mut r) = (Log::default(), Log::default(), Log::default());
+        // The fast engine on candles (per-candle quiet path) and on their ticks.
+        let ra = Engine::new().run_candles(slice, &p, &ctx, &mut a);
+        let rb = Engine::new().run(candle_ticks(slice), &p, &ctx, &mut b);
+        let rr = Engine::reference().run(candle_ticks(slice), &p, &ctx, &mut r);
+        for (fast, log) in [(ra, &a), (rb, &b)] {
+            match (fast, &rr) {
+                (Ok(ma), Ok(mb)) => {
+                    let fa: Vec<_> = ma.fields().iter().map(|(n, v)| format!("{n}={v:?}")).collect();
+                    let fb: Vec<_> = mb.fields().iter().map(|(n, v)| format!("{n}={v:?}")).collect();
+                    prop_assert_eq!(fa, fb);
+                }
+                (Err(ea), Err(eb)) => prop_assert_eq!(&ea, eb),
+                (x, y) => prop_assert!(false, "fast {:?} vs reference {:?}", x, y),
             }
-            (Err(ea), Err(eb)) => prop_assert_eq!(ea, eb),
-            (x, y) => prop_assert!(false, "fast {:?} vs reference {:?}", x, y),
+            prop_assert_eq!(log, &r);
         }
-        prop_assert_eq!(a, b);
     }
 
     /// Equity = balance + unrealised at every tick: the recorded marks rebuild from the fills.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use gridsweep::candles::Candles;
-use gridsweep::engine::{candle_ticks, Amount, Engine, Model, NoRecorder, RunContext, RunParams};
+use gridsweep::engine::{Amount, Engine, Model, NoRecorder, RunContext, RunParams};
 use gridsweep::instrument::Instrument;
 use gridsweep::tiers::builtin::builtin_tiers;
 
@@ -50,10 +50,10 @@ fn second_run_allocates_nothing() {
         p.grid.grid_step = 0.3;
         p.grid.amount = Amount::parse("x0.002").unwrap();
         let mut engine = Engine::new();
-        let first = engine.run(candle_ticks(candles.slice()), &p, &ctx, &mut NoRecorder).unwrap();
+        let first = engine.run_candles(candles.slice(), &p, &ctx, &mut NoRecorder).unwrap();
         assert!(first.total_trades > 1000, "the month must exercise the engine");
         let before = ALLOCS.load(Ordering::Relaxed);
-        let second = engine.run(candle_ticks(candles.slice()), &p, &ctx, &mut NoRecorder).unwrap();
+        let second = engine.run_candles(candles.slice(), &p, &ctx, &mut NoRecorder).unwrap();
         let allocs = ALLOCS.load(Ordering::Relaxed) - before;
         assert_eq!(allocs, 0, "{model:?}: {allocs} allocations in a steady-state run");
         assert_eq!(first, second, "a reused engine must give the same result");

@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 
 use crate::candles::Candles;
 use crate::config::backtest::BacktestConfig;
-use crate::engine::{candle_ticks, Engine, RunContext, Tick, VecRecorder};
+use crate::engine::{Engine, RunContext, Tick, VecRecorder};
 use crate::metrics::Metrics;
 use crate::output::{write_equity, write_trades};
 use crate::tickfile::read_ticks_csv;
@@ -73,7 +73,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
             format_iso(window.ts_ms[0]),
             format_iso(window.ts_ms[window.len() - 1])
         );
-        (engine.run(candle_ticks(window), &cfg.params, &ctx, &mut rec), desc)
+        (engine.run_candles(window, &cfg.params, &ctx, &mut rec), desc)
     };
     let m = metrics.with_context(|| format!("backtest of {} failed", args.config.display()))?;
     if let Some(p) = &args.trades {

@@ -1,9 +1,10 @@
 //! The engine: one grid backtest over a tick stream. Pure: no I/O, no clock, no randomness.
 //!
-//! A run is `Engine::run(ticks, params, ctx, recorder)`. The [`Engine`] value is the
-//! reusable scratch space (grid, order book, intent buffers); after the first run on a
-//! thread nothing is allocated per run or per tick. Candles become ticks through
-//! [`candle_ticks`] (PRODUCT §1).
+//! A run is `Engine::run(ticks, params, ctx, recorder)` over a tick stream, or
+//! `Engine::run_candles(candles, …)` over candles (each four ticks, PRODUCT §1, as
+//! [`candle_ticks`] yields them; same results, faster). The [`Engine`] value is the reusable
+//! scratch space (grid, order book, intent buffers); after the first run on a thread nothing
+//! is allocated per run or per tick.
 
 pub mod grid;
 pub mod params;

@@ -211,6 +211,78 @@ impl MetricsAccumulator {
         self.hourly.push(ts_ms, equity);
     }
 
+    /// Records the four equity marks of a candle at `ts`, `ts` + 15 s, + 30 s and + 45 s with
+    /// unchanged margins: the same state as four calls of [`MetricsAccumulator::on_tick`].
+    #[inline]
+    pub fn on_quiet_candle(
+        &mut self,
+        ts: i64,
+        equity: &[f64; 4],
+        im: f64,
+        mm: f64,
+        in_market: bool,
+    ) {
+        let last_ts = ts + 45_000;
+        if self.first_ts.is_none() || last_ts >= self.hourly.bucket_end_ms {
+            for (k, &e) in equity.iter().enumerate() {
+                self.on_tick(ts + 15_000 * k as i64, e, im, mm, in_market);
+            }
+            return;
+        }
+        self.last_ts = Some(last_ts);
+        self.ticks += 4;
+        self.ticks_in_market += 4 * u64::from(in_market);
+        let mut min_e = f64::INFINITY;
+        for &e in equity {
+            if e >= self.peak {
+                self.peak = e;
+            }
+            let dd = self.peak - e;
+            if dd > self.max_dd {
+                self.max_dd = dd;
+            }
+            if self.peak > 0.0 && dd * 100.0 >= self.max_dd_pct * self.peak * (1.0 - 1e-12) {
+                let pct = dd / self.peak * 100.0;
+                if pct > self.max_dd_pct {
+                    self.max_dd_pct = pct;
+                }
+            }
+            if e < self.peak {
+                self.run_below += 1;
+                if self.run_below > self.max_run_below {
+                    self.max_run_below = self.run_below;
+                }
+            } else {
+                self.run_below = 0;
+            }
+            if e > 0.0 && e < min_e {
+                min_e = e;
+            }
+        }
+        if im > self.peak_im {
+            self.peak_im = im;
+        }
+        if mm > self.peak_mm {
+            self.peak_mm = mm;
+        }
+        // x / e is monotone in e, so the largest ratio of the four is at the smallest equity.
+        if min_e.is_finite() {
+            if im * 100.0 >= self.peak_imr_pct * min_e * (1.0 - 1e-12) {
+                let a = im / min_e * 100.0;
+                if a > self.peak_imr_pct {
+                    self.peak_imr_pct = a;
+                }
+            }
+            if mm * 100.0 >= self.peak_mmr_pct * min_e * (1.0 - 1e-12) {
+                let b = mm / min_e * 100.0;
+                if b > self.peak_mmr_pct {
+                    self.peak_mmr_pct = b;
+                }
+            }
+        }
+        self.hourly.bucket_last = equity[3];
+    }
+
     /// Σ wins and Σ losses so far (for tests and reports).
     pub fn win_loss_sums(&self) -> (f64, f64) {
         (self.sum_wins, self.sum_losses)

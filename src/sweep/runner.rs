@@ -14,7 +14,7 @@ use super::setup::SweepSetup;
 use super::SweepError;
 use crate::candles::CandleSlice;
 use crate::engine::RunParams;
-use crate::engine::{candle_ticks, Engine, NoRecorder, RunContext};
+use crate::engine::{Engine, NoRecorder, RunContext};
 
 thread_local! {
     static ENGINE: RefCell<Engine> = RefCell::new(Engine::new());
@@ -59,7 +59,7 @@ pub fn run_params(
     let r = catch_unwind(AssertUnwindSafe(|| {
         ENGINE.with(|e| {
             let mut engine = e.borrow_mut();
-            engine.run(candle_ticks(window), params, ctx, &mut NoRecorder)
+            engine.run_candles(window, params, ctx, &mut NoRecorder)
         })
     }));
     match r {

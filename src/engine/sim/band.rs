@@ -39,6 +39,19 @@ impl Band {
     pub(super) fn contains(&self, t: Tick) -> bool {
         t.ts_ms < self.until && self.lo <= t.price && t.price <= self.hi
     }
+
+    /// True when all four ticks of the candle opening at `ts` are inside the band (and so
+    /// also finite and positive: a band with `lo > 0` admits no other price).
+    #[inline]
+    pub(super) fn contains_candle(&self, ts: i64, o: f64, h: f64, l: f64, c: f64) -> bool {
+        let inside = |p: f64| (self.lo <= p) & (p <= self.hi);
+        (ts.saturating_add(45_000) < self.until)
+            & (self.lo > 0.0)
+            & inside(o)
+            & inside(h)
+            & inside(l)
+            & inside(c)
+    }
 }
 
 impl Engine {
@@ -50,6 +63,46 @@ impl Engine {
         let equity = self.equity_at(s, p);
         self.mark_equity(ts, p, equity, rec);
         self.last_close = Some(p);
+    }
+
+    /// [`Engine::quiet_tick`] for the four ticks of a candle inside the band, with the
+    /// loop-invariant work done once.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub(super) fn quiet_candle<R: Recorder>(
+        &mut self,
+        s: &Setup,
+        ts: i64,
+        o: f64,
+        h: f64,
+        l: f64,
+        c: f64,
+        rec: &mut R,
+    ) {
+        let (second, third) = if c >= o { (l, h) } else { (h, l) };
+        let prices = [o, second, third, c];
+        // The terms of `equity_at` in its own order, so every mark is bit-identical.
+        let base = s.initial + self.realized - self.commission + self.funding;
+        let (long, short) = (self.legs[0], self.legs[1]);
+        let mut equity = [0.0; 4];
+        for k in 0..4 {
+            equity[k] = base
+                + long.unrealized(Direction::Long, prices[k])
+                + short.unrealized(Direction::Short, prices[k]);
+        }
+        let in_market = long.lots > 0 || short.lots > 0;
+        self.accum.on_quiet_candle(ts, &equity, self.im_mm.0, self.im_mm.1, in_market);
+        for (k, e) in equity.iter().enumerate() {
+            rec.on_equity(ts + 15_000 * k as i64, *e);
+        }
+        if in_market && (self.liq[0] > 0.0 || self.liq[1] > 0.0) {
+            for p in prices {
+                self.track_liq_distance(p);
+            }
+        }
+        self.balance = equity[3];
+        self.last_price = c;
+        self.last_close = Some(c);
     }
 
     /// First time after `ts` at which funding could be due.
