@@ -118,6 +118,13 @@ impl Grid {
         }
     }
 
+    /// True when the ladder is strictly ascending (always, unless the origin's quirks let a
+    /// rebalance put a level out of order), so a price has at most one index.
+    #[inline]
+    pub fn is_sorted_unique(&self) -> bool {
+        !self.degenerate
+    }
+
     /// Changes whenever level indices may have moved (build, rebalance shift).
     #[inline]
     pub fn version(&self) -> u32 {
@@ -180,9 +187,12 @@ impl Grid {
         }
         let quarter = self.grid_step / 4.0;
         for l in &mut self.levels {
-            let too_close = l.price != 0.0
-                && self.grid_step != 0.0
-                && (l.price - fill_price).abs() / l.price * 100.0 < quarter;
+            // The multiply test rules out far levels without a division; it is
+            // conservative, so the origin's division decides every case near the threshold.
+            let diff = (l.price - fill_price).abs();
+            let far = l.price > 0.0 && diff * 100.0 > quarter * l.price * (1.0 + 1e-9);
+            let too_close =
+                l.price != 0.0 && self.grid_step != 0.0 && !far && diff / l.price * 100.0 < quarter;
             if too_close {
                 l.side = LevelSide::Wait;
             } else if last_close < l.price {

@@ -124,7 +124,7 @@ impl Engine {
         let until = self.funding_until(s, ctx, t.ts_ms);
         // No fill: strict cross, so a buy at L is safe for p ≥ L and a sell for p ≤ L.
         let (mut lo, mut hi) = self.grid.bounds();
-        for o in &self.orders {
+        for o in self.orders.iter().filter(|o| o.is_live()) {
             match o.side {
                 Side::Buy => lo = lo.max(o.price),
                 Side::Sell => hi = hi.min(o.price),
@@ -139,7 +139,7 @@ impl Engine {
         if book.count[0] > levels + 10 || book.count[1] > levels + 10 {
             return Band::EMPTY;
         }
-        self.collect_survivors();
+        self.ensure_survivors();
         for d in DIRS {
             if !self.dups[d.index()].is_empty() || !self.off_grid[d.index()].is_empty() {
                 return Band::EMPTY;

@@ -24,11 +24,32 @@ pub(super) struct Order {
     pub(super) reduce_only: bool,
 }
 
+impl Order {
+    /// False for a filled or cancelled order still in the book's vector (a tombstone: its
+    /// price is NaN, so it never fills and min/max scans skip it).
+    #[inline]
+    pub(super) fn is_live(&self) -> bool {
+        !self.price.is_nan()
+    }
+}
+
+/// Dead entries tolerated in the order vector before it is compacted.
+const MAX_DEAD: usize = 64;
+
 /// An action planned on a ticker event, executed after planning.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Intent {
-    Place { dir: Direction, side: Side, price: f64 },
-    Cancel { id: u64, reason: &'static str },
+    /// Place at ladder index `level` (of the grid the plan walked).
+    Place {
+        dir: Direction,
+        side: Side,
+        price: f64,
+        level: u32,
+    },
+    Cancel {
+        id: u64,
+        reason: &'static str,
+    },
 }
 
 /// Per-direction aggregates of the resting orders, kept up to date as orders come and go.
@@ -75,11 +96,60 @@ impl Engine {
         }
     }
 
+    /// Makes the survivor map current: kept up to date by fills, cancels and placements while
+    /// every order sits alone on a ladder price, rebuilt by [`Engine::collect_survivors`]
+    /// otherwise (and always in the reference engine).
+    #[inline]
+    pub(super) fn ensure_survivors(&mut self) {
+        let current = self.slots_ok
+            && self.survivors_version == self.grid.version()
+            && self.dead <= MAX_DEAD
+            && self.dups.iter().all(Vec::is_empty)
+            && self.off_grid.iter().all(Vec::is_empty);
+        if self.reference || !current {
+            self.collect_survivors();
+        }
+    }
+
+    /// Takes the order at index `i` out of the book (fill or cancel): a tombstone in the
+    /// vector, its slot cleared when the survivor map can follow the change.
+    #[inline]
+    pub(super) fn unlink(&mut self, i: usize) {
+        let o = self.orders[i];
+        self.orders[i].price = f64::NAN;
+        self.dead += 1;
+        let version = self.grid.version();
+        if self.slots_ok && self.survivors_version == version && o.grid_version == version {
+            if let Some(li) = o.level {
+                let slot = &mut self.slots[o.dir.index()][li as usize];
+                if *slot == i as u32 {
+                    *slot = NONE;
+                    return;
+                }
+            }
+        }
+        self.slots_ok = false;
+    }
+
+    /// Empties the book.
+    pub(super) fn clear_orders(&mut self) {
+        self.orders.clear();
+        self.dead = 0;
+        self.slots_ok = false;
+    }
+
     /// Finds one surviving order per price for both directions: `self.slots[dir][level]`
     /// for prices on the ladder (`NONE` when empty), `self.off_grid[dir]` (ascending) for the
     /// others. Extra orders at one price go to `self.dups[dir]` (ascending by price): the
     /// survivor is one whose side the grid wants there, else the first placed (the origin's rule).
+    /// Drops the tombstones first.
     pub(super) fn collect_survivors(&mut self) {
+        if self.dead > 0 {
+            self.orders.retain(Order::is_live);
+            self.dead = 0;
+        }
+        self.slots_ok = true;
+        self.survivors_version = self.grid.version();
         let n = self.grid.levels().len();
         let version = self.grid.version();
         for d in 0..2 {
@@ -144,15 +214,12 @@ impl Engine {
         let n_dir = self.stats.count[dir.index()];
         if n_dir > self.grid.levels().len() + 10 {
             self.grid.build(last_close)?;
-            for o in self.orders.iter().filter(|o| o.dir == dir) {
+            for o in self.orders.iter().filter(|o| o.dir == dir && o.is_live()) {
                 self.intents.push(Intent::Cancel { id: o.id, reason: "rebuild" });
             }
             return Ok(());
         }
-        if dir == Direction::Long || self.survivors_version != self.grid.version() {
-            self.collect_survivors();
-            self.survivors_version = self.grid.version();
-        }
+        self.ensure_survivors();
         for k in 0..self.dups[dir.index()].len() {
             let id = self.orders[self.dups[dir.index()][k].1].id;
             self.intents.push(Intent::Cancel { id, reason: "duplicate" });
@@ -175,9 +242,9 @@ impl Engine {
                     Some(o) if o.side == side => {}
                     Some(o) => {
                         self.intents.push(Intent::Cancel { id: o.id, reason: "side_mismatch" });
-                        self.try_place(dir, side, level.price, last_close);
+                        self.try_place(dir, side, level.price, idx, last_close);
                     }
-                    None => self.try_place(dir, side, level.price, last_close),
+                    None => self.try_place(dir, side, level.price, idx, last_close),
                 }
             }
         }
@@ -191,14 +258,21 @@ impl Engine {
 
     /// The placement filter (§1.5 item 6): the right side of the market, beyond half a step.
     #[inline]
-    pub(super) fn try_place(&mut self, dir: Direction, side: Side, price: f64, last_close: f64) {
+    pub(super) fn try_place(
+        &mut self,
+        dir: Direction,
+        side: Side,
+        price: f64,
+        level: usize,
+        last_close: f64,
+    ) {
         let diff = (last_close - price) / last_close * 100.0;
         let ok = match side {
             Side::Buy => diff > 0.0,
             Side::Sell => diff < 0.0,
         } && diff.abs() > self.grid_step_half();
         if ok {
-            self.intents.push(Intent::Place { dir, side, price });
+            self.intents.push(Intent::Place { dir, side, price, level: level as u32 });
         }
     }
 
@@ -272,14 +346,17 @@ impl Engine {
     ) {
         match intent {
             Intent::Cancel { id, reason } => {
-                if let Some(k) = self.orders.iter().position(|o| o.id == id) {
-                    let o = self.orders.remove(k);
+                // Ids grow with placement and the vector keeps placement order.
+                let found = self.orders.binary_search_by_key(&id, |o| o.id).ok();
+                if let Some(k) = found.filter(|&k| self.orders[k].is_live()) {
+                    let o = self.orders[k];
+                    self.unlink(k);
                     self.rejected.clear();
                     self.book_remove(s, &o);
                     rec.on_cancel(ts, o.dir, o.side, o.price, reason);
                 }
             }
-            Intent::Place { dir, side, price } => {
+            Intent::Place { dir, side, price, level } => {
                 let reduce_only = side.closes(dir);
                 let pending = self.stats.pending_close[dir.index()];
                 if reduce_only && self.legs[dir.index()].lots <= pending {
@@ -292,7 +369,24 @@ impl Engine {
                 if lots <= 0 {
                     return;
                 }
-                if self.orders.iter().any(|o| o.dir == dir && o.side == side && o.price == price) {
+                // With a current survivor map and no duplicates or off-ladder orders, the
+                // only order that can rest at this price in this direction is the slot's.
+                let li = level as usize;
+                let d = dir.index();
+                let mapped = !self.reference
+                    && self.slots_ok
+                    && self.survivors_version == self.grid.version()
+                    && self.dups[d].is_empty()
+                    && self.off_grid[d].is_empty()
+                    && self.grid.is_sorted_unique()
+                    && self.grid.levels().get(li).is_some_and(|l| l.price == price);
+                let exists = if mapped {
+                    let k = self.slots[d][li];
+                    k != NONE && self.orders[k as usize].side == side
+                } else {
+                    self.orders.iter().any(|o| o.dir == dir && o.side == side && o.price == price)
+                };
+                if exists {
                     return;
                 }
                 if s.model == Model::Bybit && !reduce_only {
@@ -307,7 +401,14 @@ impl Engine {
                 }
                 self.next_id += 1;
                 self.rejected.clear();
-                let (level, grid_version) = (None, self.grid.version().wrapping_sub(1));
+                let version = self.grid.version();
+                let (level, grid_version) = if mapped && self.slots[d][li] == NONE {
+                    self.slots[d][li] = self.orders.len() as u32;
+                    (Some(level), version)
+                } else {
+                    self.slots_ok = false;
+                    (None, version.wrapping_sub(1))
+                };
                 let o = Order {
                     id: self.next_id,
                     level,

@@ -67,6 +67,10 @@ pub struct Engine {
     off_grid: [Vec<(f64, usize)>; 2],
     dups: [Vec<(f64, usize)>; 2],
     survivors_version: u32,
+    /// The survivor map describes the live orders (see `ensure_survivors`).
+    slots_ok: bool,
+    /// Tombstones in `orders`.
+    dead: usize,
     rejected: Vec<(Direction, f64)>,
     stats: BookStats,
     im_mm: (f64, f64),
@@ -109,7 +113,7 @@ impl Engine {
     }
 
     fn reset(&mut self, p: &RunParams) {
-        self.orders.clear();
+        self.clear_orders();
         self.fills.clear();
         self.intents.clear();
         for d in 0..2 {
@@ -372,17 +376,18 @@ impl Engine {
         }
         // 2. Fills, in placement order.
         self.fills.clear();
-        let fills = &mut self.fills;
-        self.orders.retain(|o| {
+        for i in 0..self.orders.len() {
+            let o = self.orders[i];
+            // A tombstone's NaN price never crosses.
             let hit = match o.side {
                 Side::Buy => p < o.price,
                 Side::Sell => p > o.price,
             };
             if hit {
-                fills.push(*o);
+                self.fills.push(o);
+                self.unlink(i);
             }
-            !hit
-        });
+        }
         if !self.fills.is_empty() {
             self.rejected.clear();
             for i in 0..self.fills.len() {
@@ -401,7 +406,7 @@ impl Engine {
                 + ctx.tiers.maintenance_margin(self.legs[1].size * p).0;
             if equity <= mm_now {
                 self.close_all(s, ts, p, s.taker, FillKind::Liquidation, rec);
-                self.orders.clear();
+                self.clear_orders();
                 self.stats = BookStats::default();
                 self.liquidated_at = Some(ts);
                 equity = self.equity_at(s, p);
