@@ -46,6 +46,8 @@ pub struct Grid {
     origin_quirks: bool,
     degenerate: bool,
     version: u32,
+    /// Arguments and resulting version of the last `update` that did not move the ladder.
+    last_update: Option<(f64, f64, u32)>,
 }
 
 /// Rounds to the tick as the origin does: `round(x/tick)*tick` (half-even), then
@@ -78,6 +80,7 @@ impl Grid {
     ) {
         self.origin_quirks = origin_quirks;
         self.degenerate = false;
+        self.last_update = None;
         self.levels.clear();
         self.levels.reserve(grid_count as usize + 2);
         self.tick = tick;
@@ -181,28 +184,92 @@ impl Grid {
     /// # Errors
     /// [`DuplicatePrices`] when a rebuild fails.
     pub fn update(&mut self, fill_price: f64, last_close: f64) -> Result<(), DuplicatePrices> {
+        // A repeat of the last call that left the ladder where it was changes nothing (the
+        // sides it sets are the ones already there, so the rebalance test gives the same
+        // answer): the common case of a long and a short order filling at one price.
+        if self.last_update == Some((fill_price, last_close, self.version)) {
+            return Ok(());
+        }
         let (lo, hi) = self.bounds();
         if self.levels.is_empty() || !(lo < last_close && last_close < hi) {
             self.build(last_close)?;
         }
-        let quarter = self.grid_step / 4.0;
-        for l in &mut self.levels {
-            // The multiply test rules out far levels without a division; it is
-            // conservative, so the origin's division decides every case near the threshold.
-            let diff = (l.price - fill_price).abs();
-            let far = l.price > 0.0 && diff * 100.0 > quarter * l.price * (1.0 + 1e-9);
-            let too_close =
-                l.price != 0.0 && self.grid_step != 0.0 && !far && diff / l.price * 100.0 < quarter;
-            if too_close {
-                l.side = LevelSide::Wait;
-            } else if last_close < l.price {
-                l.side = LevelSide::Sell;
-            } else if last_close > l.price {
-                l.side = LevelSide::Buy;
-            }
+        let version = self.version;
+        if self.degenerate {
+            self.assign_sides_any_order(fill_price, last_close);
+        } else {
+            self.assign_sides_sorted(fill_price, last_close);
         }
         self.center();
+        self.last_update =
+            (self.version == version).then_some((fill_price, last_close, self.version));
         Ok(())
+    }
+
+    /// True when the level at `price` is within a quarter step of `fill_price` (the origin's
+    /// test, division and all).
+    #[inline]
+    fn too_close(&self, price: f64, fill_price: f64) -> bool {
+        price != 0.0
+            && self.grid_step != 0.0
+            && (price - fill_price).abs() / price * 100.0 < self.grid_step / 4.0
+    }
+
+    /// A conservative "certainly not too close" test without a division.
+    #[inline]
+    fn certainly_far(&self, price: f64, fill_price: f64) -> bool {
+        let quarter = self.grid_step / 4.0;
+        price > 0.0 && (price - fill_price).abs() * 100.0 > quarter * price * (1.0 + 1e-9)
+    }
+
+    /// §1.4 side assignment, level by level (any ladder order).
+    fn assign_sides_any_order(&mut self, fill_price: f64, last_close: f64) {
+        for k in 0..self.levels.len() {
+            let price = self.levels[k].price;
+            let side = if self.too_close(price, fill_price) {
+                LevelSide::Wait
+            } else if last_close < price {
+                LevelSide::Sell
+            } else if last_close > price {
+                LevelSide::Buy
+            } else {
+                continue;
+            };
+            self.levels[k].side = side;
+        }
+    }
+
+    /// §1.4 side assignment on an ascending ladder: BUY below `last_close`, SELL above, equal
+    /// prices unchanged, then WAIT for the levels near `fill_price`. Relative distance to the
+    /// fill grows away from it, so the scan for near levels stops at the first far one.
+    fn assign_sides_sorted(&mut self, fill_price: f64, last_close: f64) {
+        let below = self.levels.partition_point(|l| l.price < last_close);
+        let at = below + self.levels[below..].partition_point(|l| l.price <= last_close);
+        for l in &mut self.levels[..below] {
+            l.side = LevelSide::Buy;
+        }
+        for l in &mut self.levels[at..] {
+            l.side = LevelSide::Sell;
+        }
+        let split = self.levels.partition_point(|l| l.price < fill_price);
+        for k in (0..split).rev() {
+            let price = self.levels[k].price;
+            if self.certainly_far(price, fill_price) {
+                break;
+            }
+            if self.too_close(price, fill_price) {
+                self.levels[k].side = LevelSide::Wait;
+            }
+        }
+        for k in split..self.levels.len() {
+            let price = self.levels[k].price;
+            if self.certainly_far(price, fill_price) {
+                break;
+            }
+            if self.too_close(price, fill_price) {
+                self.levels[k].side = LevelSide::Wait;
+            }
+        }
     }
 
     /// At most one shift of the ladder when buys and sells are out of balance.
@@ -369,5 +436,54 @@ mod tests {
     fn coarse_tick_is_a_duplicate_error() {
         let mut g = grid(10.0, 10, 0.1);
         assert!(g.build(100.0).is_err());
+    }
+
+    proptest::proptest! {
+        /// The sorted-ladder side assignment equals the level-by-level one, and a repeated
+        /// update changes nothing.
+        #[test]
+        fn sorted_assignment_equals_level_by_level(
+            count in 2u32..60,
+            step in proptest::sample::select(vec![0.05, 0.1, 0.2, 0.35, 1.0, 4.0]),
+            start in 1.0f64..500.0,
+            moves in proptest::collection::vec((-30i32..30, -30i32..30), 1..40),
+        ) {
+            let mut fast = grid(0.01, count, step);
+            if fast.build(start).is_err() {
+                return Ok(()); // tick too coarse for this step at this price
+            }
+            for (a, b) in moves {
+                let (lo, hi) = fast.bounds();
+                let span = hi - lo;
+                let fill = round_tick(lo + span * (0.5 + f64::from(a) / 60.0), 0.01);
+                let close = round_tick(lo + span * (0.5 + f64::from(b) / 60.0), 0.01);
+                // The level-by-level rule on a copy of the same ladder.
+                let mut slow = fast.clone();
+                slow.assign_sides_any_order(fill, close);
+                if !fast.degenerate {
+                    let mut sorted = fast.clone();
+                    sorted.assign_sides_sorted(fill, close);
+                    proptest::prop_assert_eq!(show(&sorted), show(&slow));
+                }
+                let before = fast.version();
+                if fast.update(fill, close).is_err() {
+                    return Ok(());
+                }
+                let once = show(&fast);
+                let cached = fast.last_update == Some((fill, close, fast.version()));
+                let mut again = fast.clone();
+                again.last_update = None;
+                again.update(fill, close).unwrap();
+                fast.update(fill, close).unwrap();
+                if fast.version() == before {
+                    proptest::prop_assert!(cached, "an update that kept the ladder is cached");
+                }
+                if cached {
+                    // The repeat the cache skips is a no-op when computed.
+                    proptest::prop_assert_eq!(show(&again), once.clone());
+                    proptest::prop_assert_eq!(show(&fast), once);
+                }
+            }
+        }
     }
 }
