@@ -146,7 +146,13 @@ impl Engine {
             }
             // Levels without an order: a placement becomes possible past the filter threshold.
             let half = self.grid.grid_step() / 2.0;
-            for li in 0..levels {
+            // Only levels the plan found without a matching order can be open now; the
+            // rest kept their order through execution.
+            let listed =
+                if self.open_levels_ok { self.open_levels[d.index()].len() } else { levels };
+            for k in 0..listed {
+                let li =
+                    if self.open_levels_ok { self.open_levels[d.index()][k] as usize } else { k };
                 let level = self.grid.levels()[li];
                 let side = match level.side {
                     LevelSide::Buy => Side::Buy,

@@ -212,7 +212,9 @@ impl Engine {
     /// Plans one direction's intents (§1.5) into `self.intents`.
     pub(super) fn plan(&mut self, dir: Direction, last_close: f64) -> Result<(), RunError> {
         let n_dir = self.stats.count[dir.index()];
+        self.open_levels[dir.index()].clear();
         if n_dir > self.grid.levels().len() + 10 {
+            self.open_levels_ok = false;
             self.grid.build(last_close)?;
             for o in self.orders.iter().filter(|o| o.dir == dir && o.is_live()) {
                 self.intents.push(Intent::Cancel { id: o.id, reason: "rebuild" });
@@ -239,13 +241,14 @@ impl Engine {
                     LevelSide::Wait => continue,
                 };
                 match self.survivor(dir, idx) {
-                    Some(o) if o.side == side => {}
+                    Some(o) if o.side == side => continue,
                     Some(o) => {
                         self.intents.push(Intent::Cancel { id: o.id, reason: "side_mismatch" });
                         self.try_place(dir, side, level.price, idx, last_close);
                     }
                     None => self.try_place(dir, side, level.price, idx, last_close),
                 }
+                self.open_levels[dir.index()].push(idx as u32);
             }
         }
         // Survivors off every grid price are cancelled; WAIT levels keep theirs.

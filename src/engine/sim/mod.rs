@@ -71,6 +71,10 @@ pub struct Engine {
     slots_ok: bool,
     /// Tombstones in `orders`.
     dead: usize,
+    /// Per direction, the ladder indices the last plan found without a matching order.
+    open_levels: [Vec<u32>; 2],
+    /// `open_levels` covers every level (false after a plan that rebuilt the ladder).
+    open_levels_ok: bool,
     rejected: Vec<(Direction, f64)>,
     stats: BookStats,
     im_mm: (f64, f64),
@@ -120,7 +124,9 @@ impl Engine {
             self.slots[d].clear();
             self.off_grid[d].clear();
             self.dups[d].clear();
+            self.open_levels[d].clear();
         }
+        self.open_levels_ok = false;
         self.rejected.clear();
         self.stats = BookStats::default();
         self.band = band::Band::EMPTY;
@@ -428,6 +434,7 @@ impl Engine {
             }
         }
         self.intents.clear();
+        self.open_levels_ok = true;
         for d in DIRS {
             self.plan(d, p)?;
         }
