@@ -124,11 +124,11 @@ impl Engine {
         let until = self.funding_until(s, ctx, t.ts_ms);
         // No fill: strict cross, so a buy at L is safe for p ≥ L and a sell for p ≤ L.
         let (mut lo, mut hi) = self.grid.bounds();
-        for o in self.orders.iter().filter(|o| o.is_live()) {
-            match o.side {
-                Side::Buy => lo = lo.max(o.price),
-                Side::Sell => hi = hi.min(o.price),
-            }
+        // Branch-free: `max`/`min` skip a tombstone's NaN price.
+        for o in &self.orders {
+            let buy = o.side == Side::Buy;
+            lo = lo.max(if buy { o.price } else { f64::NEG_INFINITY });
+            hi = hi.min(if buy { f64::INFINITY } else { o.price });
         }
         if lo > hi || lo.is_nan() || hi.is_nan() {
             return Band::EMPTY;
@@ -146,6 +146,8 @@ impl Engine {
             }
             // Levels without an order: a placement becomes possible past the filter threshold.
             let half = self.grid.grid_step() / 2.0;
+            let buy_scale = (1.0 - EPS) / (1.0 - half / 100.0);
+            let sell_scale = (1.0 + EPS) / (1.0 + half / 100.0);
             // Only levels the plan found without a matching order can be open now; the
             // rest kept their order through execution.
             let listed =
@@ -165,18 +167,27 @@ impl Engine {
                     }
                     continue;
                 }
+                // The close gate holds whatever the price (the common case: no position).
+                let di = d.index();
+                if side.closes(d) && self.legs[di].lots <= self.stats.pending_close[di] {
+                    continue;
+                }
                 // BUY is eligible for p > L / (1 − g/200); SELL for p < L / (1 + g/200).
-                let (a, b) = match side {
-                    Side::Buy => ((level.price / (1.0 - half / 100.0)) * (1.0 - EPS), hi),
-                    Side::Sell => (lo, (level.price / (1.0 + half / 100.0)) * (1.0 + EPS)),
+                // (Reciprocals: their rounding is far inside the EPS margin.)
+                let threshold = match side {
+                    Side::Buy => level.price * buy_scale,
+                    Side::Sell => level.price * sell_scale,
                 };
-                let (a, b) = (a.max(lo), b.min(hi));
+                let (a, b) = match side {
+                    Side::Buy => (threshold.max(lo), hi),
+                    Side::Sell => (lo, threshold.min(hi)),
+                };
                 if a > b || self.placement_fails_everywhere(s, ctx, d, side, level.price, a, b) {
                     continue;
                 }
                 match side {
-                    Side::Buy => hi = hi.min((level.price / (1.0 - half / 100.0)) * (1.0 - EPS)),
-                    Side::Sell => lo = lo.max((level.price / (1.0 + half / 100.0)) * (1.0 + EPS)),
+                    Side::Buy => hi = hi.min(threshold),
+                    Side::Sell => lo = lo.max(threshold),
                 }
                 if lo > hi {
                     return Band::EMPTY;

@@ -384,11 +384,9 @@ impl Engine {
         self.fills.clear();
         for i in 0..self.orders.len() {
             let o = self.orders[i];
-            // A tombstone's NaN price never crosses.
-            let hit = match o.side {
-                Side::Buy => p < o.price,
-                Side::Sell => p > o.price,
-            };
+            // A tombstone's NaN price never crosses. Branch-free: sides interleave.
+            let buy = o.side == Side::Buy;
+            let hit = (buy & (p < o.price)) | (!buy & (p > o.price));
             if hit {
                 self.fills.push(o);
                 self.unlink(i);
