@@ -226,30 +226,43 @@ impl Engine {
             let id = self.orders[self.dups[dir.index()][k].1].id;
             self.intents.push(Intent::Cancel { id, reason: "duplicate" });
         }
-        // Walk non-WAIT levels outward from the centre, lower price first at equal distance.
-        let n = self.grid.levels().len();
-        let c = self.grid.center_index();
-        for d in 0..n {
-            for (idx, valid) in [(c.wrapping_sub(d), d <= c), (c + d, d > 0 && c + d < n)] {
-                if !valid {
-                    continue;
-                }
-                let level = self.grid.levels()[idx];
-                let side = match level.side {
-                    LevelSide::Buy => Side::Buy,
-                    LevelSide::Sell => Side::Sell,
-                    LevelSide::Wait => continue,
-                };
-                match self.survivor(dir, idx) {
-                    Some(o) if o.side == side => continue,
-                    Some(o) => {
-                        self.intents.push(Intent::Cancel { id: o.id, reason: "side_mismatch" });
-                        self.try_place(dir, side, level.price, idx, last_close);
-                    }
-                    None => self.try_place(dir, side, level.price, idx, last_close),
-                }
-                self.open_levels[dir.index()].push(idx as u32);
+        // The open levels: non-WAIT, without an order of the level's side.
+        let di = dir.index();
+        let (levels, slots, orders) = (self.grid.levels(), &self.slots[di], &self.orders);
+        let open = &mut self.open_levels[di];
+        for (li, level) in levels.iter().enumerate() {
+            let want = match level.side {
+                LevelSide::Buy => Side::Buy,
+                LevelSide::Sell => Side::Sell,
+                LevelSide::Wait => continue,
+            };
+            let k = slots[li];
+            if k == NONE || orders[k as usize].side != want {
+                open.push(li as u32);
             }
+        }
+        // Visit them outward from the centre, lower price first at equal distance.
+        let c = self.grid.center_index();
+        let split = self.open_levels[di].partition_point(|&li| li as usize <= c);
+        let (mut below, mut above) = (split, split);
+        while below > 0 || above < self.open_levels[di].len() {
+            let take_below = below > 0
+                && (above == self.open_levels[di].len()
+                    || c - self.open_levels[di][below - 1] as usize
+                        <= self.open_levels[di][above] as usize - c);
+            let idx = if take_below {
+                below -= 1;
+                self.open_levels[di][below] as usize
+            } else {
+                above += 1;
+                self.open_levels[di][above - 1] as usize
+            };
+            let level = self.grid.levels()[idx];
+            let side = if level.side == LevelSide::Buy { Side::Buy } else { Side::Sell };
+            if let Some(o) = self.survivor(dir, idx) {
+                self.intents.push(Intent::Cancel { id: o.id, reason: "side_mismatch" });
+            }
+            self.try_place(dir, side, level.price, idx, last_close);
         }
         // Survivors off every grid price are cancelled; WAIT levels keep theirs.
         for k in 0..self.off_grid[dir.index()].len() {
