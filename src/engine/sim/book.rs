@@ -97,15 +97,15 @@ impl Engine {
     }
 
     /// Makes the survivor map current: kept up to date by fills, cancels and placements while
-    /// every order sits alone on a ladder price, rebuilt by [`Engine::collect_survivors`]
+    /// no two orders of a direction share a price (with duplicates the survivor depends on
+    /// the level sides, which fills change), rebuilt by [`Engine::collect_survivors`]
     /// otherwise (and always in the reference engine).
     #[inline]
     pub(super) fn ensure_survivors(&mut self) {
         let current = self.slots_ok
             && self.survivors_version == self.grid.version()
             && self.dead <= MAX_DEAD
-            && self.dups.iter().all(Vec::is_empty)
-            && self.off_grid.iter().all(Vec::is_empty);
+            && self.dups.iter().all(Vec::is_empty);
         if self.reference || !current {
             self.collect_survivors();
         }
@@ -120,12 +120,17 @@ impl Engine {
         self.dead += 1;
         let version = self.grid.version();
         if self.slots_ok && self.survivors_version == version && o.grid_version == version {
+            let d = o.dir.index();
             if let Some(li) = o.level {
-                let slot = &mut self.slots[o.dir.index()][li as usize];
+                let slot = &mut self.slots[d][li as usize];
                 if *slot == i as u32 {
                     *slot = NONE;
                     return;
                 }
+            }
+            if let Some(k) = self.off_grid[d].iter().position(|x| x.1 == i) {
+                self.off_grid[d].remove(k);
+                return;
             }
         }
         self.slots_ok = false;
@@ -385,15 +390,14 @@ impl Engine {
                 if lots <= 0 {
                     return;
                 }
-                // With a current survivor map and no duplicates or off-ladder orders, the
-                // only order that can rest at this price in this direction is the slot's.
+                // With a current survivor map and no duplicates, the only order that can rest
+                // at this (ladder) price in this direction is the slot's.
                 let li = level as usize;
                 let d = dir.index();
                 let mapped = !self.reference
                     && self.slots_ok
                     && self.survivors_version == self.grid.version()
                     && self.dups[d].is_empty()
-                    && self.off_grid[d].is_empty()
                     && self.grid.is_sorted_unique()
                     && self.grid.levels().get(li).is_some_and(|l| l.price == price);
                 let exists = if mapped {
