@@ -5,7 +5,6 @@
 //!
 //! Every bound is conservative: a tick near a threshold simply takes the full path.
 
-use super::book::Order;
 use super::{Engine, Setup, DIRS};
 use crate::engine::grid::LevelSide;
 use crate::engine::params::Model;
@@ -17,28 +16,20 @@ const EPS: f64 = 1e-9;
 /// Funding times are multiples of 8 h since the epoch (00:00, 08:00, 16:00 UTC).
 const FUNDING_PERIOD_MS: i64 = 8 * 3_600_000;
 
-/// Highest buy and lowest sell price among the live orders (−∞ and +∞ when none).
-/// Four independent lanes of compare-and-select, which skip a tombstone's NaN price.
-fn order_extremes(orders: &[Order]) -> (f64, f64) {
+/// Highest buy and lowest sell price among the live orders (−∞ and +∞ when none), from
+/// their fill triggers, in four independent lanes.
+fn order_extremes(triggers: &[[f64; 2]]) -> (f64, f64) {
     let (mut lo, mut hi) = ([f64::NEG_INFINITY; 4], [f64::INFINITY; 4]);
-    let mut chunks = orders.chunks_exact(4);
+    let mut chunks = triggers.chunks_exact(4);
     for c in &mut chunks {
         for k in 0..4 {
-            let (buy, p) = (c[k].side == Side::Buy, c[k].price);
-            let b = if buy { p } else { f64::NEG_INFINITY };
-            let s = if buy { f64::INFINITY } else { p };
-            lo[k] = if b > lo[k] { b } else { lo[k] };
-            hi[k] = if s < hi[k] { s } else { hi[k] };
+            lo[k] = if c[k][0] > lo[k] { c[k][0] } else { lo[k] };
+            hi[k] = if c[k][1] < hi[k] { c[k][1] } else { hi[k] };
         }
     }
-    for o in chunks.remainder() {
-        let (buy, p) = (o.side == Side::Buy, o.price);
-        if buy && p > lo[0] {
-            lo[0] = p;
-        }
-        if !buy && p < hi[0] {
-            hi[0] = p;
-        }
+    for t in chunks.remainder() {
+        lo[0] = if t[0] > lo[0] { t[0] } else { lo[0] };
+        hi[0] = if t[1] < hi[0] { t[1] } else { hi[0] };
     }
     let max = |a: f64, b: f64| if b > a { b } else { a };
     let min = |a: f64, b: f64| if b < a { b } else { a };
@@ -153,7 +144,7 @@ impl Engine {
         let until = self.funding_until(s, ctx, t.ts_ms);
         // No fill: strict cross, so a buy at L is safe for p ≥ L and a sell for p ≤ L.
         let (mut lo, mut hi) = self.grid.bounds();
-        let (buy_max, sell_min) = order_extremes(&self.orders);
+        let (buy_max, sell_min) = order_extremes(&self.triggers);
         lo = lo.max(buy_max);
         hi = hi.min(sell_min);
         if lo > hi || lo.is_nan() || hi.is_nan() {

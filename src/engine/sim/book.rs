@@ -25,6 +25,17 @@ pub(super) struct Order {
 }
 
 impl Order {
+    /// The fill triggers `[buy above, sell below]`: the order fills at a price `p` with
+    /// `p < t[0]` (a buy) or `p > t[1]` (a sell); a tombstone never does.
+    #[inline]
+    pub(super) fn trigger(&self) -> [f64; 2] {
+        match self.side {
+            _ if !self.is_live() => DEAD_TRIGGER,
+            Side::Buy => [self.price, f64::INFINITY],
+            Side::Sell => [f64::NEG_INFINITY, self.price],
+        }
+    }
+
     /// False for a filled or cancelled order still in the book's vector (a tombstone: its
     /// price is NaN, so it never fills and min/max scans skip it).
     #[inline]
@@ -32,6 +43,9 @@ impl Order {
         !self.price.is_nan()
     }
 }
+
+/// The trigger of a tombstone.
+pub(super) const DEAD_TRIGGER: [f64; 2] = [f64::NEG_INFINITY, f64::INFINITY];
 
 /// Dead entries tolerated in the order vector before it is compacted.
 const MAX_DEAD: usize = 64;
@@ -117,6 +131,7 @@ impl Engine {
     pub(super) fn unlink(&mut self, i: usize) {
         let o = self.orders[i];
         self.orders[i].price = f64::NAN;
+        self.triggers[i] = DEAD_TRIGGER;
         self.dead += 1;
         let version = self.grid.version();
         if self.slots_ok && self.survivors_version == version && o.grid_version == version {
@@ -139,6 +154,7 @@ impl Engine {
     /// Empties the book.
     pub(super) fn clear_orders(&mut self) {
         self.orders.clear();
+        self.triggers.clear();
         self.dead = 0;
         self.slots_ok = false;
     }
@@ -151,6 +167,8 @@ impl Engine {
     pub(super) fn collect_survivors(&mut self) {
         if self.dead > 0 {
             self.orders.retain(Order::is_live);
+            self.triggers.clear();
+            self.triggers.extend(self.orders.iter().map(Order::trigger));
             self.dead = 0;
         }
         self.slots_ok = true;
@@ -440,6 +458,7 @@ impl Engine {
                     reduce_only,
                 };
                 self.orders.push(o);
+                self.triggers.push(o.trigger());
                 self.book_add(s, &o);
                 rec.on_place(ts, dir, side, price, s.qty_of(lots));
             }

@@ -61,6 +61,8 @@ impl LotSize for Setup {
 pub struct Engine {
     grid: Grid,
     orders: Vec<Order>,
+    /// `orders[i].trigger()`, kept beside the orders for the per-tick fill scan.
+    triggers: Vec<[f64; 2]>,
     fills: Vec<Order>,
     intents: Vec<Intent>,
     slots: [Vec<u32>; 2],
@@ -382,13 +384,10 @@ impl Engine {
         }
         // 2. Fills, in placement order.
         self.fills.clear();
-        for i in 0..self.orders.len() {
-            let o = self.orders[i];
-            // A tombstone's NaN price never crosses. Branch-free: sides interleave.
-            let buy = o.side == Side::Buy;
-            let hit = (buy & (p < o.price)) | (!buy & (p > o.price));
-            if hit {
-                self.fills.push(o);
+        for i in 0..self.triggers.len() {
+            let [buy_above, sell_below] = self.triggers[i];
+            if (p < buy_above) | (p > sell_below) {
+                self.fills.push(self.orders[i]);
                 self.unlink(i);
             }
         }
