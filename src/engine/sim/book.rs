@@ -44,6 +44,24 @@ impl Order {
     }
 }
 
+/// A survivor-map slot: the order's index in the vector and its side (low bit: sell).
+#[inline]
+fn slot_of(index: usize, side: Side) -> u32 {
+    ((index as u32) << 1) | u32::from(side == Side::Sell)
+}
+
+/// The order index of an occupied slot.
+#[inline]
+fn slot_index(slot: u32) -> usize {
+    (slot >> 1) as usize
+}
+
+/// The side of an occupied slot's order.
+#[inline]
+fn slot_is_sell(slot: u32) -> bool {
+    slot & 1 == 1
+}
+
 /// The trigger of a tombstone.
 pub(super) const DEAD_TRIGGER: [f64; 2] = [f64::NEG_INFINITY, f64::INFINITY];
 
@@ -138,7 +156,7 @@ impl Engine {
             let d = o.dir.index();
             if let Some(li) = o.level {
                 let slot = &mut self.slots[d][li as usize];
-                if *slot == i as u32 {
+                if *slot != NONE && slot_index(*slot) == i {
                     *slot = NONE;
                     return;
                 }
@@ -193,10 +211,10 @@ impl Engine {
                 Some(li) => {
                     let h = self.slots[d][li];
                     if h == NONE {
-                        self.slots[d][li] = i as u32;
+                        self.slots[d][li] = slot_of(i, o.side);
                         continue;
                     }
-                    let h = h as usize;
+                    let h = slot_index(h);
                     let want = match self.grid.levels()[li].side {
                         LevelSide::Buy => Some(Side::Buy),
                         LevelSide::Sell => Some(Side::Sell),
@@ -204,7 +222,7 @@ impl Engine {
                     };
                     if Some(self.orders[h].side) != want && Some(o.side) == want {
                         self.dups[d].push((self.orders[h].price, h));
-                        self.slots[d][li] = i as u32;
+                        self.slots[d][li] = slot_of(i, o.side);
                     } else {
                         self.dups[d].push((o.price, i));
                     }
@@ -229,7 +247,7 @@ impl Engine {
     #[inline]
     pub(super) fn survivor(&self, dir: Direction, li: usize) -> Option<Order> {
         let k = self.slots[dir.index()][li];
-        (k != NONE).then(|| self.orders[k as usize])
+        (k != NONE).then(|| self.orders[slot_index(k)])
     }
 
     /// Plans one direction's intents (§1.5) into `self.intents`.
@@ -251,16 +269,16 @@ impl Engine {
         }
         // The open levels: non-WAIT, without an order of the level's side.
         let di = dir.index();
-        let (levels, slots, orders) = (self.grid.levels(), &self.slots[di], &self.orders);
+        let (levels, slots) = (self.grid.levels(), &self.slots[di]);
         let open = &mut self.open_levels[di];
         for (li, level) in levels.iter().enumerate() {
-            let want = match level.side {
-                LevelSide::Buy => Side::Buy,
-                LevelSide::Sell => Side::Sell,
+            let want_sell = match level.side {
+                LevelSide::Buy => false,
+                LevelSide::Sell => true,
                 LevelSide::Wait => continue,
             };
             let k = slots[li];
-            if k == NONE || orders[k as usize].side != want {
+            if k == NONE || slot_is_sell(k) != want_sell {
                 open.push(li as u32);
             }
         }
@@ -420,7 +438,7 @@ impl Engine {
                     && self.grid.levels().get(li).is_some_and(|l| l.price == price);
                 let exists = if mapped {
                     let k = self.slots[d][li];
-                    k != NONE && self.orders[k as usize].side == side
+                    k != NONE && slot_is_sell(k) == (side == Side::Sell)
                 } else {
                     self.orders.iter().any(|o| o.dir == dir && o.side == side && o.price == price)
                 };
@@ -441,7 +459,7 @@ impl Engine {
                 self.rejected.clear();
                 let version = self.grid.version();
                 let (level, grid_version) = if mapped && self.slots[d][li] == NONE {
-                    self.slots[d][li] = self.orders.len() as u32;
+                    self.slots[d][li] = slot_of(self.orders.len(), side);
                     (Some(level), version)
                 } else {
                     self.slots_ok = false;
