@@ -233,11 +233,11 @@ impl MetricsAccumulator {
         self.ticks += 4;
         self.ticks_in_market += 4 * u64::from(in_market);
         let mut min_e = f64::INFINITY;
-        for &e in equity {
-            if e >= self.peak {
-                self.peak = e;
-            }
-            let dd = self.peak - e;
+        if equity.iter().all(|&e| e < self.peak) {
+            // No new peak (and no NaN): the deepest mark gives the largest drawdown and
+            // drawdown %, both monotone in the equity, and every mark extends the run below.
+            let deepest = equity.iter().fold(f64::INFINITY, |m, &e| if e < m { e } else { m });
+            let dd = self.peak - deepest;
             if dd > self.max_dd {
                 self.max_dd = dd;
             }
@@ -247,17 +247,17 @@ impl MetricsAccumulator {
                     self.max_dd_pct = pct;
                 }
             }
-            if e < self.peak {
-                self.run_below += 1;
-                if self.run_below > self.max_run_below {
-                    self.max_run_below = self.run_below;
-                }
+            self.run_below += 4;
+            if self.run_below > self.max_run_below {
+                self.max_run_below = self.run_below;
+            }
+            min_e = if deepest > 0.0 {
+                deepest
             } else {
-                self.run_below = 0;
-            }
-            if e > 0.0 && e < min_e {
-                min_e = e;
-            }
+                equity.iter().fold(f64::INFINITY, |m, &e| if e > 0.0 && e < m { e } else { m })
+            };
+        } else {
+            self.on_marks_in_order(equity, &mut min_e);
         }
         if im > self.peak_im {
             self.peak_im = im;
@@ -281,6 +281,37 @@ impl MetricsAccumulator {
             }
         }
         self.hourly.bucket_last = equity[3];
+    }
+
+    /// Drawdown and time-below-peak updates for marks in order (the per-tick rule).
+    #[inline]
+    fn on_marks_in_order(&mut self, equity: &[f64; 4], min_e: &mut f64) {
+        for &e in equity {
+            if e >= self.peak {
+                self.peak = e;
+            }
+            let dd = self.peak - e;
+            if dd > self.max_dd {
+                self.max_dd = dd;
+            }
+            if self.peak > 0.0 && dd * 100.0 >= self.max_dd_pct * self.peak * (1.0 - 1e-12) {
+                let pct = dd / self.peak * 100.0;
+                if pct > self.max_dd_pct {
+                    self.max_dd_pct = pct;
+                }
+            }
+            if e < self.peak {
+                self.run_below += 1;
+                if self.run_below > self.max_run_below {
+                    self.max_run_below = self.run_below;
+                }
+            } else {
+                self.run_below = 0;
+            }
+            if e > 0.0 && e < *min_e {
+                *min_e = e;
+            }
+        }
     }
 
     /// Σ wins and Σ losses so far (for tests and reports).
@@ -449,5 +480,30 @@ mod tests {
         let sd = (r.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
         assert!((m.sharpe_ratio - mean / sd * HOURS_PER_YEAR.sqrt()).abs() < 1e-9);
         assert_eq!(m.sortino_ratio, 0.0); // no negative return
+    }
+
+    proptest::proptest! {
+        /// Four marks at once leave exactly the state of four single marks.
+        #[test]
+        fn quiet_candle_equals_four_ticks(
+            marks in proptest::collection::vec(
+                (proptest::array::uniform4(-50i32..50), 0u8..3, proptest::bool::ANY),
+                1..200,
+            ),
+            start in 0i64..3_600_000,
+        ) {
+            let (mut one, mut four) = (MetricsAccumulator::new(100.0), MetricsAccumulator::new(100.0));
+            let mut ts = 1_769_904_000_000 + start;
+            for (m, margin, in_market) in marks {
+                let eq = m.map(|x| 100.0 + f64::from(x) * 0.37);
+                let (im, mm) = (f64::from(margin) * 3.1, f64::from(margin) * 1.3);
+                for (k, &e) in eq.iter().enumerate() {
+                    one.on_tick(ts + 15_000 * k as i64, e, im, mm, in_market);
+                }
+                four.on_quiet_candle(ts, &eq, im, mm, in_market);
+                proptest::prop_assert_eq!(format!("{one:?}"), format!("{four:?}"));
+                ts += 60_000 + i64::from(margin) * 25_000; // hour edges fall inside candles too
+            }
+        }
     }
 }
