@@ -274,22 +274,16 @@ impl Grid {
 
     /// At most one shift of the ladder when buys and sells are out of balance.
     fn center(&mut self) {
+        // Counts without branches; "lowest buy" is the first BUY in ladder order and
+        // "highest sell" the last SELL (0 when none), as the origin takes them.
         let (mut buys, mut sells) = (0i64, 0i64);
-        let mut highest_sell = 0.0;
-        let mut lowest_buy: Option<f64> = None;
         for l in &self.levels {
-            match l.side {
-                LevelSide::Buy => {
-                    buys += 1;
-                    lowest_buy.get_or_insert(l.price);
-                }
-                LevelSide::Sell => {
-                    sells += 1;
-                    highest_sell = l.price;
-                }
-                LevelSide::Wait => {}
-            }
+            buys += i64::from(l.side == LevelSide::Buy);
+            sells += i64::from(l.side == LevelSide::Sell);
         }
+        let lowest_buy = self.levels.iter().find(|l| l.side == LevelSide::Buy).map(|l| l.price);
+        let highest_sell =
+            self.levels.iter().rfind(|l| l.side == LevelSide::Sell).map_or(0.0, |l| l.price);
         let total = buys + sells;
         if total == 0 {
             return;
