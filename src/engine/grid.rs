@@ -48,6 +48,8 @@ pub struct Grid {
     version: u32,
     /// Arguments and resulting version of the last `update` that did not move the ladder.
     last_update: Option<(f64, f64, u32)>,
+    /// The version the last rebalance shift produced and how it moved the indices (±1).
+    last_shift: (u32, i64),
 }
 
 /// Rounds to the tick as the origin does: `round(x/tick)*tick` (half-even), then
@@ -81,6 +83,7 @@ impl Grid {
         self.origin_quirks = origin_quirks;
         self.degenerate = false;
         self.last_update = None;
+        self.last_shift = (self.version.wrapping_sub(1), 0);
         self.levels.clear();
         self.levels.reserve(grid_count as usize + 2);
         self.tick = tick;
@@ -132,6 +135,19 @@ impl Grid {
     #[inline]
     pub fn version(&self) -> u32 {
         self.version
+    }
+
+    /// The index of a price that sat at `old_index` in the previous version, when that
+    /// version became this one by a rebalance shift and the ladder is sorted (a hint that
+    /// saves the binary search); `None` when the hint does not apply.
+    #[inline]
+    pub fn shifted_index(&self, old_index: usize, old_version: u32, price: f64) -> Option<usize> {
+        let (version, delta) = self.last_shift;
+        if self.degenerate || version != self.version || old_version != version.wrapping_sub(1) {
+            return None;
+        }
+        let k = usize::try_from(old_index as i64 + delta).ok()?;
+        (self.levels.get(k)?.price == price).then_some(k)
     }
 
     /// Index of the level with exactly this price.
@@ -299,6 +315,7 @@ impl Grid {
             self.levels.remove(0);
             self.degenerate |= out_of_order;
             self.version = self.version.wrapping_add(1);
+            self.last_shift = (self.version, -1);
             self.levels.push(Level { side: LevelSide::Sell, price });
         } else if (sells - buys) as f64 / total > self.rebalance_threshold {
             let base = lowest_buy.unwrap_or(self.levels[0].price);
@@ -310,6 +327,7 @@ impl Grid {
             self.levels.pop();
             self.degenerate |= out_of_order;
             self.version = self.version.wrapping_add(1);
+            self.last_shift = (self.version, 1);
             self.levels.insert(0, Level { side: LevelSide::Buy, price });
         }
     }
@@ -460,8 +478,15 @@ mod tests {
                     proptest::prop_assert_eq!(show(&sorted), show(&slow));
                 }
                 let before = fast.version();
+                let old_levels = fast.levels().to_vec();
                 if fast.update(fill, close).is_err() {
                     return Ok(());
+                }
+                // The shift hint, where it applies, agrees with the binary search.
+                for (k, l) in old_levels.iter().enumerate() {
+                    if let Some(n) = fast.shifted_index(k, before, l.price) {
+                        proptest::prop_assert_eq!(fast.index_of(l.price), Some(n));
+                    }
                 }
                 let once = show(&fast);
                 let cached = fast.last_update == Some((fill, close, fast.version()));

@@ -201,7 +201,11 @@ impl Engine {
         }
         for i in 0..self.orders.len() {
             if self.orders[i].grid_version != version {
-                let li = self.grid.index_of(self.orders[i].price);
+                let o = self.orders[i];
+                let li = o
+                    .level
+                    .and_then(|old| self.grid.shifted_index(old as usize, o.grid_version, o.price))
+                    .or_else(|| self.grid.index_of(o.price));
                 self.orders[i].level = li.map(|x| x as u32);
                 self.orders[i].grid_version = version;
             }
