@@ -50,6 +50,8 @@ pub struct Grid {
     last_update: Option<(f64, f64, u32)>,
     /// The version the last rebalance shift produced and how it moved the indices (±1).
     last_shift: (u32, i64),
+    /// Where the last BUY/SELL boundary was (a starting point for the next search).
+    below_hint: usize,
 }
 
 /// Rounds to the tick as the origin does: `round(x/tick)*tick` (half-even), then
@@ -255,19 +257,37 @@ impl Grid {
         }
     }
 
+    /// `partition_point(|l| l.price < x)` on the ascending ladder, walking from `hint`.
+    #[inline]
+    fn boundary_from(&self, hint: usize, x: f64) -> usize {
+        let mut k = hint.min(self.levels.len());
+        while k > 0 && !(self.levels[k - 1].price < x) {
+            k -= 1;
+        }
+        while k < self.levels.len() && self.levels[k].price < x {
+            k += 1;
+        }
+        k
+    }
+
     /// §1.4 side assignment on an ascending ladder: BUY below `last_close`, SELL above, equal
     /// prices unchanged, then WAIT for the levels near `fill_price`. Relative distance to the
     /// fill grows away from it, so the scan for near levels stops at the first far one.
     fn assign_sides_sorted(&mut self, fill_price: f64, last_close: f64) {
-        let below = self.levels.partition_point(|l| l.price < last_close);
-        let at = below + self.levels[below..].partition_point(|l| l.price <= last_close);
+        // Boundaries by short walks from the last one: the price moves little between fills.
+        let below = self.boundary_from(self.below_hint, last_close);
+        self.below_hint = below;
+        let mut at = below;
+        while at < self.levels.len() && self.levels[at].price <= last_close {
+            at += 1;
+        }
         for l in &mut self.levels[..below] {
             l.side = LevelSide::Buy;
         }
         for l in &mut self.levels[at..] {
             l.side = LevelSide::Sell;
         }
-        let split = self.levels.partition_point(|l| l.price < fill_price);
+        let split = self.boundary_from(below, fill_price);
         for k in (0..split).rev() {
             let price = self.levels[k].price;
             if self.certainly_far(price, fill_price) {
