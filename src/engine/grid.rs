@@ -52,6 +52,8 @@ pub struct Grid {
     last_shift: (u32, i64),
     /// Where the last BUY/SELL boundary was (a starting point for the next search).
     below_hint: usize,
+    /// `center_index()`, kept current by `build` and `update` (the only side changes).
+    center_cache: usize,
 }
 
 /// Rounds to the tick as the origin does: `round(x/tick)*tick` (half-even), then
@@ -85,6 +87,7 @@ impl Grid {
         self.origin_quirks = origin_quirks;
         self.degenerate = false;
         self.last_update = None;
+        self.center_cache = 0;
         self.last_shift = (self.version.wrapping_sub(1), 0);
         self.levels.clear();
         self.levels.reserve(grid_count as usize + 2);
@@ -192,8 +195,10 @@ impl Grid {
         if self.levels.windows(2).any(|w| w[0].price >= w[1].price) {
             let err = DuplicatePrices { tick: self.tick, step: self.grid_step, price: last_close };
             self.levels.clear();
+            self.center_cache = 0;
             return Err(err);
         }
+        self.refresh_center();
         Ok(())
     }
 
@@ -219,6 +224,7 @@ impl Grid {
             self.assign_sides_sorted(fill_price, last_close);
         }
         self.center();
+        self.refresh_center();
         self.last_update =
             (self.version == version).then_some((fill_price, last_close, self.version));
         Ok(())
@@ -354,6 +360,15 @@ impl Grid {
 
     /// Index the placement walk starts from: the middle of the WAIT band, else the middle.
     pub fn center_index(&self) -> usize {
+        self.center_cache
+    }
+
+    /// Recomputes [`Grid::center_index`] after the sides or the levels changed.
+    fn refresh_center(&mut self) {
+        self.center_cache = self.compute_center();
+    }
+
+    fn compute_center(&self) -> usize {
         let first = self.levels.iter().position(|l| l.side == LevelSide::Wait);
         let last = self.levels.iter().rposition(|l| l.side == LevelSide::Wait);
         match (first, last) {
@@ -502,6 +517,7 @@ mod tests {
                 if fast.update(fill, close).is_err() {
                     return Ok(());
                 }
+                proptest::prop_assert_eq!(fast.center_index(), fast.compute_center());
                 // The shift hint, where it applies, agrees with the binary search.
                 for (k, l) in old_levels.iter().enumerate() {
                     if let Some(n) = fast.shifted_index(k, before, l.price) {
