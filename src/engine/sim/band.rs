@@ -5,7 +5,8 @@
 //!
 //! Every bound is conservative: a tick near a threshold simply takes the full path.
 
-use super::{Engine, Setup, DIRS};
+use super::book::slot_is_sell;
+use super::{Engine, Setup, DIRS, NONE};
 use crate::engine::grid::LevelSide;
 use crate::engine::params::Model;
 use crate::engine::position::{Direction, Side};
@@ -142,14 +143,6 @@ impl Engine {
             return Band::EMPTY;
         }
         let until = self.funding_until(s, ctx, t.ts_ms);
-        // No fill: strict cross, so a buy at L is safe for p ≥ L and a sell for p ≤ L.
-        let (mut lo, mut hi) = self.grid.bounds();
-        let (buy_max, sell_min) = order_extremes(&self.triggers);
-        lo = lo.max(buy_max);
-        hi = hi.min(sell_min);
-        if lo > hi || lo.is_nan() || hi.is_nan() {
-            return Band::EMPTY;
-        }
         // The planner must have nothing to cancel (those intents do not depend on price).
         let levels = self.grid.levels().len();
         let book = self.stats;
@@ -157,10 +150,22 @@ impl Engine {
             return Band::EMPTY;
         }
         self.ensure_survivors();
+        if self.dups.iter().chain(&self.off_grid).any(|v| !v.is_empty()) {
+            return Band::EMPTY;
+        }
+        // No fill: strict cross, so a buy at L is safe for p ≥ L and a sell for p ≤ L.
+        let (mut lo, mut hi) = self.grid.bounds();
+        let (buy_max, sell_min) = if self.grid.is_sorted_unique() {
+            self.slot_extremes()
+        } else {
+            order_extremes(&self.triggers)
+        };
+        lo = lo.max(buy_max);
+        hi = hi.min(sell_min);
+        if lo > hi || lo.is_nan() || hi.is_nan() {
+            return Band::EMPTY;
+        }
         for d in DIRS {
-            if !self.dups[d.index()].is_empty() || !self.off_grid[d.index()].is_empty() {
-                return Band::EMPTY;
-            }
             // Levels without an order: a placement becomes possible past the filter threshold.
             let half = self.grid.grid_step() / 2.0;
             let buy_scale = (1.0 - EPS) / (1.0 - half / 100.0);
@@ -228,6 +233,23 @@ impl Engine {
             }
         }
         Band { lo, hi, until }
+    }
+
+    /// [`order_extremes`] from the survivor map, when every live order has a slot (a current
+    /// map without duplicates or off-ladder orders) and the ladder ascends: the first buy
+    /// slot from the top and the first sell slot from the bottom.
+    fn slot_extremes(&self) -> (f64, f64) {
+        let levels = self.grid.levels();
+        let [long, short] = [&self.slots[0], &self.slots[1]];
+        let is = |k: u32, sell: bool| k != NONE && slot_is_sell(k) == sell;
+        let buy_max = (0..levels.len())
+            .rev()
+            .find(|&li| is(long[li], false) || is(short[li], false))
+            .map_or(f64::NEG_INFINITY, |li| levels[li].price);
+        let sell_min = (0..levels.len())
+            .find(|&li| is(long[li], true) || is(short[li], true))
+            .map_or(f64::INFINITY, |li| levels[li].price);
+        (buy_max, sell_min)
     }
 
     /// True when, for every price in `[a, b]`, placing `side` at `price` in `dir` would be

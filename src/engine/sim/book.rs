@@ -58,7 +58,7 @@ fn slot_index(slot: u32) -> usize {
 
 /// The side of an occupied slot's order.
 #[inline]
-fn slot_is_sell(slot: u32) -> bool {
+pub(super) fn slot_is_sell(slot: u32) -> bool {
     slot & 1 == 1
 }
 
