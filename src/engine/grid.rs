@@ -265,6 +265,7 @@ impl Grid {
 
     /// `partition_point(|l| l.price < x)` on the ascending ladder, walking from `hint`.
     #[inline]
+    #[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(a < x)` is the predicate's negation, NaN too
     fn boundary_from(&self, hint: usize, x: f64) -> usize {
         let mut k = hint.min(self.levels.len());
         while k > 0 && !(self.levels[k - 1].price < x) {
