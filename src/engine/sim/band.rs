@@ -116,7 +116,10 @@ impl Engine {
         for (k, e) in equity.iter().enumerate() {
             rec.on_equity(ts + 15_000 * k as i64, *e);
         }
-        if in_market && (self.liq[0] > 0.0 || self.liq[1] > 0.0) {
+        if in_market
+            && (self.liq[0] > 0.0 || self.liq[1] > 0.0)
+            && self.liq_distance_may_drop(prices)
+        {
             for p in prices {
                 self.track_liq_distance(p);
             }
@@ -124,6 +127,23 @@ impl Engine {
         self.balance = equity[3];
         self.last_price = c;
         self.last_close = Some(c);
+    }
+
+    /// False when no price of the candle can set a new minimum liquidation distance: the
+    /// long distance `100 (p − L) / p` grows with `p` and the short one `100 (S − p) / p`
+    /// shrinks, so the lowest and the highest price bound them. The margin (1e-9, relative)
+    /// dwarfs the rounding of those expressions, so a near case takes the exact per-tick test.
+    #[inline]
+    fn liq_distance_may_drop(&self, prices: [f64; 4]) -> bool {
+        let Some(m) = self.min_liq_dist else { return true };
+        let lo = prices[0].min(prices[1]).min(prices[2]).min(prices[3]);
+        let hi = prices[0].max(prices[1]).max(prices[2]).max(prices[3]);
+        let floor = m + 1e-9 * (1.0 + m.abs());
+        let long = self.liq[0] > 0.0 && self.legs[0].lots > 0;
+        let short = self.liq[1] > 0.0 && self.legs[1].lots > 0;
+        // Written so that a NaN anywhere answers "may drop" (the exact test then decides).
+        (long && !((lo - self.liq[0]) / lo * 100.0 > floor))
+            || (short && !((self.liq[1] - hi) / hi * 100.0 > floor))
     }
 
     /// First time after `ts` at which funding could be due.
