@@ -134,6 +134,7 @@ impl Engine {
     /// shrinks, so the lowest and the highest price bound them. The margin (1e-9, relative)
     /// dwarfs the rounding of those expressions, so a near case takes the exact per-tick test.
     #[inline]
+    #[allow(clippy::neg_cmp_op_on_partial_ord)] // NaN must answer "may drop"
     fn liq_distance_may_drop(&self, prices: [f64; 4]) -> bool {
         let Some(m) = self.min_liq_dist else { return true };
         let lo = prices[0].min(prices[1]).min(prices[2]).min(prices[3]);
