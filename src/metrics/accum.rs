@@ -166,48 +166,8 @@ impl MetricsAccumulator {
         self.last_ts = Some(ts_ms);
         self.ticks += 1;
         self.ticks_in_market += u64::from(in_market);
-        if equity >= self.peak {
-            self.peak = equity;
-        }
-        let dd = self.peak - equity;
-        if dd > self.max_dd {
-            self.max_dd = dd;
-        }
-        // Divide only when a new maximum is possible (the multiply test is conservative).
-        if self.peak > 0.0 && dd * 100.0 >= self.max_dd_pct * self.peak * (1.0 - 1e-12) {
-            let pct = dd / self.peak * 100.0;
-            if pct > self.max_dd_pct {
-                self.max_dd_pct = pct;
-            }
-        }
-        if equity < self.peak {
-            self.run_below += 1;
-            if self.run_below > self.max_run_below {
-                self.max_run_below = self.run_below;
-            }
-        } else {
-            self.run_below = 0;
-        }
-        if im > self.peak_im {
-            self.peak_im = im;
-        }
-        if mm > self.peak_mm {
-            self.peak_mm = mm;
-        }
-        if equity > 0.0 {
-            if im * 100.0 >= self.peak_imr_pct * equity * (1.0 - 1e-12) {
-                let a = im / equity * 100.0;
-                if a > self.peak_imr_pct {
-                    self.peak_imr_pct = a;
-                }
-            }
-            if mm * 100.0 >= self.peak_mmr_pct * equity * (1.0 - 1e-12) {
-                let b = mm / equity * 100.0;
-                if b > self.peak_mmr_pct {
-                    self.peak_mmr_pct = b;
-                }
-            }
-        }
+        self.mark_drawdown(equity);
+        self.mark_margins(im, mm, equity);
         self.hourly.push(ts_ms, equity);
     }
 
@@ -232,84 +192,77 @@ impl MetricsAccumulator {
         self.last_ts = Some(last_ts);
         self.ticks += 4;
         self.ticks_in_market += 4 * u64::from(in_market);
-        let mut min_e = f64::INFINITY;
         if equity.iter().all(|&e| e < self.peak) {
             // No new peak (and no NaN): the deepest mark gives the largest drawdown and
             // drawdown %, both monotone in the equity, and every mark extends the run below.
             let deepest = equity.iter().fold(f64::INFINITY, |m, &e| if e < m { e } else { m });
-            let dd = self.peak - deepest;
-            if dd > self.max_dd {
-                self.max_dd = dd;
-            }
-            if self.peak > 0.0 && dd * 100.0 >= self.max_dd_pct * self.peak * (1.0 - 1e-12) {
-                let pct = dd / self.peak * 100.0;
-                if pct > self.max_dd_pct {
-                    self.max_dd_pct = pct;
-                }
-            }
+            self.record_drawdown(self.peak - deepest);
             self.run_below += 4;
-            if self.run_below > self.max_run_below {
-                self.max_run_below = self.run_below;
-            }
-            min_e = if deepest > 0.0 {
-                deepest
-            } else {
-                equity.iter().fold(f64::INFINITY, |m, &e| if e > 0.0 && e < m { e } else { m })
-            };
+            self.max_run_below = self.max_run_below.max(self.run_below);
         } else {
-            self.on_marks_in_order(equity, &mut min_e);
+            for &e in equity {
+                self.mark_drawdown(e);
+            }
         }
+        // x / e is monotone in e, so the largest margin ratio of the four is at the smallest
+        // positive equity (0 when there is none: no ratio, as per tick).
+        let lowest =
+            equity.iter().fold(f64::INFINITY, |m, &e| if e > 0.0 && e < m { e } else { m });
+        self.mark_margins(im, mm, if lowest.is_finite() { lowest } else { 0.0 });
+        self.hourly.bucket_last = equity[3];
+    }
+
+    /// Peak, drawdown and time below the peak for one equity mark.
+    #[inline]
+    fn mark_drawdown(&mut self, equity: f64) {
+        if equity >= self.peak {
+            self.peak = equity;
+        }
+        self.record_drawdown(self.peak - equity);
+        if equity < self.peak {
+            self.run_below += 1;
+            self.max_run_below = self.max_run_below.max(self.run_below);
+        } else {
+            self.run_below = 0;
+        }
+    }
+
+    /// Maximum drawdown, absolute and in % of the current peak.
+    #[inline]
+    fn record_drawdown(&mut self, dd: f64) {
+        if dd > self.max_dd {
+            self.max_dd = dd;
+        }
+        // Divide only when a new maximum is possible (the multiply test is conservative).
+        if self.peak > 0.0 && dd * 100.0 >= self.max_dd_pct * self.peak * (1.0 - 1e-12) {
+            let pct = dd / self.peak * 100.0;
+            if pct > self.max_dd_pct {
+                self.max_dd_pct = pct;
+            }
+        }
+    }
+
+    /// Peak margins in use, and their peak share of a positive `equity`.
+    #[inline]
+    fn mark_margins(&mut self, im: f64, mm: f64, equity: f64) {
         if im > self.peak_im {
             self.peak_im = im;
         }
         if mm > self.peak_mm {
             self.peak_mm = mm;
         }
-        // x / e is monotone in e, so the largest ratio of the four is at the smallest equity.
-        if min_e.is_finite() {
-            if im * 100.0 >= self.peak_imr_pct * min_e * (1.0 - 1e-12) {
-                let a = im / min_e * 100.0;
+        if equity > 0.0 {
+            if im * 100.0 >= self.peak_imr_pct * equity * (1.0 - 1e-12) {
+                let a = im / equity * 100.0;
                 if a > self.peak_imr_pct {
                     self.peak_imr_pct = a;
                 }
             }
-            if mm * 100.0 >= self.peak_mmr_pct * min_e * (1.0 - 1e-12) {
-                let b = mm / min_e * 100.0;
+            if mm * 100.0 >= self.peak_mmr_pct * equity * (1.0 - 1e-12) {
+                let b = mm / equity * 100.0;
                 if b > self.peak_mmr_pct {
                     self.peak_mmr_pct = b;
                 }
-            }
-        }
-        self.hourly.bucket_last = equity[3];
-    }
-
-    /// Drawdown and time-below-peak updates for marks in order (the per-tick rule).
-    #[inline]
-    fn on_marks_in_order(&mut self, equity: &[f64; 4], min_e: &mut f64) {
-        for &e in equity {
-            if e >= self.peak {
-                self.peak = e;
-            }
-            let dd = self.peak - e;
-            if dd > self.max_dd {
-                self.max_dd = dd;
-            }
-            if self.peak > 0.0 && dd * 100.0 >= self.max_dd_pct * self.peak * (1.0 - 1e-12) {
-                let pct = dd / self.peak * 100.0;
-                if pct > self.max_dd_pct {
-                    self.max_dd_pct = pct;
-                }
-            }
-            if e < self.peak {
-                self.run_below += 1;
-                if self.run_below > self.max_run_below {
-                    self.max_run_below = self.run_below;
-                }
-            } else {
-                self.run_below = 0;
-            }
-            if e > 0.0 && e < *min_e {
-                *min_e = e;
             }
         }
     }
