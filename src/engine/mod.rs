@@ -158,19 +158,26 @@ pub enum RunError {
     Params(String),
 }
 
-/// The four ticks of each candle (PRODUCT §1): open, then low/high (or high/low when the
-/// candle closes down), then close, at +0, +15, +30, +45 s.
+/// Offsets of a candle's four ticks from its open time (PRODUCT §1).
+pub const TICK_OFFSETS_MS: [i64; 4] = [0, 15_000, 30_000, 45_000];
+
+/// The prices of a candle's four ticks (PRODUCT §1): open, then low/high (or high/low when
+/// the candle closes down), then close.
+#[inline]
+pub fn candle_prices(open: f64, high: f64, low: f64, close: f64) -> [f64; 4] {
+    let (second, third) = if close >= open { (low, high) } else { (high, low) };
+    [open, second, third, close]
+}
+
+/// The four ticks of each candle: [`candle_prices`] at [`TICK_OFFSETS_MS`].
 pub fn candle_ticks(c: CandleSlice<'_>) -> impl Iterator<Item = Tick> + '_ {
     (0..c.len()).flat_map(move |i| {
-        let t = c.ts_ms[i];
-        let (o, h, l, cl) = (c.open[i], c.high[i], c.low[i], c.close[i]);
-        let (second, third) = if cl >= o { (l, h) } else { (h, l) };
-        [
-            Tick { ts_ms: t, price: o },
-            Tick { ts_ms: t + 15_000, price: second },
-            Tick { ts_ms: t + 30_000, price: third },
-            Tick { ts_ms: t + 45_000, price: cl },
-        ]
+        let prices = candle_prices(c.open[i], c.high[i], c.low[i], c.close[i]);
+        let ts = c.ts_ms[i];
+        std::array::from_fn::<Tick, 4, _>(|k| Tick {
+            ts_ms: ts + TICK_OFFSETS_MS[k],
+            price: prices[k],
+        })
     })
 }
 

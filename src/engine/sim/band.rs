@@ -10,7 +10,7 @@ use super::{Engine, Setup, DIRS, NONE};
 use crate::engine::grid::LevelSide;
 use crate::engine::params::Model;
 use crate::engine::position::{Direction, Side};
-use crate::engine::{Recorder, RunContext, Tick};
+use crate::engine::{Recorder, RunContext, Tick, TICK_OFFSETS_MS};
 
 /// Relative safety margin around the placement-filter thresholds.
 const EPS: f64 = 1e-9;
@@ -61,17 +61,18 @@ impl Band {
         t.ts_ms < self.until && self.lo <= t.price && t.price <= self.hi
     }
 
-    /// True when all four ticks of the candle opening at `ts` are inside the band (and so
-    /// also finite and positive: a band with `lo > 0` admits no other price).
+    /// True when all four ticks of the candle opening at `ts` (`prices` from
+    /// [`candle_prices`](crate::engine::candle_prices)) are inside the band, and so also
+    /// finite and positive: a band with `lo > 0` admits no other price.
     #[inline]
-    pub(super) fn contains_candle(&self, ts: i64, o: f64, h: f64, l: f64, c: f64) -> bool {
+    pub(super) fn contains_candle(&self, ts: i64, prices: &[f64; 4]) -> bool {
         let inside = |p: f64| (self.lo <= p) & (p <= self.hi);
-        (ts.saturating_add(45_000) < self.until)
+        (ts.saturating_add(TICK_OFFSETS_MS[3]) < self.until)
             & (self.lo > 0.0)
-            & inside(o)
-            & inside(h)
-            & inside(l)
-            & inside(c)
+            & inside(prices[0])
+            & inside(prices[1])
+            & inside(prices[2])
+            & inside(prices[3])
     }
 }
 
@@ -86,35 +87,21 @@ impl Engine {
         self.last_close = Some(p);
     }
 
-    /// [`Engine::quiet_tick`] for the four ticks of a candle inside the band, with the
-    /// loop-invariant work done once.
-    #[allow(clippy::too_many_arguments)]
+    /// [`Engine::quiet_tick`] for the four ticks of a candle inside the band, the metrics
+    /// updated for all four at once.
     #[inline]
     pub(super) fn quiet_candle<R: Recorder>(
         &mut self,
         s: &Setup,
         ts: i64,
-        o: f64,
-        h: f64,
-        l: f64,
-        c: f64,
+        prices: [f64; 4],
         rec: &mut R,
     ) {
-        let (second, third) = if c >= o { (l, h) } else { (h, l) };
-        let prices = [o, second, third, c];
-        // The terms of `equity_at` in its own order, so every mark is bit-identical.
-        let base = s.initial + self.realized - self.commission + self.funding;
-        let (long, short) = (self.legs[0], self.legs[1]);
-        let mut equity = [0.0; 4];
-        for k in 0..4 {
-            equity[k] = base
-                + long.unrealized(Direction::Long, prices[k])
-                + short.unrealized(Direction::Short, prices[k]);
-        }
-        let in_market = long.lots > 0 || short.lots > 0;
+        let equity = prices.map(|p| self.equity_at(s, p));
+        let in_market = self.legs[0].lots > 0 || self.legs[1].lots > 0;
         self.accum.on_quiet_candle(ts, &equity, self.im_mm.0, self.im_mm.1, in_market);
-        for (k, e) in equity.iter().enumerate() {
-            rec.on_equity(ts + 15_000 * k as i64, *e);
+        for (dt, e) in TICK_OFFSETS_MS.into_iter().zip(equity) {
+            rec.on_equity(ts + dt, e);
         }
         if in_market
             && (self.liq[0] > 0.0 || self.liq[1] > 0.0)
@@ -125,8 +112,8 @@ impl Engine {
             }
         }
         self.balance = equity[3];
-        self.last_price = c;
-        self.last_close = Some(c);
+        self.last_price = prices[3];
+        self.last_close = Some(prices[3]);
     }
 
     /// False when no price of the candle can set a new minimum liquidation distance: the

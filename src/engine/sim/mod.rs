@@ -5,7 +5,9 @@ use super::params::{Model, RunParams, WindDown};
 use super::position::{Direction, Leg, LotSize, Side};
 use super::risk::{self, LegRisk, Multipliers, NEUTRAL};
 use super::sizing::Sizer;
-use super::{FillKind, FillRecord, Recorder, RunContext, RunError, Tick};
+use super::{
+    candle_prices, FillKind, FillRecord, Recorder, RunContext, RunError, Tick, TICK_OFFSETS_MS,
+};
 use crate::candles::CandleSlice;
 use crate::metrics::accum::FinalState;
 use crate::metrics::{Metrics, MetricsAccumulator};
@@ -194,14 +196,13 @@ impl Engine {
         let mut prev_ts = i64::MIN;
         'candles: for i in 0..c.len() {
             let ts = c.ts_ms[i];
-            let (o, h, l, cl) = (c.open[i], c.high[i], c.low[i], c.close[i]);
-            if !self.reference && ts >= prev_ts && self.band.contains_candle(ts, o, h, l, cl) {
-                self.quiet_candle(&s, ts, o, h, l, cl, rec);
-                prev_ts = ts + 45_000;
+            let prices = candle_prices(c.open[i], c.high[i], c.low[i], c.close[i]);
+            if !self.reference && ts >= prev_ts && self.band.contains_candle(ts, &prices) {
+                self.quiet_candle(&s, ts, prices, rec);
+                prev_ts = ts + TICK_OFFSETS_MS[3];
                 continue;
             }
-            let (second, third) = if cl >= o { (l, h) } else { (h, l) };
-            for (dt, price) in [(0, o), (15_000, second), (30_000, third), (45_000, cl)] {
+            for (dt, price) in TICK_OFFSETS_MS.into_iter().zip(prices) {
                 let t = Tick { ts_ms: ts + dt, price };
                 if !self.step(&s, params, ctx, t, &mut prev_ts, rec)? {
                     break 'candles;
