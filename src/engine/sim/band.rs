@@ -18,23 +18,12 @@ const EPS: f64 = 1e-9;
 const FUNDING_PERIOD_MS: i64 = 8 * 3_600_000;
 
 /// Highest buy and lowest sell price among the live orders (−∞ and +∞ when none), from
-/// their fill triggers, in four independent lanes.
+/// their fill triggers (a tombstone's are ±∞). Only out-of-order ladders need it.
+#[inline(never)] // a rare path, kept out of `compute_band`
 fn order_extremes(triggers: &[[f64; 2]]) -> (f64, f64) {
-    let (mut lo, mut hi) = ([f64::NEG_INFINITY; 4], [f64::INFINITY; 4]);
-    let mut chunks = triggers.chunks_exact(4);
-    for c in &mut chunks {
-        for k in 0..4 {
-            lo[k] = if c[k][0] > lo[k] { c[k][0] } else { lo[k] };
-            hi[k] = if c[k][1] < hi[k] { c[k][1] } else { hi[k] };
-        }
-    }
-    for t in chunks.remainder() {
-        lo[0] = if t[0] > lo[0] { t[0] } else { lo[0] };
-        hi[0] = if t[1] < hi[0] { t[1] } else { hi[0] };
-    }
-    let max = |a: f64, b: f64| if b > a { b } else { a };
-    let min = |a: f64, b: f64| if b < a { b } else { a };
-    (max(max(lo[0], lo[1]), max(lo[2], lo[3])), min(min(hi[0], hi[1]), min(hi[2], hi[3])))
+    triggers.iter().fold((f64::NEG_INFINITY, f64::INFINITY), |(lo, hi), t| {
+        (if t[0] > lo { t[0] } else { lo }, if t[1] < hi { t[1] } else { hi })
+    })
 }
 
 /// Inclusive price band `[lo, hi]` valid for ticks before `until` (ms).
@@ -245,7 +234,8 @@ impl Engine {
 
     /// [`order_extremes`] from the survivor map, when every live order has a slot (a current
     /// map without duplicates or off-ladder orders) and the ladder ascends: the first buy
-    /// slot from the top and the first sell slot from the bottom.
+    /// slot from the top and the first sell slot from the bottom. (The trigger scan serves
+    /// the origin's out-of-order ladders.)
     fn slot_extremes(&self) -> (f64, f64) {
         let levels = self.grid.levels();
         let [long, short] = [&self.slots[0], &self.slots[1]];

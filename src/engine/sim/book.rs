@@ -134,13 +134,17 @@ impl Engine {
     /// otherwise (and always in the reference engine).
     #[inline]
     pub(super) fn ensure_survivors(&mut self) {
-        let current = self.slots_ok
-            && self.survivors_version == self.grid.version()
-            && self.dead <= MAX_DEAD
-            && self.dups.iter().all(Vec::is_empty);
+        let current =
+            self.map_current() && self.dead <= MAX_DEAD && self.dups.iter().all(Vec::is_empty);
         if self.reference || !current {
             self.collect_survivors();
         }
+    }
+
+    /// True when the survivor map describes the live orders on the current ladder.
+    #[inline]
+    fn map_current(&self) -> bool {
+        self.slots_ok && self.survivors_version == self.grid.version()
     }
 
     /// Takes the order at index `i` out of the book (fill or cancel): a tombstone in the
@@ -151,8 +155,7 @@ impl Engine {
         self.orders[i].price = f64::NAN;
         self.triggers[i] = DEAD_TRIGGER;
         self.dead += 1;
-        let version = self.grid.version();
-        if self.slots_ok && self.survivors_version == version && o.grid_version == version {
+        if self.map_current() && o.grid_version == self.grid.version() {
             let d = o.dir.index();
             if let Some(li) = o.level {
                 let slot = &mut self.slots[d][li as usize];
@@ -435,8 +438,7 @@ impl Engine {
                 let li = level as usize;
                 let d = dir.index();
                 let mapped = !self.reference
-                    && self.slots_ok
-                    && self.survivors_version == self.grid.version()
+                    && self.map_current()
                     && self.dups[d].is_empty()
                     && self.grid.is_sorted_unique()
                     && self.grid.levels().get(li).is_some_and(|l| l.price == price);
