@@ -16,6 +16,8 @@ use proptest::prelude::*;
 struct Log {
     fills: Vec<(i64, u8, u8, u64, u64, u64, u64)>,
     equity: Vec<(i64, u64)>,
+    /// Keep no equity curve (lets the engine take its still stretches).
+    skip_marks: bool,
 }
 
 impl Recorder for Log {
@@ -31,8 +33,18 @@ impl Recorder for Log {
         ));
     }
     fn on_equity(&mut self, ts: i64, e: f64) {
-        self.equity.push((ts, e.to_bits()));
+        if !self.skip_marks {
+            self.equity.push((ts, e.to_bits()));
+        }
     }
+    fn wants_equity(&self) -> bool {
+        !self.skip_marks
+    }
+}
+
+/// Every metric, bit for bit, as comparable strings.
+fn metric_fields(m: &gridsweep::metrics::Metrics) -> Vec<String> {
+    m.fields().iter().map(|(n, v)| format!("{n}={v:?}")).collect()
 }
 
 /// A random walk of candles on a 0.01 tick around `start`.
@@ -118,21 +130,23 @@ proptest! {
         let tiers = builtin_tiers("LTCUSDT");
         let ctx = RunContext { instrument: &inst, tiers: &tiers, funding_series: None };
         let (mut a, mut b, mut r) = (Log::default(), Log::default(), Log::default());
-        // The fast engine on candles (per-candle quiet path) and on their ticks.
+        let mut q = Log { skip_marks: true, ..Log::default() };
+        // The fast engine on candles (per-candle quiet path), on candles without an equity
+        // curve (still stretches too), and on their ticks.
         let ra = Engine::new().run_candles(slice, &p, &ctx, &mut a);
+        let rq = Engine::new().run_candles(slice, &p, &ctx, &mut q);
         let rb = Engine::new().run(candle_ticks(slice), &p, &ctx, &mut b);
         let rr = Engine::reference().run(candle_ticks(slice), &p, &ctx, &mut r);
-        for (fast, log) in [(ra, &a), (rb, &b)] {
+        for (fast, log) in [(ra, &a), (rq, &q), (rb, &b)] {
             match (fast, &rr) {
-                (Ok(ma), Ok(mb)) => {
-                    let fa: Vec<_> = ma.fields().iter().map(|(n, v)| format!("{n}={v:?}")).collect();
-                    let fb: Vec<_> = mb.fields().iter().map(|(n, v)| format!("{n}={v:?}")).collect();
-                    prop_assert_eq!(fa, fb);
-                }
+                (Ok(ma), Ok(mb)) => prop_assert_eq!(metric_fields(&ma), metric_fields(mb)),
                 (Err(ea), Err(eb)) => prop_assert_eq!(&ea, eb),
                 (x, y) => prop_assert!(false, "fast {:?} vs reference {:?}", x, y),
             }
-            prop_assert_eq!(log, &r);
+            prop_assert_eq!(&log.fills, &r.fills);
+            if !log.skip_marks {
+                prop_assert_eq!(&log.equity, &r.equity);
+            }
         }
     }
 
@@ -214,5 +228,39 @@ proptest! {
         let t = builtin_tiers(sym);
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
         prop_assert!(t.maintenance_margin(lo).0 <= t.maintenance_margin(hi).0 + 1e-6);
+    }
+}
+
+/// On the shipped month, runs without an equity curve take still stretches for most quiet
+/// candles, and their metrics and fills still equal the reference engine's bit for bit.
+#[test]
+fn still_stretches_on_real_candles_equal_reference() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/LTCUSDT-1m-2026-02.parquet");
+    let candles = gridsweep::candles::Candles::open_parquet(&[path]).unwrap();
+    let slice = candles.slice();
+    let inst = Instrument::resolve("LTCUSDT", None, None).unwrap();
+    let tiers = builtin_tiers("LTCUSDT");
+    let ctx = RunContext { instrument: &inst, tiers: &tiers, funding_series: None };
+    for (model, step, amount, lev) in [
+        (Model::Bybit, 0.3, "x0.002", 10.0),
+        (Model::Origin, 0.3, "x0.002", 10.0),
+        (Model::Bybit, 0.15, "x0.05", 25.0),
+    ] {
+        let mut p = RunParams::default();
+        p.account.model = model;
+        p.account.leverage = lev;
+        p.grid.grid_count = 50;
+        p.grid.grid_step = step;
+        p.grid.amount = Amount::parse(amount).unwrap();
+        let mut q = Log { skip_marks: true, ..Log::default() };
+        let mut r = Log::default();
+        let mut fast = Engine::new();
+        let mq = fast.run_candles(slice, &p, &ctx, &mut q).unwrap();
+        let mr = Engine::reference().run_candles(slice, &p, &ctx, &mut r).unwrap();
+        assert_eq!(metric_fields(&mq), metric_fields(&mr), "{model:?} {step} {amount}");
+        assert_eq!(q.fills, r.fills);
+        let still = fast.still_candles();
+        assert!(still > slice.len() as u64 / 4, "{model:?} {step}: only {still} still candles");
+        assert!(still < slice.len() as u64, "fill candles are never still");
     }
 }

@@ -81,6 +81,11 @@ pub trait Recorder {
     /// The equity mark of a tick (after fills).
     #[inline]
     fn on_equity(&mut self, _ts_ms: i64, _equity: f64) {}
+    /// False when `on_equity` records nothing, so the engine may skip calling it.
+    #[inline]
+    fn wants_equity(&self) -> bool {
+        true
+    }
     /// An order was placed (`qty` in base currency).
     #[inline]
     fn on_place(&mut self, _ts_ms: i64, _dir: Direction, _side: Side, _price: f64, _qty: f64) {}
@@ -101,7 +106,12 @@ pub trait Recorder {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoRecorder;
 
-impl Recorder for NoRecorder {}
+impl Recorder for NoRecorder {
+    #[inline]
+    fn wants_equity(&self) -> bool {
+        false
+    }
+}
 
 /// Keeps fills and, when asked, the equity curve.
 #[derive(Clone, Debug, Default)]
@@ -122,6 +132,9 @@ impl Recorder for VecRecorder {
         if self.keep_equity {
             self.equity.push((ts_ms, equity));
         }
+    }
+    fn wants_equity(&self) -> bool {
+        self.keep_equity
     }
 }
 

@@ -101,6 +101,18 @@ pub struct MetricsAccumulator {
     hourly: HourlyReturns,
 }
 
+/// Equity marks strictly between `lo` and `hi` at times before `until_ms` change only the
+/// counters of a [`MetricsAccumulator`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StillWindow {
+    /// Exclusive lower equity bound.
+    pub lo: f64,
+    /// Exclusive upper equity bound (the peak).
+    pub hi: f64,
+    /// Marks must come before this time (the end of the current hourly bucket).
+    pub until_ms: i64,
+}
+
 /// End-of-run figures the engine supplies to [`MetricsAccumulator::finish`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FinalState {
@@ -210,6 +222,48 @@ impl MetricsAccumulator {
             equity.iter().fold(f64::INFINITY, |m, &e| if e > 0.0 && e < m { e } else { m });
         self.mark_margins(im, mm, if lowest.is_finite() { lowest } else { 0.0 });
         self.hourly.bucket_last = equity[3];
+    }
+
+    /// The equity marks that change nothing but the counters (ticks, time in market, time
+    /// below the peak, the hour's last mark), given margins `im` and `mm`: `None` when no
+    /// mark can (before the first tick, with no drawdown yet, or margins above their peaks).
+    /// Bounds are exact; a caller comparing rounded equities keeps a margin inside them.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)] // a NaN must answer "empty"
+    pub fn still_window(&self, im: f64, mm: f64) -> Option<StillWindow> {
+        if self.first_ts.is_none() || !(self.peak > 0.0) || im > self.peak_im || mm > self.peak_mm {
+            return None;
+        }
+        // Below the peak (`mark_drawdown` then only counts), no deeper drawdown than the
+        // maximum, and short of the multiply test `record_drawdown` divides after.
+        let room = self.max_dd.min(self.max_dd_pct * self.peak * (1.0 - 1e-12) / 100.0);
+        let mut lo = self.peak - room;
+        // Short of `mark_margins`' multiply tests (a zero margin never sets a new peak share).
+        for (margin, peak_pct) in [(im, self.peak_imr_pct), (mm, self.peak_mmr_pct)] {
+            if margin > 0.0 {
+                if !(peak_pct > 0.0) {
+                    return None;
+                }
+                lo = lo.max(margin * 100.0 / (peak_pct * (1.0 - 1e-12)));
+            }
+        }
+        (lo < self.peak && lo.is_finite()).then_some(StillWindow {
+            lo,
+            hi: self.peak,
+            until_ms: self.hourly.bucket_end_ms,
+        })
+    }
+
+    /// Records `n` candles' marks that all lay strictly inside [`Self::still_window`], the
+    /// last at `last_ts_ms` with equity `last_equity`: the same state as `4 n` calls of
+    /// [`MetricsAccumulator::on_tick`].
+    #[inline]
+    pub fn on_still_candles(&mut self, n: u64, last_ts_ms: i64, last_equity: f64, in_market: bool) {
+        self.last_ts = Some(last_ts_ms);
+        self.ticks += 4 * n;
+        self.ticks_in_market += 4 * n * u64::from(in_market);
+        self.run_below += 4 * n;
+        self.max_run_below = self.max_run_below.max(self.run_below);
+        self.hourly.bucket_last = last_equity;
     }
 
     /// Peak, drawdown and time below the peak for one equity mark.
@@ -456,6 +510,49 @@ mod tests {
                 four.on_quiet_candle(ts, &eq, im, mm, in_market);
                 proptest::prop_assert_eq!(format!("{one:?}"), format!("{four:?}"));
                 ts += 60_000 + i64::from(margin) * 25_000; // hour edges fall inside candles too
+            }
+        }
+
+        /// Marks inside the still window, accounted at once, leave the state of single marks;
+        /// the window is empty before any drawdown and never reaches the peak.
+        #[test]
+        fn still_candles_equal_single_marks(
+            marks in proptest::collection::vec(
+                (proptest::array::uniform4(-50i32..50), 0u8..3, proptest::bool::ANY),
+                1..120,
+            ),
+            probes in proptest::collection::vec((0.0f64..1.0, 1u64..6), 1..20),
+        ) {
+            let (mut one, mut batch) = (MetricsAccumulator::new(100.0), MetricsAccumulator::new(100.0));
+            let mut ts = 1_769_904_000_000;
+            let (im, mm) = (2.0, 0.7);
+            for (m, margin, in_market) in marks {
+                let eq = m.map(|x| 100.0 + f64::from(x) * 0.37);
+                let (a, b) = (f64::from(margin) * 3.1, f64::from(margin) * 1.3);
+                one.on_quiet_candle(ts, &eq, a.max(im), b.max(mm), in_market);
+                batch.on_quiet_candle(ts, &eq, a.max(im), b.max(mm), in_market);
+                ts += 60_000;
+            }
+            if one.max_dd == 0.0 {
+                proptest::prop_assert!(one.still_window(im, mm).is_none());
+            }
+            let Some(w) = one.still_window(im, mm) else { return Ok(()) };
+            proptest::prop_assert!(w.lo < w.hi && w.hi == one.peak);
+            for (f, n) in probes {
+                let e = w.lo + (w.hi - w.lo) * (0.001 + 0.998 * f);
+                let mut last = ts;
+                for _ in 0..n {
+                    if ts + 45_000 >= w.until_ms {
+                        return Ok(());
+                    }
+                    for k in 0..4 {
+                        one.on_tick(ts + 15_000 * k, e, im, mm, true);
+                    }
+                    last = ts + 45_000;
+                    ts += 60_000;
+                }
+                batch.on_still_candles(n, last, e, true);
+                proptest::prop_assert_eq!(format!("{one:?}"), format!("{batch:?}"));
             }
         }
     }

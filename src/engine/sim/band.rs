@@ -45,6 +45,12 @@ impl Band {
     pub(super) const EMPTY: Band =
         Band { lo: f64::INFINITY, hi: f64::NEG_INFINITY, until: i64::MIN };
 
+    /// `(lo, hi, until)`.
+    #[inline]
+    pub(super) fn limits(&self) -> (f64, f64, i64) {
+        (self.lo, self.hi, self.until)
+    }
+
     #[inline]
     pub(super) fn contains(&self, t: Tick) -> bool {
         t.ts_ms < self.until && self.lo <= t.price && t.price <= self.hi

@@ -16,6 +16,7 @@ use crate::time::{hour_of_day, HOUR_MS};
 
 mod band;
 mod book;
+mod still;
 
 use book::{BookStats, Intent, Order};
 
@@ -85,6 +86,7 @@ pub struct Engine {
     band: band::Band,
     reference: bool,
     full_ticks: u64,
+    still_candles: u64,
     legs: [Leg; 2],
     realized: f64,
     commission: f64,
@@ -120,6 +122,11 @@ impl Engine {
         self.full_ticks
     }
 
+    /// Candles of the last run accounted in still stretches (marks that changed only counters).
+    pub fn still_candles(&self) -> u64 {
+        self.still_candles
+    }
+
     fn reset(&mut self, p: &RunParams) {
         self.clear_orders();
         self.fills.clear();
@@ -135,6 +142,7 @@ impl Engine {
         self.stats = BookStats::default();
         self.band = band::Band::EMPTY;
         self.full_ticks = 0;
+        self.still_candles = 0;
         self.legs = [Leg::default(); 2];
         self.realized = 0.0;
         self.commission = 0.0;
@@ -194,12 +202,24 @@ impl Engine {
     ) -> Result<Metrics, RunError> {
         let s = self.begin(params, ctx)?;
         let mut prev_ts = i64::MIN;
-        'candles: for i in 0..c.len() {
+        // Still stretches skip the marks, so only when nobody records them.
+        let still_ok = !self.reference && !rec.wants_equity();
+        let mut i = 0;
+        'candles: while i < c.len() {
             let ts = c.ts_ms[i];
             let prices = candle_prices(c.open[i], c.high[i], c.low[i], c.close[i]);
+            i += 1;
             if !self.reference && ts >= prev_ts && self.band.contains_candle(ts, &prices) {
                 self.quiet_candle(&s, ts, prices, rec);
                 prev_ts = ts + TICK_OFFSETS_MS[3];
+                if still_ok {
+                    let end = self.still_band(&s).stretch_end(c, i, prev_ts);
+                    if end > i {
+                        self.account_still(&s, c, i, end);
+                        prev_ts = c.ts_ms[end - 1] + TICK_OFFSETS_MS[3];
+                        i = end;
+                    }
+                }
                 continue;
             }
             for (dt, price) in TICK_OFFSETS_MS.into_iter().zip(prices) {
