@@ -405,12 +405,25 @@ impl Engine {
         }
         // 2. Fills, in placement order.
         self.fills.clear();
-        for i in 0..self.triggers.len() {
-            let [buy_above, sell_below] = self.triggers[i];
-            if (p < buy_above) | (p > sell_below) {
-                self.fills.push(self.orders[i]);
-                self.unlink(i);
+        // Most ticks fill one or two orders of ~100: a branch-free test per block of 8
+        // finds the blocks worth a closer look.
+        let n = self.triggers.len();
+        let mut start = 0;
+        while start < n {
+            let end = (start + 8).min(n);
+            let hit = self.triggers[start..end]
+                .iter()
+                .fold(false, |h, &[buy_above, sell_below]| h | (p < buy_above) | (p > sell_below));
+            if hit {
+                for i in start..end {
+                    let [buy_above, sell_below] = self.triggers[i];
+                    if (p < buy_above) | (p > sell_below) {
+                        self.fills.push(self.orders[i]);
+                        self.unlink(i);
+                    }
+                }
             }
+            start = end;
         }
         if !self.fills.is_empty() {
             self.rejected.clear();
