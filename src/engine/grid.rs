@@ -3,6 +3,8 @@
 //! Prices are `f64` exactly as in the origin (which works in float here), including its
 //! `round_tick` that formats to 10 decimals and parses back.
 
+use super::level_bits::{first_of, last_of, LevelBits};
+
 /// What a grid level currently stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LevelSide {
@@ -54,6 +56,8 @@ pub struct Grid {
     below_hint: usize,
     /// `center_index()`, kept current by `build` and `update` (the only side changes).
     center_cache: usize,
+    /// The BUY and the SELL levels as bit sets, kept current with the sides.
+    side_bits: [LevelBits; 2],
 }
 
 /// Rounds to the tick as the origin does: `round(x/tick)*tick` (half-even), then
@@ -90,6 +94,7 @@ impl Grid {
         self.center_cache = 0;
         self.last_shift = (self.version.wrapping_sub(1), 0);
         self.levels.clear();
+        self.refresh_sides();
         self.levels.reserve(grid_count as usize + 2);
         self.tick = tick;
         self.grid_count = grid_count;
@@ -195,9 +200,11 @@ impl Grid {
         if self.levels.windows(2).any(|w| w[0].price >= w[1].price) {
             let err = DuplicatePrices { tick: self.tick, step: self.grid_step, price: last_close };
             self.levels.clear();
+            self.refresh_sides();
             self.center_cache = 0;
             return Err(err);
         }
+        self.refresh_sides();
         self.refresh_center();
         Ok(())
     }
@@ -223,7 +230,10 @@ impl Grid {
         } else {
             self.assign_sides_sorted(fill_price, last_close);
         }
-        self.center();
+        self.refresh_sides();
+        if self.center() {
+            self.refresh_sides();
+        }
         self.refresh_center();
         self.last_update =
             (self.version == version).then_some((fill_price, last_close, self.version));
@@ -315,21 +325,18 @@ impl Grid {
         }
     }
 
-    /// At most one shift of the ladder when buys and sells are out of balance.
-    fn center(&mut self) {
-        // Counts without branches; "lowest buy" is the first BUY in ladder order and
-        // "highest sell" the last SELL (0 when none), as the origin takes them.
-        let (mut buys, mut sells) = (0i64, 0i64);
-        for l in &self.levels {
-            buys += i64::from(l.side == LevelSide::Buy);
-            sells += i64::from(l.side == LevelSide::Sell);
-        }
-        let lowest_buy = self.levels.iter().find(|l| l.side == LevelSide::Buy).map(|l| l.price);
-        let highest_sell =
-            self.levels.iter().rfind(|l| l.side == LevelSide::Sell).map_or(0.0, |l| l.price);
+    /// At most one shift of the ladder when buys and sells are out of balance; true when the
+    /// ladder moved.
+    fn center(&mut self) -> bool {
+        // "Lowest buy" is the first BUY in ladder order and "highest sell" the last SELL (0
+        // when none), as the origin takes them.
+        let [buy, sell] = &self.side_bits;
+        let (buys, sells) = (i64::from(buy.count()), i64::from(sell.count()));
+        let lowest_buy = buy.first().map(|i| self.levels[i].price);
+        let highest_sell = sell.last().map_or(0.0, |i| self.levels[i].price);
         let total = buys + sells;
         if total == 0 {
-            return;
+            return false;
         }
         let step = self.grid_step / 100.0;
         let total = total as f64;
@@ -337,25 +344,29 @@ impl Grid {
             let price = round_tick(highest_sell * (1.0 + step), self.tick);
             let out_of_order = self.levels.last().is_some_and(|l| l.price >= price);
             if out_of_order && !self.origin_quirks {
-                return;
+                return false;
             }
             self.levels.remove(0);
             self.degenerate |= out_of_order;
             self.version = self.version.wrapping_add(1);
             self.last_shift = (self.version, -1);
             self.levels.push(Level { side: LevelSide::Sell, price });
+            true
         } else if (sells - buys) as f64 / total > self.rebalance_threshold {
             let base = lowest_buy.unwrap_or(self.levels[0].price);
             let price = round_tick(base * (1.0 - step), self.tick);
             let out_of_order = self.levels.first().is_some_and(|l| l.price <= price);
             if out_of_order && !self.origin_quirks {
-                return;
+                return false;
             }
             self.levels.pop();
             self.degenerate |= out_of_order;
             self.version = self.version.wrapping_add(1);
             self.last_shift = (self.version, 1);
             self.levels.insert(0, Level { side: LevelSide::Buy, price });
+            true
+        } else {
+            false
         }
     }
 
@@ -370,11 +381,41 @@ impl Grid {
     }
 
     fn compute_center(&self) -> usize {
-        let first = self.levels.iter().position(|l| l.side == LevelSide::Wait);
-        let last = self.levels.iter().rposition(|l| l.side == LevelSide::Wait);
+        let n = self.levels.len();
+        let [buy, sell] = [self.side_bits[0].words(), self.side_bits[1].words()];
+        let wait = |k: usize| {
+            let valid = if (k + 1) * 64 <= n { u64::MAX } else { (1u64 << (n % 64)) - 1 };
+            !(buy[k] | sell[k]) & valid
+        };
+        let first = first_of((0..buy.len()).map(wait));
+        let last = last_of((0..buy.len()).map(wait));
         match (first, last) {
             (Some(a), Some(b)) => (a + b) / 2,
-            _ => self.levels.len() / 2,
+            _ => n / 2,
+        }
+    }
+
+    /// The BUY levels and the SELL levels (WAIT is neither), as bit sets over the ladder.
+    #[inline]
+    pub fn side_bits(&self) -> &[LevelBits; 2] {
+        &self.side_bits
+    }
+
+    /// Recomputes [`Grid::side_bits`] from the levels.
+    fn refresh_sides(&mut self) {
+        let n = self.levels.len();
+        let [buy, sell] = &mut self.side_bits;
+        buy.reset(n);
+        sell.reset(n);
+        let (bw, sw) = (buy.words_mut(), sell.words_mut());
+        for (k, chunk) in self.levels.chunks(64).enumerate() {
+            let (mut b, mut s) = (0u64, 0u64);
+            for (j, l) in chunk.iter().enumerate() {
+                b |= u64::from(l.side == LevelSide::Buy) << j;
+                s |= u64::from(l.side == LevelSide::Sell) << j;
+            }
+            bw[k] = b;
+            sw[k] = s;
         }
     }
 }
@@ -491,7 +532,7 @@ mod tests {
         /// update changes nothing.
         #[test]
         fn sorted_assignment_equals_level_by_level(
-            count in 2u32..60,
+            count in 2u32..160,
             step in proptest::sample::select(vec![0.05, 0.1, 0.2, 0.35, 1.0, 4.0]),
             start in 1.0f64..500.0,
             moves in proptest::collection::vec((-30i32..30, -30i32..30), 1..40),
@@ -518,7 +559,16 @@ mod tests {
                 if fast.update(fill, close).is_err() {
                     return Ok(());
                 }
-                proptest::prop_assert_eq!(fast.center_index(), fast.compute_center());
+                // The side bits and the centre follow the levels (naive recomputation).
+                let lv = fast.levels();
+                for (k, l) in lv.iter().enumerate() {
+                    proptest::prop_assert_eq!(fast.side_bits()[0].contains(k), l.side == LevelSide::Buy);
+                    proptest::prop_assert_eq!(fast.side_bits()[1].contains(k), l.side == LevelSide::Sell);
+                }
+                let first = lv.iter().position(|l| l.side == LevelSide::Wait);
+                let last = lv.iter().rposition(|l| l.side == LevelSide::Wait);
+                let centre = first.zip(last).map_or(lv.len() / 2, |(a, b)| (a + b) / 2);
+                proptest::prop_assert_eq!(fast.center_index(), centre);
                 // The shift hint, where it applies, agrees with the binary search.
                 for (k, l) in old_levels.iter().enumerate() {
                     if let Some(n) = fast.shifted_index(k, before, l.price) {

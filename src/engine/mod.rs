@@ -7,6 +7,7 @@
 //! is allocated per run or per tick.
 
 pub mod grid;
+pub mod level_bits;
 pub mod params;
 pub mod position;
 pub mod risk;

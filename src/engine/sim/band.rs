@@ -5,9 +5,9 @@
 //!
 //! Every bound is conservative: a tick near a threshold simply takes the full path.
 
-use super::book::slot_is_sell;
-use super::{Engine, Setup, DIRS, NONE};
+use super::{Engine, Setup, DIRS};
 use crate::engine::grid::LevelSide;
+use crate::engine::level_bits::{first_of, last_of};
 use crate::engine::params::Model;
 use crate::engine::position::{Direction, Side};
 use crate::engine::{Recorder, RunContext, Tick, TICK_OFFSETS_MS};
@@ -244,15 +244,11 @@ impl Engine {
     /// the origin's out-of-order ladders.)
     fn slot_extremes(&self) -> (f64, f64) {
         let levels = self.grid.levels();
-        let [long, short] = [&self.slots[0], &self.slots[1]];
-        let is = |k: u32, sell: bool| k != NONE && slot_is_sell(k) == sell;
-        let buy_max = (0..levels.len())
-            .rev()
-            .find(|&li| is(long[li], false) || is(short[li], false))
-            .map_or(f64::NEG_INFINITY, |li| levels[li].price);
-        let sell_min = (0..levels.len())
-            .find(|&li| is(long[li], true) || is(short[li], true))
-            .map_or(f64::INFINITY, |li| levels[li].price);
+        let [[long_buys, long_sells], [short_buys, short_sells]] = &self.slot_bits;
+        let buys = long_buys.words().iter().zip(short_buys.words()).map(|(x, y)| x | y);
+        let sells = long_sells.words().iter().zip(short_sells.words()).map(|(x, y)| x | y);
+        let buy_max = last_of(buys).map_or(f64::NEG_INFINITY, |li| levels[li].price);
+        let sell_min = first_of(sells).map_or(f64::INFINITY, |li| levels[li].price);
         (buy_max, sell_min)
     }
 

@@ -4,6 +4,7 @@
 
 use super::{Engine, Setup, DIRS, NONE};
 use crate::engine::grid::LevelSide;
+use crate::engine::level_bits::for_each_set;
 use crate::engine::params::Model;
 use crate::engine::position::{Direction, Side};
 use crate::engine::sizing::Sizer;
@@ -158,9 +159,9 @@ impl Engine {
         if self.map_current() && o.grid_version == self.grid.version() {
             let d = o.dir.index();
             if let Some(li) = o.level {
-                let slot = &mut self.slots[d][li as usize];
-                if *slot != NONE && slot_index(*slot) == i {
-                    *slot = NONE;
+                let slot = self.slots[d][li as usize];
+                if slot != NONE && slot_index(slot) == i {
+                    self.set_slot(d, li as usize, NONE);
                     return;
                 }
             }
@@ -170,6 +171,15 @@ impl Engine {
             }
         }
         self.slots_ok = false;
+    }
+
+    /// Writes the slot of direction `d` at level `li`, keeping `slot_bits` in step.
+    #[inline]
+    fn set_slot(&mut self, d: usize, li: usize, slot: u32) {
+        self.slots[d][li] = slot;
+        let occupied = slot != NONE;
+        self.slot_bits[d][0].put(li, occupied & !slot_is_sell(slot));
+        self.slot_bits[d][1].put(li, occupied & slot_is_sell(slot));
     }
 
     /// Empties the book.
@@ -241,6 +251,18 @@ impl Engine {
             }
         }
         for d in 0..2 {
+            let [buys, sells] = &mut self.slot_bits[d];
+            buys.reset(n);
+            sells.reset(n);
+            for (li, &k) in self.slots[d].iter().enumerate() {
+                if k != NONE {
+                    if slot_is_sell(k) {
+                        sells.put(li, true);
+                    } else {
+                        buys.put(li, true);
+                    }
+                }
+            }
             if self.off_grid[d].len() > 1 {
                 self.off_grid[d].sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             }
@@ -276,19 +298,14 @@ impl Engine {
         }
         // The open levels: non-WAIT, without an order of the level's side.
         let di = dir.index();
-        let (levels, slots) = (self.grid.levels(), &self.slots[di]);
+        let [buy_levels, sell_levels] = self.grid.side_bits();
+        let [buy_slots, sell_slots] = &self.slot_bits[di];
+        debug_assert_eq!(buy_slots.words().len(), buy_levels.words().len());
+        let open_words = (buy_levels.words().iter().zip(buy_slots.words()))
+            .zip(sell_levels.words().iter().zip(sell_slots.words()))
+            .map(|((b, bs), (s, ss))| (b & !bs) | (s & !ss));
         let open = &mut self.open_levels[di];
-        for (li, level) in levels.iter().enumerate() {
-            let want_sell = match level.side {
-                LevelSide::Buy => false,
-                LevelSide::Sell => true,
-                LevelSide::Wait => continue,
-            };
-            let k = slots[li];
-            if k == NONE || slot_is_sell(k) != want_sell {
-                open.push(li as u32);
-            }
-        }
+        for_each_set(open_words, |li| open.push(li as u32));
         // Visit them outward from the centre, lower price first at equal distance.
         let c = self.grid.center_index();
         let split = self.open_levels[di].partition_point(|&li| li as usize <= c);
@@ -465,7 +482,7 @@ impl Engine {
                 self.rejected.clear();
                 let version = self.grid.version();
                 let (level, grid_version) = if mapped && self.slots[d][li] == NONE {
-                    self.slots[d][li] = slot_of(self.orders.len(), side);
+                    self.set_slot(d, li, slot_of(self.orders.len(), side));
                     (Some(level), version)
                 } else {
                     self.slots_ok = false;

@@ -1,6 +1,7 @@
 //! The per-tick simulation (ORIGIN_BEHAVIOUR §2.1 order of operations, PRODUCT §2 models).
 
 use super::grid::Grid;
+use super::level_bits::LevelBits;
 use super::params::{Model, RunParams, WindDown};
 use super::position::{Direction, Leg, LotSize, Side};
 use super::risk::{self, LegRisk, Multipliers, NEUTRAL};
@@ -69,6 +70,8 @@ pub struct Engine {
     fills: Vec<Order>,
     intents: Vec<Intent>,
     slots: [Vec<u32>; 2],
+    /// Per direction, the levels whose slot holds a buy and those holding a sell.
+    slot_bits: [[LevelBits; 2]; 2],
     off_grid: [Vec<(f64, usize)>; 2],
     dups: [Vec<(f64, usize)>; 2],
     survivors_version: u32,
