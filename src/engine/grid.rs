@@ -227,10 +227,10 @@ impl Grid {
         let version = self.version;
         if self.degenerate {
             self.assign_sides_any_order(fill_price, last_close);
+            self.refresh_sides();
         } else {
             self.assign_sides_sorted(fill_price, last_close);
         }
-        self.refresh_sides();
         if self.center() {
             self.refresh_sides();
         }
@@ -304,6 +304,13 @@ impl Grid {
         for l in &mut self.levels[at..] {
             l.side = LevelSide::Sell;
         }
+        // The side bits follow by ranges (`below..at` keeps its sides, WAITs below).
+        let n = self.levels.len();
+        let [buy, sell] = &mut self.side_bits;
+        buy.put_range(0, below, true);
+        buy.put_range(at, n, false);
+        sell.put_range(0, below, false);
+        sell.put_range(at, n, true);
         let split = self.boundary_from(below, fill_price);
         for k in (0..split).rev() {
             let price = self.levels[k].price;
@@ -311,7 +318,7 @@ impl Grid {
                 break;
             }
             if self.too_close(price, fill_price) {
-                self.levels[k].side = LevelSide::Wait;
+                self.set_wait(k);
             }
         }
         for k in split..self.levels.len() {
@@ -320,9 +327,17 @@ impl Grid {
                 break;
             }
             if self.too_close(price, fill_price) {
-                self.levels[k].side = LevelSide::Wait;
+                self.set_wait(k);
             }
         }
+    }
+
+    /// Makes level `k` WAIT (side and bits).
+    #[inline]
+    fn set_wait(&mut self, k: usize) {
+        self.levels[k].side = LevelSide::Wait;
+        self.side_bits[0].put(k, false);
+        self.side_bits[1].put(k, false);
     }
 
     /// At most one shift of the ladder when buys and sells are out of balance; true when the

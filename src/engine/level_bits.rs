@@ -34,6 +34,19 @@ impl LevelBits {
         self.words[w] = (self.words[w] & !(1 << b)) | (u64::from(on) << b);
     }
 
+    /// Adds (`on`) or removes every index in `from..to`.
+    #[inline]
+    pub fn put_range(&mut self, from: usize, to: usize, on: bool) {
+        let mut i = from;
+        while i < to {
+            let (w, b) = (i / 64, i % 64);
+            let n = (to - i).min(64 - b);
+            let mask = (u64::MAX >> (64 - n)) << b;
+            self.words[w] = if on { self.words[w] | mask } else { self.words[w] & !mask };
+            i += n;
+        }
+    }
+
     /// True when `i` is in the set.
     #[inline]
     pub fn contains(&self, i: usize) -> bool {
@@ -125,5 +138,17 @@ mod tests {
         assert_eq!((b.first(), b.last()), (Some(5), Some(127)));
         b.reset(n);
         assert_eq!((b.first(), b.last(), b.count()), (None, None, 0));
+        // Ranges across word edges, checked against single puts.
+        for (from, to) in [(0, 0), (0, 1), (3, 64), (60, 70), (0, 130), (64, 128), (127, 130)] {
+            for on in [true, false] {
+                let mut r = LevelBits::default();
+                r.reset(n);
+                r.put_range(0, n, !on);
+                r.put_range(from, to, on);
+                for i in 0..n {
+                    assert_eq!(r.contains(i), if (from..to).contains(&i) { on } else { !on });
+                }
+            }
+        }
     }
 }
