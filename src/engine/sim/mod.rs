@@ -68,6 +68,8 @@ pub struct Engine {
     /// `orders[i].trigger()`, kept beside the orders for the per-tick fill scan.
     triggers: Vec<[f64; 2]>,
     fills: Vec<Order>,
+    /// Scratch: order indices of this tick's fills found through the survivor map.
+    fill_indices: Vec<u32>,
     intents: Vec<Intent>,
     slots: [Vec<u32>; 2],
     /// Per direction, the levels whose slot holds a buy and those holding a sell.
@@ -407,27 +409,7 @@ impl Engine {
             }
         }
         // 2. Fills, in placement order.
-        self.fills.clear();
-        // Most ticks fill one or two orders of ~100: a branch-free test per block of 8
-        // finds the blocks worth a closer look.
-        let n = self.triggers.len();
-        let mut start = 0;
-        while start < n {
-            let end = (start + 8).min(n);
-            let hit = self.triggers[start..end]
-                .iter()
-                .fold(false, |h, &[buy_above, sell_below]| h | (p < buy_above) | (p > sell_below));
-            if hit {
-                for i in start..end {
-                    let [buy_above, sell_below] = self.triggers[i];
-                    if (p < buy_above) | (p > sell_below) {
-                        self.fills.push(self.orders[i]);
-                        self.unlink(i);
-                    }
-                }
-            }
-            start = end;
-        }
+        self.take_fills(p);
         if !self.fills.is_empty() {
             self.rejected.clear();
             for i in 0..self.fills.len() {
