@@ -147,6 +147,16 @@ impl Grid {
         self.version
     }
 
+    /// How indices moved (−1: the lowest level dropped and one added on top; +1: the top
+    /// dropped and one added below) when version `old_version` became the current one by a
+    /// single rebalance shift of a sorted ladder; `None` otherwise.
+    #[inline]
+    pub fn shift_since(&self, old_version: u32) -> Option<i64> {
+        let (version, delta) = self.last_shift;
+        (!self.degenerate && version == self.version && old_version == version.wrapping_sub(1))
+            .then_some(delta)
+    }
+
     /// The index of a price that sat at `old_index` in the previous version, when that
     /// version became this one by a rebalance shift and the ladder is sorted (a hint that
     /// saves the binary search); `None` when the hint does not apply.

@@ -67,7 +67,7 @@ pub(super) fn slot_is_sell(slot: u32) -> bool {
 pub(super) const DEAD_TRIGGER: [f64; 2] = [f64::NEG_INFINITY, f64::INFINITY];
 
 /// Dead entries tolerated in the order vector before it is compacted.
-const MAX_DEAD: usize = 64;
+const MAX_DEAD: usize = 256;
 
 /// An action planned on a ticker event, executed after planning.
 #[derive(Clone, Copy, Debug)]
@@ -135,10 +135,69 @@ impl Engine {
     /// otherwise (and always in the reference engine).
     #[inline]
     pub(super) fn ensure_survivors(&mut self) {
-        let current =
-            self.map_current() && self.dead <= MAX_DEAD && self.dups.iter().all(Vec::is_empty);
+        let usable = self.slots_ok && self.dead <= MAX_DEAD && self.dups.iter().all(Vec::is_empty);
+        let current = usable
+            && (self.survivors_version == self.grid.version()
+                || (!self.reference && self.follow_shift()));
         if self.reference || !current {
             self.collect_survivors();
+        }
+    }
+
+    /// Moves a usable survivor map (every live order in a slot) along the ladder's last
+    /// rebalance shift: slots move by one level, the order on the dropped level goes off the
+    /// ladder. False when the shift is not the only change since the map was made.
+    fn follow_shift(&mut self) -> bool {
+        let Some(delta) = self.grid.shift_since(self.survivors_version) else { return false };
+        if self.off_grid.iter().any(|v| !v.is_empty()) {
+            return false; // an off-ladder order might sit at the new level's price
+        }
+        let n = self.grid.levels().len();
+        if n == 0 || self.slots.iter().any(|s| s.len() != n) {
+            return false;
+        }
+        for d in 0..2 {
+            let slots = &mut self.slots[d];
+            let dropped = if delta < 0 {
+                let k = slots[0];
+                slots.rotate_left(1);
+                slots[n - 1] = NONE;
+                k
+            } else {
+                let k = slots[n - 1];
+                slots.rotate_right(1);
+                slots[0] = NONE;
+                k
+            };
+            if dropped != NONE {
+                let i = slot_index(dropped);
+                self.off_grid[d].push((self.orders[i].price, i));
+            }
+            self.refresh_slot_bits(d);
+        }
+        let version = self.grid.version();
+        for o in self.orders.iter_mut().filter(|o| o.is_live()) {
+            o.level = o.level.and_then(|li| u32::try_from(i64::from(li) + delta).ok());
+            o.level = o.level.filter(|&li| (li as usize) < n);
+            o.grid_version = version;
+        }
+        self.survivors_version = version;
+        true
+    }
+
+    /// Recomputes `slot_bits[d]` from `slots[d]`.
+    fn refresh_slot_bits(&mut self, d: usize) {
+        let [buys, sells] = &mut self.slot_bits[d];
+        buys.reset(self.slots[d].len());
+        sells.reset(self.slots[d].len());
+        for (li, &k) in self.slots[d].iter().enumerate() {
+            if k != NONE {
+                if slot_is_sell(k) {
+                    sells.put(li, true);
+                } else {
+                    buys.put(li, true);
+                }
+            }
         }
     }
 
@@ -317,18 +376,7 @@ impl Engine {
             }
         }
         for d in 0..2 {
-            let [buys, sells] = &mut self.slot_bits[d];
-            buys.reset(n);
-            sells.reset(n);
-            for (li, &k) in self.slots[d].iter().enumerate() {
-                if k != NONE {
-                    if slot_is_sell(k) {
-                        sells.put(li, true);
-                    } else {
-                        buys.put(li, true);
-                    }
-                }
-            }
+            self.refresh_slot_bits(d);
             if self.off_grid[d].len() > 1 {
                 self.off_grid[d].sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             }
