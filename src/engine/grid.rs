@@ -58,6 +58,8 @@ pub struct Grid {
     center_cache: usize,
     /// The BUY and the SELL levels as bit sets, kept current with the sides.
     side_bits: [LevelBits; 2],
+    /// Scratch: `side_bits` before the current side assignment.
+    prev_side_bits: [LevelBits; 2],
 }
 
 /// Rounds to the tick as the origin does: `round(x/tick)*tick` (half-even), then
@@ -308,14 +310,12 @@ impl Grid {
         while at < self.levels.len() && self.levels[at].price <= last_close {
             at += 1;
         }
-        for l in &mut self.levels[..below] {
-            l.side = LevelSide::Buy;
-        }
-        for l in &mut self.levels[at..] {
-            l.side = LevelSide::Sell;
-        }
-        // The side bits follow by ranges (`below..at` keeps its sides, WAITs below).
+        // The sides change as bits, by ranges (`below..at` keeps its sides, WAITs below);
+        // then only the levels whose bits changed get their side written.
         let n = self.levels.len();
+        for (prev, now) in self.prev_side_bits.iter_mut().zip(&self.side_bits) {
+            prev.copy_from(now);
+        }
         let [buy, sell] = &mut self.side_bits;
         buy.put_range(0, below, true);
         buy.put_range(at, n, false);
@@ -340,12 +340,32 @@ impl Grid {
                 self.set_wait(k);
             }
         }
+        self.write_changed_sides();
     }
 
-    /// Makes level `k` WAIT (side and bits).
+    /// Writes `Level::side` where the side bits differ from `prev_side_bits`.
+    fn write_changed_sides(&mut self) {
+        let [buy, sell] = [self.side_bits[0].words(), self.side_bits[1].words()];
+        let [was_buy, was_sell] = [self.prev_side_bits[0].words(), self.prev_side_bits[1].words()];
+        for k in 0..buy.len() {
+            let mut changed = (buy[k] ^ was_buy[k]) | (sell[k] ^ was_sell[k]);
+            while changed != 0 {
+                let b = changed.trailing_zeros() as usize;
+                changed &= changed - 1;
+                self.levels[k * 64 + b].side = if buy[k] >> b & 1 == 1 {
+                    LevelSide::Buy
+                } else if sell[k] >> b & 1 == 1 {
+                    LevelSide::Sell
+                } else {
+                    LevelSide::Wait
+                };
+            }
+        }
+    }
+
+    /// Makes level `k` WAIT in the side bits.
     #[inline]
     fn set_wait(&mut self, k: usize) {
-        self.levels[k].side = LevelSide::Wait;
         self.side_bits[0].put(k, false);
         self.side_bits[1].put(k, false);
     }

@@ -15,6 +15,13 @@ impl LevelBits {
         self.words.resize(len.div_ceil(64), 0);
     }
 
+    /// Makes this set equal to `other` (keeps the buffer).
+    #[inline]
+    pub fn copy_from(&mut self, other: &LevelBits) {
+        self.words.clear();
+        self.words.extend_from_slice(&other.words);
+    }
+
     /// The 64-bit words, lowest indices first.
     #[inline]
     pub fn words(&self) -> &[u64] {
