@@ -16,8 +16,9 @@
 //! Ratios cancel a machine's *load*, not its *microarchitecture*: the kernel's tight loop and
 //! the engine's branchy one gain differently from the host (the same commit measured
 //! 0.130 on one AMD EPYC host and 0.102 on the CI host). So the baseline holds one entry per
-//! CPU (vendor, family, model and name from `/proc/cpuinfo`) and a `default` entry, the
-//! lowest ratios seen on the CI hosts; a ratio is held to the lower of the two.
+//! CPU (vendor, family, model and name from `/proc/cpuinfo`) and a `default` entry for the
+//! CI hosts (the lowest ratios they printed, or the development host's lowest scaled by the
+//! 0.78 that host difference showed); a ratio is held to the lower of the two.
 
 mod common;
 
@@ -37,6 +38,8 @@ use rayon::prelude::*;
 
 /// Allowed drop below the baseline before the check fails.
 const TOLERANCE: f64 = 0.20;
+/// Issue 5's target for `engine_bybit_vs_kernel` (reported, not enforced: the baseline is).
+const TARGET_ENGINE_VS_KERNEL: f64 = 1.0 / 3.0;
 
 fn params(model: Model, step: f64) -> RunParams {
     let mut p = RunParams::default();
@@ -204,7 +207,7 @@ fn main() {
     }
     // The same CPU model on two hosts has given engine/kernel ratios 0.130 and 0.102 (the
     // kernel's tight loop gains more from a quiet host than the engine), so a ratio is held
-    // to the lower of this CPU's entry and the default (the lowest seen on the CI hosts).
+    // to the lower of this CPU's entry and the default (the CI hosts' level).
     let baseline: Ratios = match file.machines.get(&cpu) {
         Some(own) => {
             println!("baseline: the lower of this CPU's entry and the default");
@@ -234,6 +237,10 @@ fn main() {
             change * 100.0,
             if bad { "FAIL (>20 % below baseline)" } else { "ok" }
         );
+    }
+    if let Some(&r) = current.get("engine_bybit_vs_kernel") {
+        let met = if r >= TARGET_ENGINE_VS_KERNEL { "met" } else { "NOT met" };
+        println!("target engine_bybit_vs_kernel >= {TARGET_ENGINE_VS_KERNEL:.3}: {met} ({r:.3})");
     }
     if failed {
         std::process::exit(1);

@@ -79,6 +79,18 @@ fn backtest_on_sample_prints_summary_and_writes_outputs() {
     let fees: f64 =
         trades.lines().skip(1).map(|l| l.rsplit(',').next().unwrap().parse::<f64>().unwrap()).sum();
     assert!((fees - v["total_commission"].as_f64().unwrap()).abs() < 1e-9);
+    // The same metrics when an equity curve is kept (every mark computed, no still
+    // stretches) as without one.
+    let out = bin()
+        .args(["backtest", "--json", "--config"])
+        .arg(&cfg)
+        .arg("--equity")
+        .arg(d.join("equity2.parquet"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let with_curve: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(with_curve, v);
 }
 
 #[test]
