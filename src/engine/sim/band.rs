@@ -7,7 +7,6 @@
 
 use super::{Engine, Setup, DIRS};
 use crate::engine::grid::LevelSide;
-use crate::engine::level_bits::{first_of, last_of};
 use crate::engine::params::Model;
 use crate::engine::position::{Direction, Side};
 use crate::engine::{Recorder, RunContext, Tick, TICK_OFFSETS_MS};
@@ -244,11 +243,9 @@ impl Engine {
     /// the origin's out-of-order ladders.)
     fn slot_extremes(&self) -> (f64, f64) {
         let levels = self.grid.levels();
-        let [[long_buys, long_sells], [short_buys, short_sells]] = &self.slot_bits;
-        let buys = long_buys.words().iter().zip(short_buys.words()).map(|(x, y)| x | y);
-        let sells = long_sells.words().iter().zip(short_sells.words()).map(|(x, y)| x | y);
-        let buy_max = last_of(buys).map_or(f64::NEG_INFINITY, |li| levels[li].price);
-        let sell_min = first_of(sells).map_or(f64::INFINITY, |li| levels[li].price);
+        let (top_buy, bottom_sell) = self.extreme_slot_levels();
+        let buy_max = top_buy.map_or(f64::NEG_INFINITY, |li| levels[li].price);
+        let sell_min = bottom_sell.map_or(f64::INFINITY, |li| levels[li].price);
         (buy_max, sell_min)
     }
 

@@ -241,6 +241,16 @@ impl Engine {
         self.slot_bits[d][1].put(li, occupied & slot_is_sell(slot));
     }
 
+    /// The highest level holding a buy order and the lowest holding a sell order, either
+    /// direction, from the slot bits.
+    #[inline]
+    pub(super) fn extreme_slot_levels(&self) -> (Option<usize>, Option<usize>) {
+        let [[long_buys, long_sells], [short_buys, short_sells]] = &self.slot_bits;
+        let buys = long_buys.words().iter().zip(short_buys.words()).map(|(x, y)| x | y);
+        let sells = long_sells.words().iter().zip(short_sells.words()).map(|(x, y)| x | y);
+        (last_of(buys), first_of(sells))
+    }
+
     /// Moves the orders that fill at `p` into `self.fills`, in placement order, and takes
     /// them out of the book. With a current survivor map holding every live order on an
     /// ascending ladder, the candidates are the buy slots above `p` and the sell slots below
@@ -254,9 +264,8 @@ impl Engine {
         if by_slots {
             self.fill_indices.clear();
             let levels = self.grid.levels();
-            let [[long_buys, long_sells], [short_buys, short_sells]] = &self.slot_bits;
-            let buys = long_buys.words().iter().zip(short_buys.words()).map(|(x, y)| x | y);
-            if let Some(top) = last_of(buys) {
+            let (top_buy, bottom_sell) = self.extreme_slot_levels();
+            if let Some(top) = top_buy {
                 for li in (0..=top).rev().take_while(|&li| p < levels[li].price) {
                     for d in 0..2 {
                         let k = self.slots[d][li];
@@ -266,8 +275,7 @@ impl Engine {
                     }
                 }
             }
-            let sells = long_sells.words().iter().zip(short_sells.words()).map(|(x, y)| x | y);
-            if let Some(bottom) = first_of(sells) {
+            if let Some(bottom) = bottom_sell {
                 for li in (bottom..levels.len()).take_while(|&li| p > levels[li].price) {
                     for d in 0..2 {
                         let k = self.slots[d][li];
