@@ -43,6 +43,7 @@ pub mod candles;
 pub mod cli;
 pub mod config;
 pub mod decimal;
+pub mod durable;
 pub mod engine;
 pub mod instrument;
 pub mod metrics;

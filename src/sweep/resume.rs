@@ -193,12 +193,12 @@ impl PartsDir {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
+/// Writes `bytes` to `path` durably, through a synced temporary file and a rename.
 ///
 /// # Errors
 /// An I/O error.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SweepError> {
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| SweepError::io("cannot write", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| SweepError::io("cannot rename into", path, e))
+    crate::durable::replace_file(path, &tmp, bytes)
+        .map_err(|(what, e)| SweepError::io(what, path, e))
 }

@@ -67,7 +67,9 @@ impl Assembler {
             self.writer.into_inner().map_err(|e| SweepError::parquet("cannot finish", &tmp, e))?;
         file.sync_all().map_err(|e| SweepError::io("cannot sync", &tmp, e))?;
         drop(file);
-        std::fs::rename(&tmp, dest).map_err(|e| SweepError::io("cannot rename into", dest, e))
+        std::fs::rename(&tmp, dest).map_err(|e| SweepError::io("cannot rename into", dest, e))?;
+        crate::durable::sync_parent_dir(dest)
+            .map_err(|e| SweepError::io("cannot sync the directory of", dest, e))
     }
 }
 

@@ -295,7 +295,8 @@ impl CacheFile {
             let _ = std::fs::remove_file(&self.temp_path);
             return Err(TierError::io("cannot rename temp file over", &self.path, e));
         }
-        Ok(())
+        crate::durable::sync_parent_dir(&self.path)
+            .map_err(|e| TierError::io("cannot sync the directory of", &self.path, e))
     }
 
     /// Renames the current cache file to `<name>.corrupt-<timestamp>` (never overwriting).
