@@ -129,10 +129,10 @@ impl Engine {
         }
     }
 
-    /// Makes the survivor map current: kept up to date by fills, cancels and placements while
-    /// no two orders of a direction share a price (with duplicates the survivor depends on
-    /// the level sides, which fills change), rebuilt by [`Engine::collect_survivors`]
-    /// otherwise (and always in the reference engine).
+    /// Makes the survivor map current: kept up to date by fills, cancels, placements and
+    /// one-level rebalance shifts while no two orders of a direction share a price (with
+    /// duplicates the survivor depends on the level sides, which fills change), rebuilt by
+    /// [`Engine::collect_survivors`] otherwise (and always in the reference engine).
     #[inline]
     pub(super) fn ensure_survivors(&mut self) {
         let usable = self.slots_ok && self.dead <= MAX_DEAD && self.dups.iter().all(Vec::is_empty);
