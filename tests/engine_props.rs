@@ -78,7 +78,7 @@ fn candles(start: f64, steps: &[(i16, u8, u8, i16)]) -> (Vec<i64>, [Vec<f64>; 4]
 fn params() -> impl Strategy<Value = RunParams> {
     (
         prop_oneof![Just(Model::Origin), Just(Model::Bybit)],
-        6u32..60,
+        prop_oneof![6u32..60, 60u32..150], // one bit-set word and several
         prop_oneof![Just(0.1), Just(0.2), Just(0.35), Just(0.5), Just(1.0)],
         prop_oneof![Just("x0.001"), Just("x0.01"), Just("x0.05"), Just("100"), Just("7.5")],
         any::<bool>(),
