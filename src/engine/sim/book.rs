@@ -427,7 +427,23 @@ impl Engine {
             .zip(sell_levels.words().iter().zip(sell_slots.words()))
             .map(|((b, bs), (s, ss))| (b & !bs) | (s & !ss));
         let open = &mut self.open_levels[di];
-        for_each_set(open_words, |li| open.push(li as u32));
+        if self.reference {
+            // Level by level, so the differential tests check the bit sets.
+            let (levels, slots) = (self.grid.levels(), &self.slots[di]);
+            for (li, level) in levels.iter().enumerate() {
+                let want_sell = match level.side {
+                    LevelSide::Buy => false,
+                    LevelSide::Sell => true,
+                    LevelSide::Wait => continue,
+                };
+                let k = slots[li];
+                if k == NONE || slot_is_sell(k) != want_sell {
+                    open.push(li as u32);
+                }
+            }
+        } else {
+            for_each_set(open_words, |li| open.push(li as u32));
+        }
         // Visit them outward from the centre, lower price first at equal distance.
         let c = self.grid.center_index();
         let split = self.open_levels[di].partition_point(|&li| li as usize <= c);
