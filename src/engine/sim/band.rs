@@ -97,10 +97,8 @@ impl Engine {
         for (dt, e) in TICK_OFFSETS_MS.into_iter().zip(equity) {
             rec.on_equity(ts + dt, e);
         }
-        if in_market
-            && (self.liq[0] > 0.0 || self.liq[1] > 0.0)
-            && self.liq_distance_may_drop(prices)
-        {
+        let [long, short] = self.liq_watched();
+        if (long || short) && self.liq_distance_may_drop(prices) {
             for p in prices {
                 self.track_liq_distance(p);
             }
@@ -121,8 +119,7 @@ impl Engine {
         let lo = prices[0].min(prices[1]).min(prices[2]).min(prices[3]);
         let hi = prices[0].max(prices[1]).max(prices[2]).max(prices[3]);
         let floor = m + 1e-9 * (1.0 + m.abs());
-        let long = self.liq[0] > 0.0 && self.legs[0].lots > 0;
-        let short = self.liq[1] > 0.0 && self.legs[1].lots > 0;
+        let [long, short] = self.liq_watched();
         // Written so that a NaN anywhere answers "may drop" (the exact test then decides).
         (long && !((lo - self.liq[0]) / lo * 100.0 > floor))
             || (short && !((self.liq[1] - hi) / hi * 100.0 > floor))

@@ -472,13 +472,21 @@ impl Engine {
         self.track_liq_distance(p);
     }
 
+    /// Which legs (long, short) are open with a liquidation estimate, so have a distance to
+    /// it that the `min_liq_distance_pct` metric tracks.
+    #[inline]
+    fn liq_watched(&self) -> [bool; 2] {
+        [self.liq[0] > 0.0 && self.legs[0].lots > 0, self.liq[1] > 0.0 && self.legs[1].lots > 0]
+    }
+
     #[inline]
     fn track_liq_distance(&mut self, p: f64) {
+        let [long, short] = self.liq_watched();
         let mut d = f64::INFINITY;
-        if self.liq[0] > 0.0 && self.legs[0].lots > 0 {
+        if long {
             d = d.min((p - self.liq[0]) / p * 100.0);
         }
-        if self.liq[1] > 0.0 && self.legs[1].lots > 0 {
+        if short {
             d = d.min((self.liq[1] - p) / p * 100.0);
         }
         if d.is_finite() && self.min_liq_dist.is_none_or(|m| d < m) {

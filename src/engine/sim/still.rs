@@ -66,7 +66,7 @@ impl Engine {
         };
         let [long, short] = self.legs;
         // The liquidation distance `100 (p − L) / p` grows with p, `100 (S − p) / p` shrinks.
-        let watch = [self.liq[0] > 0.0 && long.lots > 0, self.liq[1] > 0.0 && short.lots > 0];
+        let watch = self.liq_watched();
         if watch[0] || watch[1] {
             let Some(m) = self.min_liq_dist else { return Still::EMPTY };
             let (k_long, k_short) = (1.0 - m / 100.0, 1.0 + m / 100.0);
