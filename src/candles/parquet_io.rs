@@ -106,7 +106,8 @@ fn writer_properties(candles: &Candles, meta: &WriteMeta) -> WriterProperties {
 }
 
 /// Writes `candles` to `path` atomically: into a temporary file beside it, synced, then
-/// renamed over `path`, so a crash never leaves a partial file under the final name.
+/// renamed over `path` and the directory synced, so a crash never leaves a partial file
+/// under the final name.
 ///
 /// # Errors
 /// [`CandleError::Io`] or [`CandleError::Parquet`] naming `path`; the temporary file is removed.
@@ -117,7 +118,8 @@ pub fn write_parquet(path: &Path, candles: &Candles, meta: &WriteMeta) -> Result
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result
+    result?;
+    crate::durable::sync_parent_dir(path).map_err(|e| CandleError::io(path, e))
 }
 
 /// `.NAME.tmp-PID` in the same directory as `path` (a rename is atomic only within one file

@@ -56,10 +56,11 @@ fn format_of(path: &Path) -> Result<Format, OutputError> {
     }
 }
 
-/// Writes `bytes_fn`'s output to a temp file beside `path`, then renames it into place.
+/// Runs `write` on a temp file beside `path`, syncs it, renames it into place and syncs the
+/// directory (a crash leaves the old file or the whole new one).
 fn write_atomic(
     path: &Path,
-    write: impl FnOnce(File) -> Result<(), OutputError>,
+    write: impl FnOnce(&File) -> Result<(), OutputError>,
 ) -> Result<(), OutputError> {
     let io = |source| OutputError::Io { path: path.to_path_buf(), source };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -69,11 +70,14 @@ fn write_atomic(
     tmp.push(format!(".tmp-{}", std::process::id()));
     let tmp = PathBuf::from(tmp);
     let file = File::create(&tmp).map_err(io)?;
-    let res = write(file).and_then(|()| std::fs::rename(&tmp, path).map_err(io));
+    let res = write(&file)
+        .and_then(|()| file.sync_all().map_err(io))
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(io));
     if res.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    res
+    res?;
+    crate::durable::sync_parent_dir(path).map_err(io)
 }
 
 fn parquet_props() -> WriterProperties {
@@ -82,7 +86,7 @@ fn parquet_props() -> WriterProperties {
         .build()
 }
 
-fn write_batch(path: &Path, file: File, batch: RecordBatch) -> Result<(), OutputError> {
+fn write_batch(path: &Path, file: &File, batch: RecordBatch) -> Result<(), OutputError> {
     let enc = |e: parquet::errors::ParquetError| OutputError::Encode {
         path: path.to_path_buf(),
         message: e.to_string(),
