@@ -265,24 +265,23 @@ impl Engine {
             self.fill_indices.clear();
             let levels = self.grid.levels();
             let (top_buy, bottom_sell) = self.extreme_slot_levels();
+            // Buys fill below their price, sells above: walk inward from the extreme slots.
+            let (slots, found) = (&self.slots, &mut self.fill_indices);
+            let mut take = |li: usize, sell: bool| {
+                for d in slots {
+                    if d[li] != NONE && slot_is_sell(d[li]) == sell {
+                        found.push(slot_index(d[li]) as u32);
+                    }
+                }
+            };
             if let Some(top) = top_buy {
                 for li in (0..=top).rev().take_while(|&li| p < levels[li].price) {
-                    for d in 0..2 {
-                        let k = self.slots[d][li];
-                        if k != NONE && !slot_is_sell(k) {
-                            self.fill_indices.push(slot_index(k) as u32);
-                        }
-                    }
+                    take(li, false);
                 }
             }
             if let Some(bottom) = bottom_sell {
                 for li in (bottom..levels.len()).take_while(|&li| p > levels[li].price) {
-                    for d in 0..2 {
-                        let k = self.slots[d][li];
-                        if k != NONE && slot_is_sell(k) {
-                            self.fill_indices.push(slot_index(k) as u32);
-                        }
-                    }
+                    take(li, true);
                 }
             }
             self.fill_indices.sort_unstable();
