@@ -44,6 +44,12 @@ impl Band {
     pub(super) const EMPTY: Band =
         Band { lo: f64::INFINITY, hi: f64::NEG_INFINITY, until: i64::MIN };
 
+    /// The band `[lo, hi]` for ticks before `until` (ms).
+    #[inline]
+    pub(super) fn new(lo: f64, hi: f64, until: i64) -> Band {
+        Band { lo, hi, until }
+    }
+
     /// `(lo, hi, until)`.
     #[inline]
     pub(super) fn limits(&self) -> (f64, f64, i64) {
@@ -55,9 +61,9 @@ impl Band {
         t.ts_ms < self.until && self.lo <= t.price && t.price <= self.hi
     }
 
-    /// True when all four ticks of the candle opening at `ts` (`prices` from
-    /// [`candle_prices`](crate::engine::candle_prices)) are inside the band, and so also
-    /// finite and positive: a band with `lo > 0` admits no other price.
+    /// True when all four ticks of the candle opening at `ts` (`prices`: its open, high, low
+    /// and close in any order) are inside the band, and so also finite and positive: a band
+    /// with `lo > 0` admits no other price.
     #[inline]
     pub(super) fn contains_candle(&self, ts: i64, prices: &[f64; 4]) -> bool {
         let inside = |p: f64| (self.lo <= p) & (p <= self.hi);

@@ -187,17 +187,11 @@ impl Engine {
 
     /// Recomputes `slot_bits[d]` from `slots[d]`.
     fn refresh_slot_bits(&mut self, d: usize) {
-        let [buys, sells] = &mut self.slot_bits[d];
-        buys.reset(self.slots[d].len());
-        sells.reset(self.slots[d].len());
-        for (li, &k) in self.slots[d].iter().enumerate() {
-            if k != NONE {
-                if slot_is_sell(k) {
-                    sells.put(li, true);
-                } else {
-                    buys.put(li, true);
-                }
-            }
+        let n = self.slots[d].len();
+        self.slot_bits[d][0].reset(n);
+        self.slot_bits[d][1].reset(n);
+        for li in 0..n {
+            self.set_slot(d, li, self.slots[d][li]);
         }
     }
 

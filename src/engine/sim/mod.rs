@@ -218,7 +218,7 @@ impl Engine {
                 self.quiet_candle(&s, ts, prices, rec);
                 prev_ts = ts + TICK_OFFSETS_MS[3];
                 if still_ok {
-                    let end = self.still_band(&s).stretch_end(c, i, prev_ts);
+                    let end = still::stretch_end(&self.still_band(&s), c, i, prev_ts);
                     if end > i {
                         self.account_still(&s, c, i, end);
                         prev_ts = c.ts_ms[end - 1] + TICK_OFFSETS_MS[3];

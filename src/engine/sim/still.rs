@@ -5,6 +5,7 @@
 //!
 //! Only runs whose recorder keeps no equity curve take it (the marks are not computed).
 
+use super::band::Band;
 use super::{Engine, Setup};
 use crate::candles::CandleSlice;
 use crate::engine::TICK_OFFSETS_MS;
@@ -13,72 +14,56 @@ use crate::engine::TICK_OFFSETS_MS;
 /// mark near a bound simply takes the per-candle path.
 const MARGIN: f64 = 1e-9;
 
-/// Inclusive price band `[lo, hi]` for candles opening before `before_ms`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(super) struct Still {
-    lo: f64,
-    hi: f64,
-    before_ms: i64,
-}
-
-impl Still {
-    /// A band no candle is in.
-    pub(super) const EMPTY: Still =
-        Still { lo: f64::INFINITY, hi: f64::NEG_INFINITY, before_ms: i64::MIN };
-
-    /// The index of the first candle from `from` on that is not still (`c.len()` when all
-    /// are); `prev_ts` is the last tick time before candle `from`, for the time-order check.
-    #[inline]
-    pub(super) fn stretch_end(&self, c: CandleSlice<'_>, from: usize, mut prev_ts: i64) -> usize {
-        let n = c.len();
-        let (ts, open, high, low, close) =
-            (&c.ts_ms[..n], &c.open[..n], &c.high[..n], &c.low[..n], &c.close[..n]);
-        let inside = |p: f64| (self.lo <= p) & (p <= self.hi);
-        let mut i = from;
-        while i < n {
-            let t = ts[i];
-            let still = (t >= prev_ts)
-                & (t < self.before_ms)
-                & inside(open[i])
-                & inside(high[i])
-                & inside(low[i])
-                & inside(close[i]);
-            if !still {
-                break;
-            }
-            prev_ts = t + TICK_OFFSETS_MS[3];
-            i += 1;
-        }
-        i
+/// The index of the first candle from `from` on that is not inside `still` (`c.len()` when
+/// all are); `prev_ts` is the last tick time before candle `from`, for the time-order check.
+#[inline]
+pub(super) fn stretch_end(
+    still: &Band,
+    c: CandleSlice<'_>,
+    from: usize,
+    mut prev_ts: i64,
+) -> usize {
+    let n = c.len();
+    let (ts, open, high, low, close) =
+        (&c.ts_ms[..n], &c.open[..n], &c.high[..n], &c.low[..n], &c.close[..n]);
+    let mut i = from;
+    while i < n
+        && ts[i] >= prev_ts
+        && still.contains_candle(ts[i], &[open[i], high[i], low[i], close[i]])
+    {
+        prev_ts = ts[i] + TICK_OFFSETS_MS[3];
+        i += 1;
     }
+    i
 }
 
 impl Engine {
-    /// The still band for the candles after a quiet one (the quiet band's state holds).
+    /// The still band for the candles after a quiet one (the quiet band's state holds): a
+    /// [`Band`] whose candles change only counters.
     #[allow(clippy::neg_cmp_op_on_partial_ord)] // a NaN must answer "empty"
-    pub(super) fn still_band(&self, s: &Setup) -> Still {
+    pub(super) fn still_band(&self, s: &Setup) -> Band {
         let (mut lo, mut hi, quiet_until) = self.band.limits();
         if !(0.0 < lo && lo <= hi && hi.is_finite()) {
-            return Still::EMPTY;
+            return Band::EMPTY;
         }
         let Some(w) = self.accum.still_window(self.im_mm.0, self.im_mm.1) else {
-            return Still::EMPTY;
+            return Band::EMPTY;
         };
         let [long, short] = self.legs;
         // The liquidation distance `100 (p − L) / p` grows with p, `100 (S − p) / p` shrinks.
         let watch = self.liq_watched();
         if watch[0] || watch[1] {
-            let Some(m) = self.min_liq_dist else { return Still::EMPTY };
+            let Some(m) = self.min_liq_dist else { return Band::EMPTY };
             let (k_long, k_short) = (1.0 - m / 100.0, 1.0 + m / 100.0);
             if watch[0] {
                 if !(k_long > 0.0) {
-                    return Still::EMPTY;
+                    return Band::EMPTY;
                 }
                 lo = lo.max(self.liq[0] / k_long * (1.0 + MARGIN));
             }
             if watch[1] {
                 if !(k_short > 0.0) {
-                    return Still::EMPTY;
+                    return Band::EMPTY;
                 }
                 hi = hi.min(self.liq[1] / k_short * (1.0 - MARGIN));
             }
@@ -107,13 +92,12 @@ impl Engine {
             lo = lo.max((e_hi - offset) / slope);
             hi = hi.min((e_lo - offset) / slope);
         } else if !(e_lo < offset && offset < e_hi) {
-            return Still::EMPTY;
+            return Band::EMPTY;
         }
         if !(lo <= hi && lo.is_finite() && hi.is_finite()) {
-            return Still::EMPTY;
+            return Band::EMPTY;
         }
-        let until = quiet_until.min(w.until_ms);
-        Still { lo, hi, before_ms: until.saturating_sub(TICK_OFFSETS_MS[3]) }
+        Band::new(lo, hi, quiet_until.min(w.until_ms))
     }
 
     /// Accounts the still candles `from..end` of `c`: what their quiet ticks would have done.
