@@ -68,12 +68,13 @@ fn backtest_on_sample_prints_summary_and_writes_outputs() {
     ] {
         assert!(v.get(k).is_some(), "missing {k}");
     }
-    // The tier table used is recorded (built-in LTCUSDT = DEFAULT: 5 tiers, first cap 1000000).
-    assert_eq!(v["tier_layer"], "builtin");
+    // The tier table used is recorded (the shipped LTCUSDT snapshot: 30 tiers, first cap
+    // 200,000 as Bybit's API gave it on 2026-05-18).
+    assert_eq!(v["tier_layer"], "snapshot");
     let tiers = v["tier_table"]["tiers"].as_array().unwrap();
-    assert_eq!(tiers.len(), 5);
-    assert_eq!(tiers[0]["max_value"], "1000000");
-    assert_eq!(tiers[4]["max_value"], "Infinity");
+    assert_eq!(tiers.len(), 30);
+    assert_eq!(tiers[0]["max_value"], "200000");
+    assert_eq!(tiers[29]["max_value"], "Infinity");
     let rows = trades.lines().count() as u64 - 1;
     assert_eq!(v["total_trades"].as_u64().unwrap(), rows);
     let fees: f64 =

@@ -34,7 +34,7 @@ fn show_refresh_show_diff_in_a_fresh_directory() {
     let o = gridsweep(cwd, &["tiers", "show", "BTCUSDT"]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
-    assert!(out.starts_with("BTCUSDT: 7 tiers from builtin\n"), "{out}");
+    assert!(out.starts_with("BTCUSDT: 35 tiers from snapshot\n"), "{out}");
     assert!(out.contains("Infinity"), "{out}");
     assert!(
         err.contains(
@@ -43,10 +43,10 @@ fn show_refresh_show_diff_in_a_fresh_directory() {
         "{err}"
     );
     assert!(
-        err.contains("warn: No risk limit data for BTCUSDT, using hardcoded fallback."),
+        err.contains("warn: No cached or fetched risk limits for BTCUSDT; using the shipped"),
         "{err}"
     );
-    assert_eq!(err.matches("No risk limit data").count(), 1, "printed once: {err}");
+    assert_eq!(err.matches("No cached or fetched").count(), 1, "printed once: {err}");
     assert!(!cwd.join("conf").exists(), "show writes nothing");
 
     let srv = TestServer::start(|_, _| Reply::ok(data_text(TWO_TIER)));

@@ -52,10 +52,13 @@ fn levels(notes: &[Note]) -> Vec<log::Level> {
 }
 
 fn hardcoded(s: &str) -> String {
-    format!(
-        "No risk limit data for {s}, using hardcoded fallback. Margin calculations may be inaccurate \
-         — connect a BybitRestClient to fetch current tiers."
-    )
+    match gridsweep::tiers::snapshot::default_tiers(s).2 {
+        None => format!(
+            "No cached or fetched risk limits for {s}; using the shipped Bybit snapshot. Run \
+             `gridsweep tiers refresh {s}` for the current table."
+        ),
+        Some(w) => format!("No cached or fetched risk limits for {s}. {w}"),
+    }
 }
 
 fn stale(s: &str, at: &str) -> String {
@@ -82,8 +85,8 @@ fn no_client_no_cache_gives_builtin_and_warns_once() {
     let dir = TempDir::new("builtin");
     let p = provider(&dir, None);
     let r = p.get("BTCUSDT");
-    assert_eq!(r.layer, TierLayer::Builtin);
-    assert_eq!(r.table, builtin_tiers("BTCUSDT"));
+    assert_eq!(r.layer, TierLayer::Snapshot);
+    assert_eq!(r.table, gridsweep::tiers::snapshot::snapshot_tiers("BTCUSDT").unwrap().0);
     assert_eq!(messages(&r.notes), vec![NO_CLIENT.to_string(), hardcoded("BTCUSDT")]);
     assert_eq!(levels(&r.notes), vec![log::Level::Warn, log::Level::Warn]);
     // The no-client warning is given once per provider.
@@ -187,7 +190,7 @@ fn network_error_warning() {
     };
     let p = provider(&dir, Some(BybitClient::new(fast_config(&base))));
     let r = p.get("BTCUSDT");
-    assert_eq!(r.layer, TierLayer::Builtin);
+    assert_eq!(r.layer, TierLayer::Snapshot);
     let m = messages(&r.notes);
     assert!(
         m[0].starts_with(
@@ -207,7 +210,7 @@ fn timeout_is_a_network_error() {
         ..fast_config(&srv.base_url)
     });
     let r = provider(&dir, Some(client)).get("BTCUSDT");
-    assert_eq!(r.layer, TierLayer::Builtin);
+    assert_eq!(r.layer, TierLayer::Snapshot);
     assert!(r.notes[0]
         .message
         .starts_with("Network error fetching risk limit tiers for BTCUSDT: timed out after 200ms"));
@@ -224,7 +227,7 @@ fn invalid_api_data_and_empty_list_warnings() {
         r.notes[0].message,
         "Data validation error parsing risk limit tiers for BTCUSDT: MMR rate 1.5 outside valid range [0, 1]"
     );
-    assert_eq!(r.layer, TierLayer::Builtin);
+    assert_eq!(r.layer, TierLayer::Snapshot);
     let r = p.get("BTCUSDT");
     assert_eq!(r.notes[0].message, "No risk limit tiers returned for BTCUSDT");
     assert!(!p.cache().path().exists(), "nothing cached on failure");
@@ -239,7 +242,7 @@ fn unreadable_cache_entries_fall_through_with_the_origin_messages() {
     assert!(r.notes[0]
         .message
         .starts_with(&format!("Corrupted cache file {}: ", cfg.cache_path.display())));
-    assert_eq!(r.layer, TierLayer::Builtin);
+    assert_eq!(r.layer, TierLayer::Snapshot);
 
     write_mode(&cfg.cache_path, r#"{"BTCUSDT": {"tiers": [{"max_value": "1"}]}}"#, 0o600);
     let r = provider(&dir, None).get("BTCUSDT");
@@ -295,7 +298,7 @@ fn construction_errors() {
 #[test]
 fn resolve_for_run_builtin_and_explicit_files() {
     let (t, layer) = resolve_for_run(&TierSource::Builtin, "ETHUSDT").unwrap();
-    assert_eq!((&*t, layer), (&builtin_tiers("ETHUSDT"), TierLayer::Builtin));
+    assert_eq!((&*t, layer), (&builtin_tiers("ETHUSDT"), TierLayer::Origin));
     let (t, layer) = resolve_for_run(&TierSource::ExplicitJson(data(TWO_TIER)), "BTCUSDT").unwrap();
     assert_eq!(layer, TierLayer::ExplicitFile);
     assert_eq!(t.tiers().len(), 2);
@@ -339,7 +342,7 @@ fn resolve_for_run_cache_file_in_a_child_process() {
         assert_eq!(r.notes[0].message, "Risk limit cache stale for LTCUSDT, refreshing...");
         let r = resolve(&TierSource::CacheFile("conf/risk_limits_cache.json".into()), "DOGEUSDT")
             .unwrap();
-        assert_eq!(r.layer, TierLayer::Builtin);
+        assert_eq!(r.layer, TierLayer::GenericDefault);
         return;
     }
     let dir = TempDir::new("child");

@@ -11,7 +11,6 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 
-use crate::tiers::builtin::builtin_tiers;
 use crate::tiers::cache::CacheFile;
 use crate::tiers::cache_format::tiers_to_json;
 use crate::tiers::config::{CacheConfig, DEFAULT_ALLOWED_ROOT, DEFAULT_CACHE_PATH};
@@ -284,13 +283,13 @@ fn diff(
     let provider = RiskLimitProvider::new(&cache_config(cache)?, client)?;
     let r = provider.get_with(symbol, fetch);
     print_notes(&r.notes);
-    if r.layer == TierLayer::Builtin {
+    if matches!(r.layer, TierLayer::Snapshot | TierLayer::Origin | TierLayer::GenericDefault) {
         bail!(
             "no cached or fetched tiers for {symbol} to compare with the built-in table \
              (run `gridsweep tiers refresh {symbol}` or pass --base-url)"
         );
     }
-    let builtin = builtin_tiers(symbol);
+    let builtin = crate::tiers::snapshot::default_tiers(symbol).0;
     let lines = diff_lines(builtin.tiers(), r.table.tiers());
     if lines.is_empty() {
         println!(

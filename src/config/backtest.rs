@@ -14,8 +14,10 @@ use crate::time::parse_iso;
 /// Where a run's tier table comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TierChoice {
-    /// The built-in tables (BTCUSDT, ETHUSDT, DEFAULT).
+    /// The shipped snapshot of the symbol's real Bybit table (else the origin's, warned).
     Builtin,
+    /// The origin's hard-coded tables (BTCUSDT, ETHUSDT, DEFAULT), as the origin used them.
+    Origin,
     /// The risk-limit cache file, read through the provider without a client.
     Cache(PathBuf),
     /// An explicit JSON file: a Bybit API response or a cache-format entry.
@@ -28,6 +30,7 @@ impl TierChoice {
         use crate::tiers::source::TierSource;
         match self {
             TierChoice::Builtin => TierSource::Builtin,
+            TierChoice::Origin => TierSource::Origin,
             TierChoice::Cache(p) => TierSource::CacheFile(p.clone()),
             TierChoice::File(p) => TierSource::ExplicitJson(p.clone()),
         }
@@ -70,14 +73,15 @@ pub fn toml_dec(v: &toml::Value) -> Option<Dec> {
     }
 }
 
-/// Parses a `tiers` value: `"builtin"`, `{ cache = "path" }` or `{ file = "path" }`.
+/// Parses a `tiers` value: `"builtin"`, `"origin"`, `{ cache = "path" }` or `{ file = "path" }`.
 ///
 /// # Errors
 /// A sentence saying which forms are accepted.
 pub fn parse_tiers(v: &toml::Value) -> Result<TierChoice, String> {
-    let help = "tiers must be \"builtin\", { cache = \"conf/risk_limits_cache.json\" } or { file = \"tiers.json\" }";
+    let help = "tiers must be \"builtin\" (shipped Bybit snapshots), \"origin\" (the origin's hard-coded tables), { cache = \"conf/risk_limits_cache.json\" } or { file = \"tiers.json\" }";
     match v {
         toml::Value::String(s) if s == "builtin" => Ok(TierChoice::Builtin),
+        toml::Value::String(s) if s == "origin" => Ok(TierChoice::Origin),
         toml::Value::Table(t) if t.len() == 1 => match t.iter().next() {
             Some((k, toml::Value::String(p))) if k == "cache" => {
                 Ok(TierChoice::Cache(PathBuf::from(p)))

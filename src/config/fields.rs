@@ -1,7 +1,7 @@
 //! The parameter registry: every strategy and account parameter by its origin name, with a
 //! typed setter and getter over [`RunParams`]. Backtest configs and sweep axes both use it.
 
-use crate::engine::{Amount, Model, RunParams, WindDown};
+use crate::engine::{Amount, HedgeMargin, Model, RunParams, WindDown};
 
 /// The value type of a parameter (and of its result column).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,7 +83,7 @@ specs! {
     "model", Text, "account model: \"bybit\" (default) or \"origin\"";
     "grid_count", Int, "levels per side = grid_count / 2 (≥ 4)";
     "grid_step", Float, "distance between levels in percent (0.2 = 0.2 %)";
-    "amount", Text, "order size: \"xF\" = fraction F of equity, \"N\" = N USDT";
+    "amount", Text, "order size: \"xF\" = fraction F of equity, \"N\" = N USDT, \"grid_bot:N\" = N USDT × leverage over the levels";
     "leverage", Float, "leverage; bybit model: IMR = max(1/L, tier IMR)";
     "initial_balance", Float, "starting balance in USDT";
     "commission_rate", Float, "maker fee on every limit fill";
@@ -99,6 +99,7 @@ specs! {
     "enable_funding", Bool, "charge funding";
     "funding_rate", Float, "constant funding rate at 00:00, 08:00, 16:00 UTC";
     "wind_down_mode", Text, "\"leave_open\" (default) or \"close_all\"";
+    "hedge_margin", Text, "bybit hedged-pair MM: \"combined\" (default) or \"per_leg\"";
 }
 
 /// The registry entry for `name`.
@@ -172,6 +173,17 @@ pub fn set_param(p: &mut RunParams, name: &str, v: &ParamValue) -> Result<(), St
                 }
             }
         }
+        "hedge_margin" => {
+            a.hedge_margin = match text()? {
+                "combined" => HedgeMargin::Combined,
+                "per_leg" => HedgeMargin::PerLeg,
+                other => {
+                    return Err(format!(
+                        "hedge_margin must be \"combined\" or \"per_leg\" (was {other:?})"
+                    ))
+                }
+            }
+        }
         "long_koef" => {
             return Err("Config field 'long_koef' was renamed to 'early_imbalance_multiplier' in feature 0028; rename it".into())
         }
@@ -205,6 +217,7 @@ pub fn get_param(p: &RunParams, name: &str) -> Option<ParamValue> {
         "maintenance_margin_rate" => ParamValue::Float(a.maintenance_margin_rate),
         "enable_funding" => ParamValue::Bool(a.enable_funding),
         "funding_rate" => ParamValue::Float(a.funding_rate),
+        "hedge_margin" => ParamValue::Text(a.hedge_margin.as_str().into()),
         "wind_down_mode" => ParamValue::Text(
             match a.wind_down {
                 WindDown::LeaveOpen => "leave_open",

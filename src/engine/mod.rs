@@ -8,12 +8,14 @@
 
 pub mod grid;
 pub mod level_bits;
+pub mod margin;
 pub mod params;
 pub mod position;
 pub mod risk;
 mod sim;
 pub mod sizing;
 
+pub use margin::HedgeMargin;
 pub use params::{AccountParams, Amount, GridParams, Model, ParamError, RunParams, WindDown};
 pub use position::{Direction, Side};
 pub use sim::Engine;
@@ -43,10 +45,10 @@ pub enum FillKind {
 }
 
 impl FillKind {
-    /// `"limit"`, `"liquidation"` or `"wind_down"`.
+    /// `"grid"`, `"liquidation"` or `"wind_down"`.
     pub fn as_str(self) -> &'static str {
         match self {
-            FillKind::Limit => "limit",
+            FillKind::Limit => "grid",
             FillKind::Liquidation => "liquidation",
             FillKind::WindDown => "wind_down",
         }
@@ -156,7 +158,9 @@ pub enum RunError {
     /// The grid could not be built.
     #[error(transparent)]
     Grid(#[from] grid::DuplicatePrices),
-    /// The origin's risk rules hit a non-positive wallet with a position open.
+    /// The origin's risk rules hit a non-positive wallet with a position open
+    /// (`model = "origin"` only: the origin raises this `ValueError`; the bybit model
+    /// liquidates before any rule needs a positive wallet).
     #[error("{0}")]
     Wallet(String),
     /// A tick with a non-positive or non-finite price, or time going backwards.

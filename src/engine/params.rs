@@ -3,11 +3,14 @@
 use crate::decimal::Dec;
 
 /// Which account model a run uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Model {
     /// The origin backtester exactly: no margin checks, no liquidation event.
     Origin,
+    #[default]
     /// The origin strategy on a realistic Bybit account: leverage-based IM, order
     /// rejection, cross-margin liquidation.
     Bybit,
@@ -30,6 +33,10 @@ pub enum Amount {
     EquityFraction(Dec),
     /// `"N"`: N units of quote currency (USDT).
     Quote(Dec),
+    /// `"grid_bot:N"`: Bybit's futures grid bot sizing: an investment of N USDT times the
+    /// leverage, spread evenly over the `grid_count` levels (per-order notional
+    /// `N × leverage / grid_count`).
+    GridBot(Dec),
 }
 
 impl Amount {
@@ -40,6 +47,15 @@ impl Amount {
     /// A sentence saying what is wrong with the text.
     pub fn parse(s: &str) -> Result<Amount, String> {
         let t = s.trim();
+        if let Some(rest) = t.strip_prefix("grid_bot:") {
+            let n = Dec::parse(rest.trim()).map_err(|_| {
+                format!("amount {s:?}: the investment after 'grid_bot:' is not a number of USDT")
+            })?;
+            if n.mantissa() <= 0 {
+                return Err(format!("amount {s:?}: the investment must be > 0"));
+            }
+            return Ok(Amount::GridBot(n));
+        }
         if let Some(rest) = t.strip_prefix('x') {
             let f = Dec::parse(rest)
                 .map_err(|_| format!("amount {s:?}: the fraction after 'x' is not a number"))?;
@@ -68,6 +84,7 @@ impl std::fmt::Display for Amount {
         match self {
             Amount::EquityFraction(d) => write!(f, "x{d}"),
             Amount::Quote(d) => write!(f, "{d}"),
+            Amount::GridBot(d) => write!(f, "grid_bot:{d}"),
         }
     }
 }
@@ -139,6 +156,8 @@ pub struct AccountParams {
     pub leverage: f64,
     /// Flat MMR of the liquidation estimate when no tier table exists (never, in practice).
     pub maintenance_margin_rate: f64,
+    /// Hedge-mode maintenance-margin rule of the bybit model.
+    pub hedge_margin: super::HedgeMargin,
     /// Charge funding.
     pub enable_funding: bool,
     /// Constant funding rate at 00:00, 08:00, 16:00 UTC (used when no series is given).
@@ -156,6 +175,7 @@ impl Default for AccountParams {
             taker_fee_rate: 0.00055,
             leverage: 10.0,
             maintenance_margin_rate: 0.005,
+            hedge_margin: super::HedgeMargin::Combined,
             enable_funding: true,
             funding_rate: 0.0001,
             wind_down: WindDown::LeaveOpen,
@@ -284,6 +304,10 @@ mod tests {
         assert!(Amount::parse("x").is_err());
         assert!(Amount::parse("-5").is_err());
         assert_eq!(Amount::parse("x0.001").unwrap().to_string(), "x0.001");
+        assert_eq!(Amount::parse("grid_bot:1000"), Ok(Amount::GridBot(Dec::new(1000, 0))));
+        assert_eq!(Amount::parse("grid_bot:1000").unwrap().to_string(), "grid_bot:1000");
+        assert!(Amount::parse("grid_bot:-1").is_err());
+        assert!(Amount::parse("grid_bot:").is_err());
     }
 
     #[test]

@@ -27,10 +27,17 @@ fn near_integer(q: f64) -> bool {
 }
 
 impl Sizer {
-    /// Sizing for `amount` with quantity step `step`.
-    pub fn new(amount: Amount, step: Dec) -> Sizer {
-        let amount_f64 = match amount {
-            Amount::EquityFraction(d) | Amount::Quote(d) => d.to_f64(),
+    /// Sizing for `amount` with quantity step `step`; `leverage` and `grid_count` spread a
+    /// [`Amount::GridBot`] investment over the levels (the other amounts ignore them).
+    pub fn new(amount: Amount, step: Dec, leverage: f64, grid_count: u32) -> Sizer {
+        let (amount, amount_f64) = match amount {
+            Amount::EquityFraction(d) | Amount::Quote(d) => (amount, d.to_f64()),
+            Amount::GridBot(inv) => {
+                // Per-order notional = investment × leverage / levels, then sized like "N".
+                let per = inv.to_f64() * leverage / f64::from(grid_count.max(1));
+                let d = Dec::from_f64_shortest(per).unwrap_or(inv);
+                (Amount::Quote(d), d.to_f64())
+            }
         };
         Sizer { amount, amount_f64, step, step_f64: step.to_f64() }
     }
@@ -52,7 +59,7 @@ impl Sizer {
                 }
                 wallet * self.amount_f64 / price
             }
-            Amount::Quote(_) => self.amount_f64 / price,
+            Amount::Quote(_) | Amount::GridBot(_) => self.amount_f64 / price,
         };
         let notional = raw * price;
         if (notional - MIN_NOTIONAL).abs() <= NEAR * MIN_NOTIONAL {
@@ -73,7 +80,7 @@ impl Sizer {
                 let w = Dec::from_f64_shortest(wallet)?;
                 w.checked_mul(f)?.py_div(price_d)?
             }
-            Amount::Quote(n) => n.py_div(price_d)?,
+            Amount::Quote(n) | Amount::GridBot(n) => n.py_div(price_d)?,
         };
         let five = Dec::from_int(5);
         let raw = if raw.checked_mul(price_d)? < five { five.py_div(price_d)? } else { raw };
@@ -106,7 +113,7 @@ mod tests {
     use super::*;
 
     fn sizer(amount: &str, step: &str) -> Sizer {
-        Sizer::new(Amount::parse(amount).unwrap(), Dec::parse(step).unwrap())
+        Sizer::new(Amount::parse(amount).unwrap(), Dec::parse(step).unwrap(), 10.0, 50)
     }
 
     #[test]
@@ -118,6 +125,20 @@ mod tests {
         assert_eq!(sizer("100", "0.001").base_lots(30000.0, 0.0), 4);
         assert_eq!(sizer("x0.001", "0.001").base_lots(50000.0, 100.0), 1);
         assert_eq!(sizer("x0.01", "0.001").base_lots(50000.0, 0.0), 0);
+    }
+
+    #[test]
+    fn grid_bot_spreads_investment_times_leverage_over_the_levels() {
+        // 1,000 USDT × 10 over 50 levels = 200 USDT per order: at 100 USDT with lot 0.1,
+        // 200 / 100 = 2 → 20 lots; leverage 20 doubles it (40 lots); "x…" ignores leverage.
+        let bot = |lev| {
+            Sizer::new(Amount::parse("grid_bot:1000").unwrap(), Dec::parse("0.1").unwrap(), lev, 50)
+        };
+        assert_eq!(bot(10.0).base_lots(100.0, 10_000.0), 20);
+        assert_eq!(bot(20.0).base_lots(100.0, 10_000.0), 40);
+        let frac =
+            |lev| Sizer::new(Amount::parse("x0.01").unwrap(), Dec::parse("0.1").unwrap(), lev, 50);
+        assert_eq!(frac(10.0).base_lots(100.0, 10_000.0), frac(50.0).base_lots(100.0, 10_000.0));
     }
 
     #[test]

@@ -113,6 +113,17 @@ pub struct StillWindow {
     pub until_ms: i64,
 }
 
+/// The prices of a bybit liquidation.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LiquidationRecord {
+    /// Where equity reached the maintenance margin.
+    pub trigger: f64,
+    /// Where every position was closed (the account's equity after the taker fee is zero).
+    pub bankruptcy: f64,
+    /// The price of the tick on which it happened (past the trigger on a gap).
+    pub tick_price: f64,
+}
+
 /// End-of-run figures the engine supplies to [`MetricsAccumulator::finish`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FinalState {
@@ -124,8 +135,12 @@ pub struct FinalState {
     pub commission: f64,
     /// Σ funding received.
     pub funding: f64,
-    /// Opening orders refused for lack of margin.
+    /// Distinct opening orders refused for lack of margin.
     pub orders_rejected: u64,
+    /// Every refusal (a level refused again after a book change counts again).
+    pub rejection_events: u64,
+    /// Where the bybit account was liquidated, when it was.
+    pub liquidation: Option<LiquidationRecord>,
     /// Liquidation time, when liquidated.
     pub liquidation_ts_ms: Option<i64>,
     /// Smallest % distance to the estimated liquidation price.
@@ -201,7 +216,44 @@ impl MetricsAccumulator {
             }
             return;
         }
-        self.last_ts = Some(last_ts);
+        self.on_quiet_candle_counts(ts, equity, in_market);
+        // x / e is monotone in e, so the largest margin ratio of the four is at the smallest
+        // positive equity (0 when there is none: no ratio, as per tick).
+        let lowest =
+            equity.iter().fold(f64::INFINITY, |m, &e| if e > 0.0 && e < m { e } else { m });
+        self.mark_margins(im, mm, if lowest.is_finite() { lowest } else { 0.0 });
+    }
+
+    /// [`MetricsAccumulator::on_quiet_candle`] with margins valued at each mark's price
+    /// (`margins[k]` = (IM, MM) of mark k): the same state as four calls of
+    /// [`MetricsAccumulator::on_tick`].
+    #[inline]
+    pub fn on_quiet_candle_priced(
+        &mut self,
+        ts: i64,
+        equity: &[f64; 4],
+        margins: &[(f64, f64); 4],
+        in_market: bool,
+    ) {
+        let last_ts = ts + 45_000;
+        if self.first_ts.is_none() || last_ts >= self.hourly.bucket_end_ms {
+            for k in 0..4 {
+                let (im, mm) = margins[k];
+                self.on_tick(ts + 15_000 * k as i64, equity[k], im, mm, in_market);
+            }
+            return;
+        }
+        self.on_quiet_candle_counts(ts, equity, in_market);
+        for k in 0..4 {
+            self.mark_margins(margins[k].0, margins[k].1, equity[k]);
+        }
+    }
+
+    /// The margin-free part of a quiet candle inside one hourly bucket: ticks, time in
+    /// market, drawdown and time below the peak, the hour's last mark.
+    #[inline]
+    fn on_quiet_candle_counts(&mut self, ts: i64, equity: &[f64; 4], in_market: bool) {
+        self.last_ts = Some(ts + 45_000);
         self.ticks += 4;
         self.ticks_in_market += 4 * u64::from(in_market);
         if equity.iter().all(|&e| e < self.peak) {
@@ -216,12 +268,14 @@ impl MetricsAccumulator {
                 self.mark_drawdown(e);
             }
         }
-        // x / e is monotone in e, so the largest margin ratio of the four is at the smallest
-        // positive equity (0 when there is none: no ratio, as per tick).
-        let lowest =
-            equity.iter().fold(f64::INFINITY, |m, &e| if e > 0.0 && e < m { e } else { m });
-        self.mark_margins(im, mm, if lowest.is_finite() { lowest } else { 0.0 });
         self.hourly.bucket_last = equity[3];
+    }
+
+    /// Records margins `im` and `mm` in use at an account equity of `equity` (the bybit
+    /// liquidation trigger), without an equity mark.
+    #[inline]
+    pub fn mark_margins_at(&mut self, im: f64, mm: f64, equity: f64) {
+        self.mark_margins(im, mm, equity);
     }
 
     /// The equity marks that change nothing but the counters (ticks, time in market, time
@@ -328,7 +382,12 @@ impl MetricsAccumulator {
 
     /// Completes the metrics with the run's final state.
     pub fn finish(&self, f: &FinalState) -> Metrics {
-        let final_balance = self.initial + f.realized + f.unrealized - f.commission + f.funding;
+        let mut final_balance = self.initial + f.realized + f.unrealized - f.commission + f.funding;
+        // A liquidation closes at the bankruptcy price, where equity after the fee is zero;
+        // only its rounding residue (far below a cent) can fall under zero.
+        if f.liquidation.is_some() && final_balance < 0.0 && -final_balance < 1e-9 * self.initial {
+            final_balance = 0.0;
+        }
         let net = final_balance - self.initial;
         let return_pct = net / self.initial * 100.0;
         let (sharpe, sortino) = self.hourly.finish();
@@ -380,6 +439,10 @@ impl MetricsAccumulator {
                 0.0
             },
             orders_rejected: f.orders_rejected,
+            rejection_events: f.rejection_events,
+            liquidation_trigger_price: f.liquidation.map(|l| l.trigger),
+            bankruptcy_price: f.liquidation.map(|l| l.bankruptcy),
+            liquidation_tick_price: f.liquidation.map(|l| l.tick_price),
             liquidated: f.liquidation_ts_ms.is_some(),
             liquidation_ts_ms: f.liquidation_ts_ms,
             min_liq_distance_pct: f.min_liq_distance_pct,

@@ -89,8 +89,18 @@ pub struct Metrics {
     pub round_trips: u64,
     /// % of ticks with any position open.
     pub time_in_market_pct: f64,
-    /// Opening orders refused for lack of margin (bybit model).
+    /// Distinct opening orders refused for lack of margin (bybit model): a level and
+    /// direction refused again counts once until an order is placed there.
     pub orders_rejected: u64,
+    /// Every refusal, a level refused again after a book change included (bybit model).
+    pub rejection_events: u64,
+    /// Price at which equity reached the maintenance margin (bybit model, liquidated runs).
+    pub liquidation_trigger_price: Option<f64>,
+    /// Price every position was closed at in the liquidation: the account's bankruptcy
+    /// price, where equity after the taker fee is zero.
+    pub bankruptcy_price: Option<f64>,
+    /// Price of the tick on which the liquidation happened (past the trigger on a gap).
+    pub liquidation_tick_price: Option<f64>,
     /// True when the account was liquidated (bybit model).
     pub liquidated: bool,
     /// Tick time of the liquidation.
@@ -115,7 +125,7 @@ pub struct Metrics {
 
 impl Metrics {
     /// Every metric as `(name, value)`, in a fixed order (the result file's column order).
-    pub fn fields(&self) -> [(&'static str, MetricValue); 44] {
+    pub fn fields(&self) -> [(&'static str, MetricValue); 48] {
         use MetricValue::*;
         [
             ("total_trades", U64(self.total_trades)),
@@ -152,9 +162,13 @@ impl Metrics {
             ("round_trips", U64(self.round_trips)),
             ("time_in_market_pct", F64(self.time_in_market_pct)),
             ("orders_rejected", U64(self.orders_rejected)),
+            ("rejection_events", U64(self.rejection_events)),
             ("liquidated", Bool(self.liquidated)),
             ("liquidation_ts_ms", OptI64(self.liquidation_ts_ms)),
             ("min_liq_distance_pct", OptF64(self.min_liq_distance_pct)),
+            ("liquidation_trigger_price", OptF64(self.liquidation_trigger_price)),
+            ("bankruptcy_price", OptF64(self.bankruptcy_price)),
+            ("liquidation_tick_price", OptF64(self.liquidation_tick_price)),
             ("final_long_size", F64(self.final_long_size)),
             ("final_long_entry", F64(self.final_long_entry)),
             ("final_short_size", F64(self.final_short_size)),

@@ -303,7 +303,12 @@ mod tests {
 
     fn outcome(run_id: u64, calmar: Option<f64>, dd: f64) -> RunOutcome {
         let m = Metrics { calmar_ratio: calmar, max_drawdown_pct: dd, ..Metrics::default() };
-        RunOutcome { run_id, params: RunParams::default(), result: Ok(m) }
+        RunOutcome {
+            run_id,
+            params: RunParams::default(),
+            result: Ok(m),
+            tier_layer: crate::tiers::TierLayer::Snapshot,
+        }
     }
 
     #[test]
@@ -322,7 +327,12 @@ mod tests {
             outcome(0, Some(1.0), 5.0),
             outcome(1, None, 1.0),
             outcome(2, Some(3.0), 2.0),
-            RunOutcome { run_id: 3, params: RunParams::default(), result: Err("bad".into()) },
+            RunOutcome {
+                run_id: 3,
+                params: RunParams::default(),
+                result: Err("bad".into()),
+                tier_layer: crate::tiers::TierLayer::Snapshot,
+            },
             outcome(4, Some(3.0), 9.0),
         ]));
         let ids: Vec<u64> = r.top.iter().map(|t| t.run_id).collect();

@@ -20,6 +20,7 @@ use super::space::param_hash;
 use crate::config::fields::{self, ParamKind, ParamValue, PARAMS};
 use crate::engine::RunParams;
 use crate::metrics::{MetricValue, Metrics};
+use crate::tiers::TierLayer;
 
 /// The outcome of one run: its parameters and metrics, or why it failed.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,6 +31,8 @@ pub struct RunOutcome {
     pub params: RunParams,
     /// Metrics, or the error text of a failed run.
     pub result: Result<Metrics, String>,
+    /// Where the run's tier table came from (`snapshot`, `generic_default`, …).
+    pub tier_layer: TierLayer,
 }
 
 /// Metadata key prefix of every key gridsweep writes.
@@ -52,6 +55,8 @@ pub const PARAM_HASH: &str = "param_hash";
 pub const STATUS: &str = "status";
 /// Error-text column.
 pub const ERROR: &str = "error";
+/// Tier-layer column: where the run's tier table came from.
+pub const TIER_LAYER: &str = "tier_layer";
 
 fn metric_type(v: MetricValue) -> DataType {
     match v {
@@ -90,6 +95,7 @@ pub fn schema() -> SchemaRef {
             );
             f.push(Field::new(STATUS, DataType::Utf8, false));
             f.push(Field::new(ERROR, DataType::Utf8, true));
+            f.push(Field::new(TIER_LAYER, DataType::Utf8, false));
             Arc::new(Schema::new(f))
         })
         .clone()
@@ -224,6 +230,11 @@ pub fn to_batch(outcomes: &[RunOutcome]) -> RecordBatch {
     }
     cols.push(Arc::new(status.finish()));
     cols.push(Arc::new(error.finish()));
+    let mut layer = StringBuilder::with_capacity(n, n * 8);
+    for o in outcomes {
+        layer.append_value(o.tier_layer.as_str());
+    }
+    cols.push(Arc::new(layer.finish()));
     RecordBatch::try_new(schema(), cols).expect("columns match the result schema")
 }
 
@@ -251,14 +262,14 @@ mod tests {
         let s = schema();
         let names: Vec<&str> = s.fields().iter().map(|f| f.name().as_str()).collect();
         let metrics = Metrics::default().fields().len();
-        assert_eq!(names.len(), 2 + PARAMS.len() + metrics - METRICS_IN_PARAM_COLUMNS.len() + 2);
+        assert_eq!(names.len(), 2 + PARAMS.len() + metrics - METRICS_IN_PARAM_COLUMNS.len() + 3);
         let mut uniq = names.clone();
         uniq.sort_unstable();
         uniq.dedup();
         assert_eq!(uniq.len(), names.len(), "column names must be unique");
         assert_eq!(&names[..3], ["run_id", "param_hash", "model"]);
         assert_eq!(names[2 + PARAMS.len()], "total_trades");
-        assert_eq!(&names[names.len() - 2..], ["status", "error"]);
+        assert_eq!(&names[names.len() - 3..], ["status", "error", "tier_layer"]);
         assert!(numeric_metrics().contains(&"calmar_ratio"));
         assert!(!numeric_metrics().contains(&"liquidated"));
     }
@@ -277,7 +288,12 @@ mod tests {
         let m = Metrics { initial_balance: 123.0, ..Metrics::default() };
         let mut p = RunParams::default();
         p.account.initial_balance = 123.0;
-        let b = to_batch(&[RunOutcome { run_id: 0, params: p, result: Ok(m) }]);
+        let b = to_batch(&[RunOutcome {
+            run_id: 0,
+            params: p,
+            result: Ok(m),
+            tier_layer: TierLayer::Snapshot,
+        }]);
         let col = b.column_by_name("initial_balance").unwrap();
         assert_eq!(col.as_primitive::<arrow_array::types::Float64Type>().value(0), 123.0);
     }
@@ -285,8 +301,18 @@ mod tests {
     #[test]
     fn test_error_rows_have_null_metrics() {
         let b = to_batch(&[
-            RunOutcome { run_id: 0, params: RunParams::default(), result: Ok(Metrics::default()) },
-            RunOutcome { run_id: 1, params: RunParams::default(), result: Err("boom".into()) },
+            RunOutcome {
+                run_id: 0,
+                params: RunParams::default(),
+                result: Ok(Metrics::default()),
+                tier_layer: TierLayer::Snapshot,
+            },
+            RunOutcome {
+                run_id: 1,
+                params: RunParams::default(),
+                result: Err("boom".into()),
+                tier_layer: TierLayer::Snapshot,
+            },
         ]);
         assert_eq!(b.num_rows(), 2);
         let calmar = b.column_by_name("return_pct").unwrap();

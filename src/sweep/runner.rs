@@ -44,10 +44,13 @@ pub fn run_one(
 ) -> RunOutcome {
     let params = match setup.spec.space.params(run_id) {
         Ok(p) => p,
-        Err(e) => return RunOutcome { run_id, params: *setup.spec.space.base(), result: Err(e) },
+        Err(e) => {
+            let params = *setup.spec.space.base();
+            return RunOutcome { run_id, params, result: Err(e), tier_layer: setup.tier_layer };
+        }
     };
     let result = run_params(&params, window, ctx);
-    RunOutcome { run_id, params, result }
+    RunOutcome { run_id, params, result, tier_layer: setup.tier_layer }
 }
 
 /// Runs `params` over `window` on this thread's engine; a panic becomes an error text.

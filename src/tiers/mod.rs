@@ -26,6 +26,8 @@ pub mod pynum;
 pub mod rest;
 /// Symlink-safe opens, lock file, permission and identity checks.
 pub mod secure_fs;
+/// Dated snapshots of real Bybit tables, the default source.
+pub mod snapshot;
 /// [`source::TierSource`] and [`source::resolve_for_run`] for sweeps and backtests.
 pub mod source;
 /// `cached_at` timestamps (Python `isoformat()`).
@@ -166,6 +168,54 @@ impl TierTable {
             return 0.0;
         }
         self.imrs[self.tier_index(pv)]
+    }
+
+    /// Maintenance margin of `pv` computed with tier `i` (as [`Self::maintenance_margin`]
+    /// when `i` is `pv`'s tier): `max(pv·mmr_i − deduction_i, 0)`, 0 for `pv ≤ 0`.
+    #[inline]
+    pub fn mm_in_tier(&self, pv: f64, i: usize) -> f64 {
+        if pv <= 0.0 {
+            return 0.0;
+        }
+        let mm = pv * self.mmrs[i] - self.deductions[i];
+        if mm > 0.0 {
+            mm
+        } else {
+            0.0
+        }
+    }
+
+    /// Initial margin rate of tier `i`.
+    #[inline]
+    pub fn imr_of_tier(&self, i: usize) -> f64 {
+        self.imrs[i]
+    }
+
+    /// `(mmr, deduction)` of tier `i`.
+    #[inline]
+    pub fn mm_terms(&self, i: usize) -> (f64, f64) {
+        (self.mmrs[i], self.deductions[i])
+    }
+
+    /// Position values `(lo, hi]` that fall in tier `i` (`lo` = 0 for the first tier,
+    /// `hi` = +∞ for the last).
+    #[inline]
+    pub fn tier_range(&self, i: usize) -> (f64, f64) {
+        let lo = if i == 0 { 0.0 } else { self.caps[i - 1] };
+        let hi = if i + 1 >= self.caps.len() { f64::INFINITY } else { self.caps[i] };
+        (lo, hi)
+    }
+
+    /// Number of tiers.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.caps.len()
+    }
+
+    /// True when the table has no tier.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.caps.is_empty()
     }
 
     /// Highest leverage the table allows: the first tier's `maxLeverage`, else `1/imr`

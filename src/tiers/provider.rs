@@ -7,12 +7,12 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::builtin::builtin_tiers;
 use super::cache::{CacheFile, CachedTiers};
 use super::config::CacheConfig;
 use super::error::TierError;
 use super::note::Note;
 use super::rest::BybitClient;
+use super::snapshot::default_tiers;
 use super::{Tier, TierTable};
 
 /// Where a resolved table came from.
@@ -25,8 +25,13 @@ pub enum TierLayer {
     Api,
     /// A cache entry used because the API was unavailable (it may be stale).
     StaleCache,
-    /// The built-in table of the origin (BTCUSDT, ETHUSDT or DEFAULT).
-    Builtin,
+    /// A shipped, dated snapshot of the symbol's real Bybit table.
+    Snapshot,
+    /// The origin's hard-coded table for the symbol (BTCUSDT, ETHUSDT), by request
+    /// (`tiers = "origin"`) or as the fallback for ETHUSDT.
+    Origin,
+    /// The origin's generic DEFAULT table: the symbol has no real table here.
+    GenericDefault,
     /// A tier file named explicitly by the user ([`super::source::TierSource::ExplicitJson`]).
     ExplicitFile,
 }
@@ -38,7 +43,9 @@ impl TierLayer {
             TierLayer::FreshCache => "fresh_cache",
             TierLayer::Api => "api",
             TierLayer::StaleCache => "stale_cache",
-            TierLayer::Builtin => "builtin",
+            TierLayer::Snapshot => "snapshot",
+            TierLayer::Origin => "origin",
+            TierLayer::GenericDefault => "generic_default",
             TierLayer::ExplicitFile => "explicit_file",
         }
     }
@@ -148,14 +155,17 @@ impl RiskLimitProvider {
             ));
             return resolved(symbol, e.tiers, TierLayer::StaleCache, e.cached_at, notes);
         }
-        notes.push(Note::emit(
-            log::Level::Warn,
-            format!(
-                "No risk limit data for {symbol}, using hardcoded fallback. Margin calculations \
-                 may be inaccurate — connect a BybitRestClient to fetch current tiers."
+        // The last layer: the shipped snapshot, else the origin's tables (warned).
+        let (table, layer, warning) = default_tiers(symbol);
+        let message = match warning {
+            None => format!(
+                "No cached or fetched risk limits for {symbol}; using the shipped Bybit \
+                 snapshot. Run `gridsweep tiers refresh {symbol}` for the current table."
             ),
-        ));
-        Resolved { table: builtin_tiers(symbol), layer: TierLayer::Builtin, cached_at: None, notes }
+            Some(w) => format!("No cached or fetched risk limits for {symbol}. {w}"),
+        };
+        notes.push(Note::emit(log::Level::Warn, message));
+        Resolved { table, layer, cached_at: None, notes }
     }
 
     /// Fetches from Bybit (`fetch_from_bybit`); `None` with a warning on any failure.

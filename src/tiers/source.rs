@@ -6,19 +6,24 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::builtin::builtin_tiers;
+use super::builtin::{builtin_tiers, has_own_table};
 use super::cache_format::table_from_dict;
 use super::config::{max_cache_size_from_env, CacheConfig};
 use super::error::TierError;
+use super::note::Note;
 use super::parse::parse_tier_table;
 use super::provider::{Resolved, RiskLimitProvider, TierLayer};
+use super::snapshot::default_tiers;
 use super::{SharedTiers, TierTable};
 
 /// Where a run's tier table comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TierSource {
-    /// The built-in table of the origin.
+    /// The shipped snapshot of the symbol's real table, else the origin's table with a
+    /// warning (`tiers = "builtin"`, the default).
     Builtin,
+    /// The origin's hard-coded tables (`tiers = "origin"`: BTCUSDT, ETHUSDT, DEFAULT).
+    Origin,
     /// A §3.7 cache file, read through the provider without a client (fresh or stale
     /// entry, else the built-in table). The path must lie under `conf/`.
     CacheFile(PathBuf),
@@ -35,9 +40,18 @@ pub enum TierSource {
 /// explicit file. A missing or bad cache entry is not an error: it falls back.
 pub fn resolve(source: &TierSource, symbol: &str) -> Result<Resolved, TierError> {
     match source {
-        TierSource::Builtin => Ok(Resolved {
+        TierSource::Builtin => {
+            let (table, layer, warning) = default_tiers(symbol);
+            let notes = warning.map(|w| Note::emit(log::Level::Warn, w)).into_iter().collect();
+            Ok(Resolved { table, layer, cached_at: None, notes })
+        }
+        TierSource::Origin => Ok(Resolved {
             table: builtin_tiers(symbol),
-            layer: TierLayer::Builtin,
+            layer: if has_own_table(symbol) {
+                TierLayer::Origin
+            } else {
+                TierLayer::GenericDefault
+            },
             cached_at: None,
             notes: Vec::new(),
         }),

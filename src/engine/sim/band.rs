@@ -5,7 +5,7 @@
 //!
 //! Every bound is conservative: a tick near a threshold simply takes the full path.
 
-use super::{Engine, Setup, DIRS};
+use super::{Engine, Setup, DIRS, FUNDING_PERIOD_MS};
 use crate::engine::grid::LevelSide;
 use crate::engine::params::Model;
 use crate::engine::position::{Direction, Side};
@@ -13,8 +13,6 @@ use crate::engine::{Recorder, RunContext, Tick, TICK_OFFSETS_MS};
 
 /// Relative safety margin around the placement-filter thresholds.
 const EPS: f64 = 1e-9;
-/// Funding times are multiples of 8 h since the epoch (00:00, 08:00, 16:00 UTC).
-const FUNDING_PERIOD_MS: i64 = 8 * 3_600_000;
 
 /// Highest buy and lowest sell price among the live orders (−∞ and +∞ when none), from
 /// their fill triggers (a tombstone's are ±∞). Only out-of-order ladders need it.
@@ -79,9 +77,18 @@ impl Band {
 impl Engine {
     /// The full path's work on a tick that changes nothing: the equity mark only.
     #[inline]
-    pub(super) fn quiet_tick<R: Recorder>(&mut self, s: &Setup, t: Tick, rec: &mut R) {
+    pub(super) fn quiet_tick<R: Recorder>(
+        &mut self,
+        s: &Setup,
+        ctx: &RunContext<'_>,
+        t: Tick,
+        rec: &mut R,
+    ) {
         let (ts, p) = (t.ts_ms, t.price);
         self.last_price = p;
+        if s.model == Model::Bybit {
+            self.im_mm = self.margins_in_band(s, ctx.tiers, p);
+        }
         let equity = self.equity_at(s, p);
         self.mark_equity(ts, p, equity, rec);
         self.last_close = Some(p);
@@ -93,13 +100,21 @@ impl Engine {
     pub(super) fn quiet_candle<R: Recorder>(
         &mut self,
         s: &Setup,
+        ctx: &RunContext<'_>,
         ts: i64,
         prices: [f64; 4],
         rec: &mut R,
     ) {
         let equity = prices.map(|p| self.equity_at(s, p));
-        let in_market = self.legs[0].lots > 0 || self.legs[1].lots > 0;
-        self.accum.on_quiet_candle(ts, &equity, self.im_mm.0, self.im_mm.1, in_market);
+        let in_market = self.in_market();
+        if s.model == Model::Bybit && in_market {
+            // Margins at each mark (valued at the price), with the band's tiers.
+            let margins = prices.map(|p| self.margins_in_band(s, ctx.tiers, p));
+            self.im_mm = margins[3];
+            self.accum.on_quiet_candle_priced(ts, &equity, &margins, in_market);
+        } else {
+            self.accum.on_quiet_candle(ts, &equity, self.im_mm.0, self.im_mm.1, in_market);
+        }
         for (dt, e) in TICK_OFFSETS_MS.into_iter().zip(equity) {
             rec.on_equity(ts + dt, e);
         }
@@ -127,8 +142,8 @@ impl Engine {
         let floor = m + 1e-9 * (1.0 + m.abs());
         let [long, short] = self.liq_watched();
         // Written so that a NaN anywhere answers "may drop" (the exact test then decides).
-        (long && !((lo - self.liq[0]) / lo * 100.0 > floor))
-            || (short && !((self.liq[1] - hi) / hi * 100.0 > floor))
+        (long && !((lo - self.liq_px[0]) / lo * 100.0 > floor))
+            || (short && !((self.liq_px[1] - hi) / hi * 100.0 > floor))
     }
 
     /// First time after `ts` at which funding could be due.
@@ -138,6 +153,7 @@ impl Engine {
         }
         match ctx.funding_series {
             Some(series) => series.get(self.funding_idx).map_or(i64::MAX, |e| e.0),
+            None if s.model == Model::Bybit => self.next_funding_ms,
             None => (ts.div_euclid(FUNDING_PERIOD_MS) + 1) * FUNDING_PERIOD_MS,
         }
     }
@@ -221,12 +237,22 @@ impl Engine {
                 }
             }
         }
-        // Cross-margin liquidation (bybit): equity must stay above MM over the whole band.
-        if s.model == Model::Bybit && (self.legs[0].lots > 0 || self.legs[1].lots > 0) {
+        // Cross-margin liquidation (bybit): the band stays in the positions' margin tiers (so
+        // quiet marks value margins with the same tiers) and equity stays above MM over it.
+        if s.model == Model::Bybit && self.in_market() {
+            let (m, x) = (s.margin_model(ctx.tiers), self.exposure(s));
+            let (tier_lo, tier_hi) = m.tier_band(&x, t.price);
+            lo = lo.max(tier_lo);
+            hi = hi.min(tier_hi);
+            if lo > hi || lo.is_nan() || hi.is_nan() {
+                return Band::EMPTY;
+            }
+            self.mkeys = m.keys_at(&x, t.price);
             let anchor = t.price.clamp(lo, hi);
             let mut ok = false;
             for _ in 0..60 {
-                if self.safe_from_liquidation(s, ctx, lo, hi) {
+                // The cushion is concave in the price: safe at both ends, safe between.
+                if m.cushion(&x, lo) > 0.0 && m.cushion(&x, hi) > 0.0 {
                     ok = true;
                     break;
                 }
@@ -284,14 +310,7 @@ impl Engine {
         if s.model != Model::Bybit || !self.rejected.contains(&(dir, price)) || lots_min <= 0 {
             return false;
         }
-        self.im_with(s, ctx.tiers, dir, s.qty_of(lots_min) * price) > e_max
-    }
-
-    /// True when equity exceeds the maintenance margin at every price in `[lo, hi]`.
-    fn safe_from_liquidation(&self, s: &Setup, ctx: &RunContext<'_>, lo: f64, hi: f64) -> bool {
-        let e_min = self.equity_at(s, lo).min(self.equity_at(s, hi));
-        let mm_max = ctx.tiers.maintenance_margin(self.legs[0].size * hi).0
-            + ctx.tiers.maintenance_margin(self.legs[1].size * hi).0;
-        e_min > mm_max
+        // The order cost grows with the price, so its least is at the band's low end.
+        self.im_with(s, ctx.tiers, dir, s.qty_of(lots_min) * price, a) > e_max
     }
 }

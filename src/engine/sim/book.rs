@@ -527,25 +527,52 @@ impl Engine {
         Sizer::scale_lots(base, m, e)
     }
 
-    /// Σ initial margin of positions and resting opening orders, plus a new opening order.
+    /// What the account must hold to add a new opening order of `new_notional` in `dir` at
+    /// price `p` (Bybit's order cost, docs/model.md): per direction, the position at `p`
+    /// plus its resting opening orders and the new one, times max(tier IMR, 1/leverage);
+    /// the estimated fee to close the positions; and each opening order's fee to open and
+    /// to close (`notional × taker × (1 + (1 ∓ 1/leverage))`, buys −, sells +).
     pub(super) fn im_with(
         &self,
         s: &Setup,
         tiers: &TierTable,
         dir: Direction,
         new_notional: f64,
+        p: f64,
     ) -> f64 {
         let mut total = 0.0;
         for d in DIRS {
-            let mut pv = self.legs[d.index()].entry_value() + self.stats.open_notional[d.index()];
+            let position = self.legs[d.index()].size * p;
+            let mut orders = self.stats.open_notional[d.index()];
             if d == dir {
-                pv += new_notional;
+                orders += new_notional;
             }
+            let pv = position + orders;
             if pv > 0.0 {
-                total += pv * tiers.imr_at(pv).max(1.0 / s.leverage);
+                total += pv * tiers.imr_at(pv).max(s.inv_leverage);
             }
+            // Long opening orders are buys (close at price × (1 − 1/L)), short ones sells.
+            let close_factor = match d {
+                Direction::Long => 1.0 - s.inv_leverage,
+                Direction::Short => 1.0 + s.inv_leverage,
+            };
+            total += position * s.taker + orders * s.taker * (1.0 + close_factor);
         }
         total
+    }
+
+    /// Counts a refused order once per level and direction until an order is placed there;
+    /// levels that left the ladder are forgotten when the list outgrows it.
+    fn count_rejected_order(&mut self, dir: Direction, price: f64) {
+        if self.rejected_open.contains(&(dir, price)) {
+            return;
+        }
+        self.orders_rejected += 1;
+        if self.rejected_open.len() >= 2 * self.grid.levels().len() + 8 {
+            let levels = self.grid.levels();
+            self.rejected_open.retain(|r| levels.iter().any(|l| l.price == r.1));
+        }
+        self.rejected_open.push((dir, price));
     }
 
     pub(super) fn execute<R: Recorder>(
@@ -601,12 +628,16 @@ impl Engine {
                 }
                 if s.model == Model::Bybit && !reduce_only {
                     let notional = s.qty_of(lots) * price;
-                    if self.im_with(s, ctx.tiers, dir, notional) > self.balance {
+                    if self.im_with(s, ctx.tiers, dir, notional, self.last_price) > self.balance {
                         if !self.rejected.contains(&(dir, price)) {
                             self.rejected.push((dir, price));
-                            self.orders_rejected += 1;
+                            self.rejection_events += 1;
+                            self.count_rejected_order(dir, price);
                         }
                         return;
+                    }
+                    if let Some(k) = self.rejected_open.iter().position(|r| *r == (dir, price)) {
+                        self.rejected_open.swap_remove(k);
                     }
                 }
                 self.next_id += 1;

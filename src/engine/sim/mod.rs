@@ -2,6 +2,7 @@
 
 use super::grid::Grid;
 use super::level_bits::LevelBits;
+use super::margin::{Exposure, HedgeMargin, MarginModel, TierKeys};
 use super::params::{Model, RunParams, WindDown};
 use super::position::{Direction, Leg, LotSize, Side};
 use super::risk::{self, LegRisk, Multipliers, NEUTRAL};
@@ -10,10 +11,13 @@ use super::{
     candle_prices, FillKind, FillRecord, Recorder, RunContext, RunError, Tick, TICK_OFFSETS_MS,
 };
 use crate::candles::CandleSlice;
-use crate::metrics::accum::FinalState;
+use crate::metrics::accum::{FinalState, LiquidationRecord};
 use crate::metrics::{Metrics, MetricsAccumulator};
 use crate::tiers::TierTable;
 use crate::time::{hour_of_day, HOUR_MS};
+
+/// Funding times are multiples of 8 h since the epoch (00:00, 08:00, 16:00 UTC).
+pub(super) const FUNDING_PERIOD_MS: i64 = 8 * HOUR_MS;
 
 mod band;
 mod book;
@@ -42,9 +46,17 @@ struct Setup {
     funding: bool,
     funding_rate: f64,
     wind_down: WindDown,
+    hedge: HedgeMargin,
+    inv_leverage: f64,
 }
 
 impl Setup {
+    /// The bybit account rules of this run over `tiers`.
+    #[inline]
+    fn margin_model<'a>(&self, tiers: &'a TierTable) -> MarginModel<'a> {
+        MarginModel { tiers, hedge: self.hedge, taker: self.taker, inv_leverage: self.inv_leverage }
+    }
+
     /// Quantity of `lots` in base currency.
     #[inline]
     fn qty_of(&self, lots: i64) -> f64 {
@@ -86,6 +98,8 @@ pub struct Engine {
     /// `open_levels` covers every level (false after a plan that rebuilt the ladder).
     open_levels_ok: bool,
     rejected: Vec<(Direction, f64)>,
+    /// Levels rejected for margin and not placed since: `orders_rejected` counts each once.
+    rejected_open: Vec<(Direction, f64)>,
     stats: BookStats,
     im_mm: (f64, f64),
     band: band::Band,
@@ -100,11 +114,21 @@ pub struct Engine {
     last_close: Option<f64>,
     mult: Multipliers,
     liq: [f64; 2],
+    /// The liquidation prices `min_liq_distance_pct` measures against (below, above; 0 for
+    /// none): the origin's pair estimate, or the bybit account's own rule.
+    liq_px: [f64; 2],
+    /// Tier indices of the bybit margins, valid for prices inside the quiet band.
+    mkeys: TierKeys,
+    model: Model,
+    /// Next constant-rate funding time (bybit model; `i64::MIN` before the first tick).
+    next_funding_ms: i64,
     next_id: u64,
     last_funding_ts: Option<i64>,
     funding_idx: usize,
     orders_rejected: u64,
+    rejection_events: u64,
     liquidated_at: Option<i64>,
+    liquidation: Option<LiquidationRecord>,
     min_liq_dist: Option<f64>,
     last_price: f64,
     accum: MetricsAccumulator,
@@ -144,6 +168,7 @@ impl Engine {
         }
         self.open_levels_ok = false;
         self.rejected.clear();
+        self.rejected_open.clear();
         self.stats = BookStats::default();
         self.band = band::Band::EMPTY;
         self.full_ticks = 0;
@@ -156,11 +181,17 @@ impl Engine {
         self.last_close = None;
         self.mult = NEUTRAL;
         self.liq = [0.0; 2];
+        self.liq_px = [0.0; 2];
+        self.mkeys = TierKeys::default();
+        self.model = p.account.model;
+        self.next_funding_ms = i64::MIN;
         self.next_id = 0;
         self.last_funding_ts = None;
         self.funding_idx = 0;
         self.orders_rejected = 0;
+        self.rejection_events = 0;
         self.liquidated_at = None;
+        self.liquidation = None;
         self.min_liq_dist = None;
         self.last_price = 0.0;
         self.accum = MetricsAccumulator::new(p.account.initial_balance);
@@ -215,10 +246,10 @@ impl Engine {
             let prices = candle_prices(c.open[i], c.high[i], c.low[i], c.close[i]);
             i += 1;
             if !self.reference && ts >= prev_ts && self.band.contains_candle(ts, &prices) {
-                self.quiet_candle(&s, ts, prices, rec);
+                self.quiet_candle(&s, ctx, ts, prices, rec);
                 prev_ts = ts + TICK_OFFSETS_MS[3];
                 if still_ok {
-                    let end = still::stretch_end(&self.still_band(&s), c, i, prev_ts);
+                    let end = still::stretch_end(&self.still_band(&s, ctx), c, i, prev_ts);
                     if end > i {
                         self.account_still(&s, c, i, end);
                         prev_ts = c.ts_ms[end - 1] + TICK_OFFSETS_MS[3];
@@ -249,7 +280,7 @@ impl Engine {
             tick: ctx.instrument.tick_size.to_f64(),
             step_num: ctx.instrument.qty_step.mantissa() as f64,
             step_den: 10f64.powi(ctx.instrument.qty_step.scale() as i32),
-            sizer: Sizer::new(g.amount, ctx.instrument.qty_step),
+            sizer: Sizer::new(g.amount, ctx.instrument.qty_step, a.leverage, g.grid_count),
             maker: a.commission_rate,
             taker: a.taker_fee_rate,
             leverage: a.leverage,
@@ -259,6 +290,8 @@ impl Engine {
             funding: a.enable_funding,
             funding_rate: a.funding_rate,
             wind_down: a.wind_down,
+            hedge: a.hedge_margin,
+            inv_leverage: 1.0 / a.leverage,
         };
         self.reset(params);
         self.grid.reset(
@@ -294,7 +327,7 @@ impl Engine {
         }
         *prev_ts = t.ts_ms;
         if !self.reference && self.band.contains(t) {
-            self.quiet_tick(s, t, rec);
+            self.quiet_tick(s, ctx, t, rec);
             return Ok(true);
         }
         self.full_ticks += 1;
@@ -329,7 +362,9 @@ impl Engine {
             commission: self.commission,
             funding: self.funding,
             orders_rejected: self.orders_rejected,
+            rejection_events: self.rejection_events,
             liquidation_ts_ms: self.liquidated_at,
+            liquidation: self.liquidation,
             min_liq_distance_pct: self.min_liq_dist,
             long: (self.legs[0].size, self.legs[0].entry),
             short: (self.legs[1].size, self.legs[1].entry),
@@ -345,23 +380,160 @@ impl Engine {
             + self.legs[1].unrealized(Direction::Short, price)
     }
 
-    /// Σ initial and maintenance margin of both legs at entry value.
+    /// The positions as the margin rules see them (equity equals [`Self::equity_at`]).
     #[inline]
-    fn margins(&self, s: &Setup, tiers: &TierTable) -> (f64, f64) {
+    fn exposure(&self, s: &Setup) -> Exposure {
+        let [l, sh] = self.legs;
+        Exposure {
+            base: s.initial + self.realized - self.commission + self.funding,
+            long: if l.lots > 0 { l.size } else { 0.0 },
+            long_entry: l.entry,
+            short: if sh.lots > 0 { sh.size } else { 0.0 },
+            short_entry: sh.entry,
+        }
+    }
+
+    /// True when any leg is open.
+    #[inline]
+    fn in_market(&self) -> bool {
+        self.legs[0].lots > 0 || self.legs[1].lots > 0
+    }
+
+    /// Σ initial and maintenance margin of both legs: at entry value in the origin model
+    /// (its figures), at `price` with the fee to close in the bybit model.
+    #[inline]
+    fn margins(&self, s: &Setup, tiers: &TierTable, price: f64) -> (f64, f64) {
+        if s.model == Model::Bybit {
+            return s.margin_model(tiers).margins(&self.exposure(s), price);
+        }
         let (mut im, mut mm) = (0.0, 0.0);
         for leg in &self.legs {
             let pv = leg.entry_value();
             if pv > 0.0 {
-                im += match s.model {
-                    Model::Origin => tiers.initial_margin(pv).0,
-                    Model::Bybit => pv * tiers.imr_at(pv).max(1.0 / s.leverage),
-                };
+                im += tiers.initial_margin(pv).0;
                 mm += tiers.maintenance_margin(pv).0;
             }
         }
         (im, mm)
     }
 
+    /// The bybit margins at `price` with the quiet band's tiers (equal to
+    /// [`Self::margins`] for prices inside the band).
+    #[inline]
+    fn margins_in_band(&self, s: &Setup, tiers: &TierTable, price: f64) -> (f64, f64) {
+        let (m, x) = (s.margin_model(tiers), self.exposure(s));
+        (m.im_with(&x, price, &self.mkeys), m.mm_with(&x, price, &self.mkeys))
+    }
+
+    /// Bybit funding: every payment due by `ts` (00:00, 08:00, 16:00 UTC, or the series'
+    /// own times), at the last known price `p0`, each followed by the liquidation check.
+    /// Returns `false` when a payment liquidated the account; sets `paid` when any was made.
+    #[allow(clippy::too_many_arguments)]
+    fn bybit_funding<R: Recorder>(
+        &mut self,
+        s: &Setup,
+        ctx: &RunContext<'_>,
+        ts: i64,
+        p0: f64,
+        p: f64,
+        paid: &mut bool,
+        rec: &mut R,
+    ) -> bool {
+        if !s.funding {
+            return true;
+        }
+        if self.next_funding_ms == i64::MIN {
+            self.next_funding_ms = ts.div_euclid(FUNDING_PERIOD_MS) * FUNDING_PERIOD_MS;
+            if self.next_funding_ms < ts {
+                self.next_funding_ms += FUNDING_PERIOD_MS;
+            }
+        }
+        loop {
+            let rate = match ctx.funding_series {
+                Some(series) => match series.get(self.funding_idx) {
+                    Some(&(t, r)) if t <= ts => {
+                        self.funding_idx += 1;
+                        r
+                    }
+                    _ => break,
+                },
+                None if self.next_funding_ms <= ts => {
+                    self.next_funding_ms += FUNDING_PERIOD_MS;
+                    s.funding_rate
+                }
+                None => break,
+            };
+            if p0 <= 0.0 || !self.in_market() {
+                continue;
+            }
+            self.pay_funding(rate, p0);
+            *paid = true;
+            let m = s.margin_model(ctx.tiers);
+            if m.cushion(&self.exposure(s), p0) <= 0.0 {
+                self.liquidate(s, ctx, ts, p0, p, rec);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Pays (or receives) funding at `rate` on both legs valued at `price`.
+    #[inline]
+    fn pay_funding(&mut self, rate: f64, price: f64) {
+        for d in DIRS {
+            let leg = &self.legs[d.index()];
+            if leg.lots > 0 {
+                let f = leg.size * price * rate;
+                self.funding += if d == Direction::Long { -f } else { f };
+            }
+        }
+    }
+
+    /// Bybit liquidation at `trigger` (equity reached the maintenance margin): the margins
+    /// at the trigger are recorded, every position is closed at the account's bankruptcy
+    /// price paying the taker fee, orders are cancelled and the run ends.
+    fn liquidate<R: Recorder>(
+        &mut self,
+        s: &Setup,
+        ctx: &RunContext<'_>,
+        ts: i64,
+        trigger: f64,
+        tick_price: f64,
+        rec: &mut R,
+    ) {
+        let m = s.margin_model(ctx.tiers);
+        let x = self.exposure(s);
+        let (im, mm) = m.margins(&x, trigger);
+        self.accum.mark_margins_at(im, mm, x.equity(trigger));
+        let bankruptcy = m.bankruptcy_price(&x).unwrap_or(trigger);
+        self.close_all(s, ts, bankruptcy, s.taker, FillKind::Liquidation, rec);
+        self.clear_orders();
+        self.stats = BookStats::default();
+        self.liquidated_at = Some(ts);
+        self.liquidation = Some(LiquidationRecord { trigger, bankruptcy, tick_price });
+        self.min_liq_dist = Some(self.min_liq_dist.map_or(0.0, |d| d.min(0.0)));
+        let equity = self.equity_at(s, tick_price);
+        self.balance = equity;
+        self.accum.on_tick(ts, equity, 0.0, 0.0, false);
+        rec.on_equity(ts, equity);
+    }
+
+    /// Puts this tick's fills in the order the price path from `p0` meets them (nearest
+    /// first; placement order among equal prices): a handful of orders, insertion sort.
+    #[inline]
+    fn sort_fills_by_path(&mut self, p0: f64) {
+        let f = &mut self.fills;
+        for i in 1..f.len() {
+            let mut j = i;
+            while j > 0 && (f[j].price - p0).abs() < (f[j - 1].price - p0).abs() {
+                f.swap(j, j - 1);
+                j -= 1;
+            }
+        }
+    }
+
+    /// The origin's funding rule: the first tick of a 00/08/16 UTC hour (or the series
+    /// entries passed since the last tick).
     fn funding_due(&mut self, s: &Setup, ctx: &RunContext<'_>, ts: i64) -> Option<f64> {
         if !s.funding {
             return None;
@@ -397,18 +569,21 @@ impl Engine {
         rec: &mut R,
     ) -> Result<bool, RunError> {
         let (ts, p) = (t.ts_ms, t.price);
+        // The previous tick's price: where this tick's price path starts (0 before the first).
+        let p0 = self.last_price;
         self.last_price = p;
+        let bybit = s.model == Model::Bybit;
         // 1. Funding.
-        if let Some(rate) = self.funding_due(s, ctx, ts) {
-            for d in DIRS {
-                let leg = &self.legs[d.index()];
-                if leg.lots > 0 {
-                    let f = leg.size * p * rate;
-                    self.funding += if d == Direction::Long { -f } else { f };
-                }
+        let mut changed = false;
+        if bybit {
+            if !self.bybit_funding(s, ctx, ts, p0, p, &mut changed, rec) {
+                return Ok(false);
             }
+        } else if let Some(rate) = self.funding_due(s, ctx, ts) {
+            self.pay_funding(rate, p);
         }
-        // 2. Fills, in placement order.
+        // 2. Fills: in placement order (origin), or in the order the path from the previous
+        // price meets them (bybit), each segment of the path checked for liquidation first.
         self.take_fills(p);
         if !self.fills.is_empty() {
             self.rejected.clear();
@@ -416,28 +591,41 @@ impl Engine {
                 let o = self.fills[i];
                 self.book_remove(s, &o);
             }
+            if bybit && p0 > 0.0 {
+                self.sort_fills_by_path(p0);
+            }
         }
+        let mut cur = if p0 > 0.0 { p0 } else { p };
         for i in 0..self.fills.len() {
             let o = self.fills[i];
+            if bybit {
+                let m = s.margin_model(ctx.tiers);
+                if let Some(pt) = m.trigger_on(&self.exposure(s), cur, o.price, changed) {
+                    self.liquidate(s, ctx, ts, pt, p, rec);
+                    return Ok(false);
+                }
+                cur = o.price;
+                changed = true;
+            }
             self.fill(s, params, ctx, ts, p, &o, rec)?;
         }
         // 3. Equity mark (and cross-margin liquidation in the bybit model).
-        let mut equity = self.equity_at(s, p);
-        if s.model == Model::Bybit && (self.legs[0].lots > 0 || self.legs[1].lots > 0) {
-            let mm_now = ctx.tiers.maintenance_margin(self.legs[0].size * p).0
-                + ctx.tiers.maintenance_margin(self.legs[1].size * p).0;
-            if equity <= mm_now {
-                self.close_all(s, ts, p, s.taker, FillKind::Liquidation, rec);
-                self.clear_orders();
-                self.stats = BookStats::default();
-                self.liquidated_at = Some(ts);
-                equity = self.equity_at(s, p);
-                self.accum.on_tick(ts, equity, 0.0, 0.0, false);
-                rec.on_equity(ts, equity);
+        if bybit && self.in_market() {
+            let m = s.margin_model(ctx.tiers);
+            let x = self.exposure(s);
+            if let Some(pt) = m.trigger_on(&x, cur, p, changed) {
+                self.liquidate(s, ctx, ts, pt, p, rec);
                 return Ok(false);
             }
+            if changed {
+                let (below, above) = m.liquidation_prices(&x, p);
+                self.liq_px = [below, if above.is_finite() { above } else { 0.0 }];
+            }
+        } else if bybit && changed {
+            self.liq_px = [0.0; 2];
         }
-        self.im_mm = self.margins(s, ctx.tiers);
+        let equity = self.equity_at(s, p);
+        self.im_mm = self.margins(s, ctx.tiers, p);
         self.mark_equity(ts, p, equity, rec);
         // 4. Ticker event: grid build / bounds guard, then intents.
         self.last_close = Some(p);
@@ -466,7 +654,7 @@ impl Engine {
     #[inline]
     fn mark_equity<R: Recorder>(&mut self, ts: i64, p: f64, equity: f64, rec: &mut R) {
         self.balance = equity;
-        let in_market = self.legs[0].lots > 0 || self.legs[1].lots > 0;
+        let in_market = self.in_market();
         self.accum.on_tick(ts, equity, self.im_mm.0, self.im_mm.1, in_market);
         rec.on_equity(ts, equity);
         self.track_liq_distance(p);
@@ -476,7 +664,14 @@ impl Engine {
     /// it that the `min_liq_distance_pct` metric tracks.
     #[inline]
     fn liq_watched(&self) -> [bool; 2] {
-        [self.liq[0] > 0.0 && self.legs[0].lots > 0, self.liq[1] > 0.0 && self.legs[1].lots > 0]
+        if self.model == Model::Bybit {
+            let open = self.in_market();
+            return [self.liq_px[0] > 0.0 && open, self.liq_px[1] > 0.0 && open];
+        }
+        [
+            self.liq_px[0] > 0.0 && self.legs[0].lots > 0,
+            self.liq_px[1] > 0.0 && self.legs[1].lots > 0,
+        ]
     }
 
     #[inline]
@@ -484,10 +679,10 @@ impl Engine {
         let [long, short] = self.liq_watched();
         let mut d = f64::INFINITY;
         if long {
-            d = d.min((p - self.liq[0]) / p * 100.0);
+            d = d.min((p - self.liq_px[0]) / p * 100.0);
         }
         if short {
-            d = d.min((self.liq[1] - p) / p * 100.0);
+            d = d.min((self.liq_px[1] - p) / p * 100.0);
         }
         if d.is_finite() && self.min_liq_dist.is_none_or(|m| d < m) {
             self.min_liq_dist = Some(d);
@@ -523,19 +718,32 @@ impl Engine {
             commission: fee,
             kind: FillKind::Limit,
         });
-        // d. balance at the mark; e. pair liquidation estimate; f. risk multipliers.
-        self.balance = self.equity_at(s, p);
+        // d. balance at the mark (bybit: the fill price, where the path is when the order
+        // fills); e. pair liquidation estimate; f. risk multipliers.
+        let mark = if s.model == Model::Bybit { o.price } else { p };
+        self.balance = self.equity_at(s, mark);
         let (l, sh) = (self.legs[0], self.legs[1]);
         let (ll, sl) =
             risk::pair_liq_prices(ctx.tiers, (l.size, l.entry), (sh.size, sh.entry), self.balance);
         self.liq = [ll, sl];
+        if s.model == Model::Origin {
+            self.liq_px = self.liq;
+        }
         if s.enable_risk {
-            let (lm, sm) =
-                risk::margin_ratios(self.balance, (l.size, l.entry), (sh.size, sh.entry))
-                    .map_err(RunError::Wallet)?;
-            let long = LegRisk { size: l.size, entry: l.entry, liq: ll, margin: lm };
-            let short = LegRisk { size: sh.size, entry: sh.entry, liq: sl, margin: sm };
-            self.mult = risk::multipliers(&params.grid, &long, &short, p, s.leverage);
+            match risk::margin_ratios(self.balance, (l.size, l.entry), (sh.size, sh.entry)) {
+                Ok((lm, sm)) => {
+                    let long = LegRisk { size: l.size, entry: l.entry, liq: ll, margin: lm };
+                    let short = LegRisk { size: sh.size, entry: sh.entry, liq: sl, margin: sm };
+                    self.mult = risk::multipliers(&params.grid, &long, &short, mark, s.leverage);
+                }
+                Err(e) if s.model == Model::Origin => {
+                    return Err(RunError::Wallet(format!(
+                        "{e} — the origin backtester raises this error (model = \"origin\" keeps it for parity; model = \"bybit\" liquidates first)"
+                    )))
+                }
+                // Bybit: unreachable after the liquidation check; neutral sizes if it happens.
+                Err(_) => self.mult = NEUTRAL,
+            }
         }
         // g. Grid update with the previous tick's close.
         if let Some(last_close) = self.last_close {
@@ -594,7 +802,7 @@ mod tests {
             tick: inst.tick_size.to_f64(),
             step_num: inst.qty_step.mantissa() as f64,
             step_den: 10f64.powi(inst.qty_step.scale() as i32),
-            sizer: Sizer::new(p.grid.amount, inst.qty_step),
+            sizer: Sizer::new(p.grid.amount, inst.qty_step, p.account.leverage, p.grid.grid_count),
             maker: p.account.commission_rate,
             taker: p.account.taker_fee_rate,
             leverage: p.account.leverage,
@@ -604,6 +812,8 @@ mod tests {
             funding: p.account.enable_funding,
             funding_rate: p.account.funding_rate,
             wind_down: p.account.wind_down,
+            hedge: p.account.hedge_margin,
+            inv_leverage: 1.0 / p.account.leverage,
         }
     }
 

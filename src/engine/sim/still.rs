@@ -8,7 +8,7 @@
 use super::band::Band;
 use super::{Engine, Setup};
 use crate::candles::CandleSlice;
-use crate::engine::TICK_OFFSETS_MS;
+use crate::engine::{RunContext, TICK_OFFSETS_MS};
 
 /// Relative margin kept inside every bound: equity rounding is about 1e-15 relative, so a
 /// mark near a bound simply takes the per-candle path.
@@ -41,12 +41,18 @@ impl Engine {
     /// The still band for the candles after a quiet one (the quiet band's state holds): a
     /// [`Band`] whose candles change only counters.
     #[allow(clippy::neg_cmp_op_on_partial_ord)] // a NaN must answer "empty"
-    pub(super) fn still_band(&self, s: &Setup) -> Band {
+    pub(super) fn still_band(&self, s: &Setup, ctx: &RunContext<'_>) -> Band {
         let (mut lo, mut hi, quiet_until) = self.band.limits();
         if !(0.0 < lo && lo <= hi && hi.is_finite()) {
             return Band::EMPTY;
         }
-        let Some(w) = self.accum.still_window(self.im_mm.0, self.im_mm.1) else {
+        // Bybit margins grow with the price: those at the band's top bound every mark's.
+        let (im, mm) = if s.model == crate::engine::Model::Bybit && self.in_market() {
+            self.margins_in_band(s, ctx.tiers, hi)
+        } else {
+            self.im_mm
+        };
+        let Some(w) = self.accum.still_window(im, mm) else {
             return Band::EMPTY;
         };
         let [long, short] = self.legs;
@@ -59,13 +65,13 @@ impl Engine {
                 if !(k_long > 0.0) {
                     return Band::EMPTY;
                 }
-                lo = lo.max(self.liq[0] / k_long * (1.0 + MARGIN));
+                lo = lo.max(self.liq_px[0] / k_long * (1.0 + MARGIN));
             }
             if watch[1] {
                 if !(k_short > 0.0) {
                     return Band::EMPTY;
                 }
-                hi = hi.min(self.liq[1] / k_short * (1.0 - MARGIN));
+                hi = hi.min(self.liq_px[1] / k_short * (1.0 - MARGIN));
             }
         }
         // Equity is `offset + slope · p` up to rounding bounded by `scale` · 1e-15.
