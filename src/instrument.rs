@@ -59,4 +59,26 @@ impl Instrument {
         }
         Ok(Instrument { symbol: symbol.to_string(), tick_size, qty_step })
     }
+
+    /// Refuses data (candles) labelled `data_symbol` when it is another symbol; unlabelled
+    /// data (`None`) passes. `files` and `whose` ("config", "sweep") name the inputs to fix.
+    ///
+    /// # Errors
+    /// A sentence naming both symbols, the files and what to fix.
+    pub fn check_data_symbol(
+        &self,
+        data_symbol: Option<&str>,
+        files: &[std::path::PathBuf],
+        whose: &str,
+    ) -> Result<(), String> {
+        match data_symbol {
+            Some(s) if s != self.symbol => Err(format!(
+                "the candles in {} are {s}, but the {whose}'s symbol is {}; fix `symbol` or \
+                 `candles` in the {whose} file",
+                files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+                self.symbol
+            )),
+            _ => Ok(()),
+        }
+    }
 }

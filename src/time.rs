@@ -30,6 +30,40 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// Whether `y` is a leap year of the proleptic Gregorian calendar.
+pub fn is_leap_year(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+/// Number of days in month `m` (1–12) of year `y`; 0 for a month outside 1–12.
+pub fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap_year(y) => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// When `s` starts with `YYYY-MM-DD` whose day does not exist in that month (`2026-02-30`),
+/// a sentence saying so; `None` otherwise.
+pub fn nonexistent_day(s: &str) -> Option<String> {
+    let s = s.trim();
+    let (y, m, d) = (s.get(0..4)?, s.get(5..7)?, s.get(8..10)?);
+    if s.as_bytes().get(4) != Some(&b'-') || s.as_bytes().get(7) != Some(&b'-') {
+        return None;
+    }
+    let all_digits = |t: &str| t.bytes().all(|c| c.is_ascii_digit());
+    if !(all_digits(y) && all_digits(m) && all_digits(d)) {
+        return None;
+    }
+    let (y, m, d): (i64, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    let n = days_in_month(y, m);
+    (n > 0 && (d == 0 || d > n))
+        .then(|| format!("day {d:02} does not exist in {y:04}-{m:02}, which has {n} days"))
+}
+
 /// Hour of day (0–23, UTC) of an epoch-ms timestamp.
 #[inline]
 pub fn hour_of_day(ts_ms: i64) -> i64 {
@@ -67,7 +101,8 @@ pub fn parse_iso(s: &str) -> Option<i64> {
         t.parse().ok()
     };
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+    // The day must exist in that month: 2026-02-30 and 2025-02-29 are not dates.
+    if !(1..=12).contains(&mo) || d < 1 || d > i64::from(days_in_month(y, mo as u32)) {
         return None;
     }
     let mut ms = days_from_civil(y, mo as u32, d as u32) * DAY_MS;
@@ -123,5 +158,44 @@ mod tests {
         assert_eq!(hour_of_day(1_735_689_600_000 + 8 * HOUR_MS), 8);
         assert!(parse_iso("2025-13-01").is_none());
         assert!(parse_iso("yesterday").is_none());
+    }
+
+    #[test]
+    fn days_that_do_not_exist_in_their_month_are_refused() {
+        // Regression: `2026-02-30` used to be accepted (as 2026-03-02).
+        for bad in [
+            "2026-02-30",
+            "2026-02-29", // 2026 is not a leap year
+            "2025-02-29",
+            "1900-02-29", // divisible by 100, not by 400
+            "2026-04-31",
+            "2026-06-31",
+            "2026-09-31",
+            "2026-11-31T00:00:00",
+            "2026-01-00",
+            "2026-01-32",
+        ] {
+            assert_eq!(parse_iso(bad), None, "{bad}");
+        }
+        // Leap days that exist, and month ends: epoch ms by hand (days since 1970 × 86 400 000).
+        // 2024-02-29: 19 782 days (2024-01-01 = day 19 723, + 31 + 28).
+        assert_eq!(parse_iso("2024-02-29"), Some(19_782 * DAY_MS));
+        // 2000-02-29: 2000-01-01 = day 10 957, + 31 + 28 = 11 016.
+        assert_eq!(parse_iso("2000-02-29"), Some(11_016 * DAY_MS));
+        // 2026-02-28: 2026-01-01 = day 20 454, + 31 + 27 = 20 512.
+        assert_eq!(parse_iso("2026-02-28"), Some(20_512 * DAY_MS));
+        // 2026-04-30: 20 454 + 31 + 28 + 31 + 29 = 20 573.
+        assert_eq!(parse_iso("2026-04-30"), Some(20_573 * DAY_MS));
+        assert_eq!(parse_iso("2026-12-31"), Some((20_454 + 364) * DAY_MS));
+        assert_eq!(
+            nonexistent_day("2026-02-30").as_deref(),
+            Some("day 30 does not exist in 2026-02, which has 28 days")
+        );
+        assert_eq!(nonexistent_day("2026-02-28"), None);
+        assert_eq!(nonexistent_day("2026-13-01"), None);
+        assert_eq!(
+            (days_in_month(2024, 2), days_in_month(2100, 2), days_in_month(2026, 13)),
+            (29, 28, 0)
+        );
     }
 }

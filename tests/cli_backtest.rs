@@ -96,11 +96,9 @@ fn backtest_on_sample_prints_summary_and_writes_outputs() {
 
 #[test]
 fn backtest_replays_the_oracle_ticks() {
-    let ticks = repo().join("../shared/oracle/ticks.csv");
-    if !ticks.exists() {
-        eprintln!("note: {} not found; skipped", ticks.display());
-        return;
-    }
+    // The origin's tick stream, in the repository (tests/fixtures/oracle/README.md).
+    let ticks = repo().join("tests/fixtures/oracle/ticks.csv");
+    assert!(ticks.is_file(), "fixture {} is missing", ticks.display());
     let d = tmp("ticks");
     let cfg = write(
         &d,
@@ -175,4 +173,109 @@ fn missing_or_broken_inputs_exit_2_without_panic() {
     let out = bin().args(["backtest", "--config"]).arg(&cfg).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("leverage"));
+}
+
+/// Runs `backtest --config CFG [extra…]`; returns (exit code, stdout, stderr).
+fn backtest(cfg: &Path, extra: &[&Path]) -> (Option<i32>, String, String) {
+    let mut cmd = bin();
+    cmd.args(["backtest", "--config"]).arg(cfg);
+    if let Some(t) = extra.first() {
+        cmd.arg("--ticks").arg(t);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn sample() -> String {
+    repo().join("data/LTCUSDT-1m-2026-02.parquet").display().to_string()
+}
+
+#[test]
+fn candles_of_another_symbol_are_refused() {
+    // Regression: symbol = "BTCUSDT" on the LTCUSDT sample ran (exit 0) with BTC's steps
+    // and tiers on LTC prices.
+    let d = tmp("symbol");
+    let cfg = write(&d, "s.toml", &format!("symbol = \"BTCUSDT\"\ncandles = \"{}\"\n", sample()));
+    let (code, stdout, err) = backtest(&cfg, &[]);
+    assert_eq!(code, Some(2), "{stdout}{err}");
+    assert!(
+        err.contains("are LTCUSDT, but the config's symbol is BTCUSDT")
+            && err.contains("LTCUSDT-1m-2026-02.parquet"),
+        "{err}"
+    );
+    assert!(stdout.is_empty(), "no summary of a refused run: {stdout}");
+}
+
+#[test]
+fn huge_initial_balance_is_refused() {
+    // Regression: 1e300 ran (exit 0) and printed net PnL 0.0000.
+    let d = tmp("balance");
+    let cfg = write(
+        &d,
+        "b.toml",
+        &format!("symbol = \"LTCUSDT\"\ninitial_balance = 1e300\ncandles = \"{}\"\n", sample()),
+    );
+    let (code, _, err) = backtest(&cfg, &[]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("b.toml: initial_balance must be at most 1e12 USDT (was 1e300)"), "{err}");
+}
+
+#[test]
+fn nonexistent_end_date_is_refused() {
+    // Regression: end = "2026-02-30" ran (exit 0) as if it were 2026-03-02.
+    let d = tmp("date");
+    let cfg = write(
+        &d,
+        "d.toml",
+        &format!("symbol = \"LTCUSDT\"\nend = \"2026-02-30\"\ncandles = \"{}\"\n", sample()),
+    );
+    let (code, _, err) = backtest(&cfg, &[]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("d.toml: end: \"2026-02-30\" is not a date: day 30"), "{err}");
+}
+
+#[test]
+fn amount_below_the_order_floor_warns_on_stderr() {
+    // Regression: amount = "0.01" (meant as "x0.01") silently became 5-USDT orders.
+    let d = tmp("amount");
+    let cfg = write(
+        &d,
+        "a.toml",
+        &format!(
+            "symbol = \"LTCUSDT\"\namount = \"0.01\"\nend = \"2026-02-02\"\ncandles = \"{}\"\n",
+            sample()
+        ),
+    );
+    let (code, _, err) = backtest(&cfg, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let first = err.lines().next().unwrap_or("");
+    assert!(first.starts_with("warning: ") && first.contains("a.toml: amount = \"0.01\""), "{err}");
+    assert!(first.contains("amount = \"x0.01\""), "{err}");
+}
+
+#[test]
+fn epoch_seconds_and_empty_tick_files_are_refused() {
+    let d = tmp("tickfiles");
+    let cfg = write(&d, "t.toml", "symbol = \"BTCUSDT\"\n");
+    // Regression: epoch seconds were read as milliseconds (a run in January 1970, exit 0).
+    let secs =
+        write(&d, "secs.csv", "exchange_ts,last_price\n1735689600,100000\n1735689660,100100\n");
+    let (code, stdout, err) = backtest(&cfg, &[&secs]);
+    assert_eq!(code, Some(2), "{stdout}");
+    assert!(err.contains("secs.csv:2") && err.contains("looks like epoch seconds"), "{err}");
+    // With the column named for seconds, the same numbers are 2025-01-01T00:00 and 00:01.
+    let named =
+        write(&d, "named.csv", "exchange_ts_s,last_price\n1735689600,100000\n1735689660,100100\n");
+    let (code, stdout, err) = backtest(&cfg, &[&named]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(stdout.contains("2 ticks from"), "{stdout}");
+    // Regression: a header-only file was a successful backtest of 0 ticks.
+    let empty = write(&d, "empty.csv", "exchange_ts,last_price\n");
+    let (code, stdout, err) = backtest(&cfg, &[&empty]);
+    assert_eq!(code, Some(2), "{stdout}");
+    assert!(err.contains("no ticks in") && err.contains("empty.csv"), "{err}");
 }

@@ -1,7 +1,9 @@
-//! Parity with the origin: replays `../shared/oracle/` tick streams through `model = "origin"`
-//! and compares fills, money totals, the equity curve and the step-by-step trace.
+//! Parity with the origin: replays the origin's tick streams (`tests/fixtures/oracle/`, a copy
+//! of `../shared/oracle/`; see its README) through `model = "origin"` and compares fills,
+//! money totals, the equity curve and the step-by-step trace.
 //!
-//! The fixture is ground truth: a mismatch here is a bug in the engine.
+//! The fixture is ground truth: a mismatch here is a bug in the engine. A missing fixture
+//! file is a failure, never a skip.
 // Expected values are the origin's 28-digit decimals, copied verbatim.
 #![allow(clippy::excessive_precision)]
 
@@ -17,14 +19,17 @@ use gridsweep::tiers::builtin::builtin_tiers;
 use gridsweep::time::{format_iso, parse_iso};
 use serde_json::Value;
 
-fn oracle_dir() -> Option<PathBuf> {
-    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/oracle");
-    if d.is_dir() {
-        Some(d)
-    } else {
-        eprintln!("note: {} not found; parity fixture skipped", d.display());
-        None
+/// The fixture directory; panics (fails the test) when it or one of its files is missing.
+fn oracle_dir() -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oracle");
+    for f in ["ticks.csv", "result_default.json", "result_norisk.json", "trace_small.txt"] {
+        assert!(
+            d.join(f).is_file(),
+            "parity fixture {} is missing; restore tests/fixtures/oracle/ from git",
+            d.join(f).display()
+        );
     }
+    d
 }
 
 #[derive(Default)]
@@ -109,7 +114,7 @@ fn btc(tick: &str) -> Instrument {
 }
 
 fn check_oracle_run(file: &str, risk: bool) {
-    let Some(dir) = oracle_dir() else { return };
+    let dir = oracle_dir();
     let ticks = read_ticks_csv(&dir.join("ticks.csv")).unwrap();
     assert_eq!(ticks.len(), 2000);
     let oracle: Value =
@@ -215,7 +220,7 @@ fn oracle_2000_ticks_without_risk_multipliers() {
 
 #[test]
 fn first_oracle_trade_is_short_sell_at_100200() {
-    let Some(dir) = oracle_dir() else { return };
+    let dir = oracle_dir();
     let ticks = read_ticks_csv(&dir.join("ticks.csv")).unwrap();
     let inst = btc("0.1");
     let tiers = builtin_tiers("BTCUSDT");
@@ -231,7 +236,7 @@ fn first_oracle_trade_is_short_sell_at_100200() {
 /// The 11-tick trace of ORIGIN_BEHAVIOUR §4.2 item 6 (`trace_small.txt`).
 #[test]
 fn trace_small_step_by_step() {
-    let Some(dir) = oracle_dir() else { return };
+    let dir = oracle_dir();
     let text = std::fs::read_to_string(dir.join("trace_small.txt")).unwrap();
     let prices = [100.00, 100.00, 98.90, 98.90, 97.50, 99.20, 100.50, 101.20, 101.20, 99.80, 98.00];
     let t0 = parse_iso("2025-01-01T01:00:00").unwrap();

@@ -42,6 +42,7 @@ pub struct BacktestArgs {
 /// Config, data, tier or output problems, and a run that fails (exit 2 in `main`).
 pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
     let cfg = BacktestConfig::load(&args.config).map_err(anyhow::Error::msg)?;
+    cfg.warnings.iter().for_each(|w| eprintln!("warning: {w}"));
     let symbol = cfg.instrument.symbol.clone();
     let (tiers, layer) = resolve_for_run(&cfg.tiers.to_source(), &symbol)
         .with_context(|| format!("cannot resolve risk-limit tiers for {symbol}"))?;
@@ -60,6 +61,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
             bail!("{}: no candles given; set `candles` in the config or pass --candles FILE.parquet (or --ticks FILE.csv)", args.config.display());
         }
         let candles = Candles::open_parquet(&paths)?;
+        cfg.check_candle_symbol(candles.symbol(), &paths).map_err(anyhow::Error::msg)?;
         let window = candles.window(cfg.start_ms, cfg.end_ms);
         if window.is_empty() {
             bail!(

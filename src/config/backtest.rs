@@ -9,7 +9,7 @@ use super::fields::{self, ParamValue};
 use crate::decimal::Dec;
 use crate::engine::RunParams;
 use crate::instrument::Instrument;
-use crate::time::parse_iso;
+use crate::time::{nonexistent_day, parse_iso};
 
 /// Where a run's tier table comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,6 +61,10 @@ pub struct BacktestConfig {
     pub end_ms: Option<i64>,
     /// Tier source.
     pub tiers: TierChoice,
+    /// Things that are allowed but probably not meant (e.g. an `amount` below the 5-USDT
+    /// order floor), one sentence each naming the file and field; print them as
+    /// `warning: …` before the run.
+    pub warnings: Vec<String>,
 }
 
 /// Reads a decimal from a TOML string, integer or float (floats by their shortest repr).
@@ -128,8 +132,11 @@ pub fn parse_time(field: &str, v: &toml::Value) -> Result<i64, String> {
             ))
         }
     };
-    parse_iso(&s).ok_or_else(|| {
-        format!("{field}: {s:?} is not a UTC time like \"2026-02-01\" or \"2026-02-01T12:00:00Z\"")
+    parse_iso(&s).ok_or_else(|| match nonexistent_day(&s) {
+        Some(why) => format!("{field}: {s:?} is not a date: {why}"),
+        None => format!(
+            "{field}: {s:?} is not a UTC time like \"2026-02-01\" or \"2026-02-01T12:00:00Z\""
+        ),
     })
 }
 
@@ -213,16 +220,36 @@ impl BacktestConfig {
         if let Err(list) = params.validate(f64::INFINITY) {
             errs.extend(list.iter().map(ToString::to_string));
         }
+        let warnings = config_warnings(&params, origin);
         match (errs.is_empty(), instrument) {
-            (true, Some(instrument)) => {
-                Ok(BacktestConfig { instrument, params, candles, start_ms, end_ms, tiers })
-            }
+            (true, Some(instrument)) => Ok(BacktestConfig {
+                instrument,
+                params,
+                candles,
+                start_ms,
+                end_ms,
+                tiers,
+                warnings,
+            }),
             _ => Err(errs
                 .iter()
                 .map(|e| format!("{}: {e}", origin.display()))
                 .collect::<Vec<_>>()
                 .join("\n")),
         }
+    }
+
+    /// Refuses candles labelled with another symbol than the config's (the check sweeps
+    /// make); `files` names the candle files in the message.
+    ///
+    /// # Errors
+    /// A sentence naming both symbols and the files.
+    pub fn check_candle_symbol(
+        &self,
+        candle_symbol: Option<&str>,
+        files: &[PathBuf],
+    ) -> Result<(), String> {
+        self.instrument.check_data_symbol(candle_symbol, files, "config")
     }
 
     /// Reads and parses a config file.
@@ -234,6 +261,14 @@ impl BacktestConfig {
             .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
         BacktestConfig::parse(&text, path)
     }
+}
+
+/// Warnings about a valid config, each prefixed with `origin`.
+fn config_warnings(params: &RunParams, origin: &Path) -> Vec<String> {
+    fields::amount_warning(&params.grid.amount)
+        .into_iter()
+        .map(|w| format!("{}: {w}", origin.display()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -293,5 +328,58 @@ mod tests {
             .unwrap_err()
             .contains("start"));
         assert!(parse("not toml =").unwrap_err().contains("not valid TOML"));
+    }
+
+    #[test]
+    fn nonexistent_dates_are_refused_with_the_reason() {
+        // Regression: `end = "2026-02-30"` was accepted (as 2026-03-02).
+        let e = parse("symbol = \"BTCUSDT\"\nend = \"2026-02-30\"").unwrap_err();
+        assert!(
+            e.contains("t.toml: end: \"2026-02-30\" is not a date: day 30 does not exist in 2026-02, which has 28 days"),
+            "{e}"
+        );
+        let e = parse("symbol = \"BTCUSDT\"\nstart = \"2025-02-29T00:00:00Z\"").unwrap_err();
+        assert!(e.contains("start") && e.contains("2025-02"), "{e}");
+        // 2024-02-29 exists: 19 782 days after 1970-01-01.
+        let c = parse("symbol = \"BTCUSDT\"\nstart = \"2024-02-29\"").unwrap();
+        assert_eq!(c.start_ms, Some(19_782 * 86_400_000));
+    }
+
+    #[test]
+    fn huge_initial_balance_is_refused() {
+        // Regression: initial_balance = 1e300 ran, and every money figure came out 0.
+        let e = parse("symbol = \"BTCUSDT\"\ninitial_balance = 1e300").unwrap_err();
+        assert!(e.contains("t.toml: initial_balance must be at most 1e12 USDT (was 1e300)"), "{e}");
+        let c = parse("symbol = \"BTCUSDT\"\ninitial_balance = 1_000_000_000_000").unwrap();
+        assert_eq!(c.params.account.initial_balance, 1e12);
+        assert!(c.warnings.is_empty());
+    }
+
+    #[test]
+    fn amount_below_the_floor_is_a_warning_naming_the_field() {
+        // Regression: "0.01" (meant as "x0.01") silently became 5-USDT orders.
+        let c = parse("symbol = \"BTCUSDT\"\namount = \"0.01\"").unwrap();
+        assert_eq!(c.warnings.len(), 1);
+        let w = &c.warnings[0];
+        assert!(w.starts_with("t.toml: amount = \"0.01\" is 0.01 USDT per order"), "{w}");
+        assert!(w.contains("amount = \"x0.01\""), "{w}");
+        // A bare number is the same amount.
+        assert_eq!(parse("symbol = \"BTCUSDT\"\namount = 0.5").unwrap().warnings.len(), 1);
+        assert!(parse("symbol = \"BTCUSDT\"\namount = \"x0.01\"").unwrap().warnings.is_empty());
+    }
+
+    #[test]
+    fn candles_of_another_symbol_are_refused() {
+        let c = parse("symbol = \"BTCUSDT\"").unwrap();
+        let files = [PathBuf::from("data/LTCUSDT-1m-2026-02.parquet")];
+        let e = c.check_candle_symbol(Some("LTCUSDT"), &files).unwrap_err();
+        assert_eq!(
+            e,
+            "the candles in data/LTCUSDT-1m-2026-02.parquet are LTCUSDT, but the config's \
+             symbol is BTCUSDT; fix `symbol` or `candles` in the config file"
+        );
+        assert_eq!(c.check_candle_symbol(Some("BTCUSDT"), &files), Ok(()));
+        // Files without a symbol label cannot be checked and are accepted, as in sweeps.
+        assert_eq!(c.check_candle_symbol(None, &files), Ok(()));
     }
 }

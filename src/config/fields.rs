@@ -102,6 +102,40 @@ specs! {
     "hedge_margin", Text, "bybit hedged-pair MM: \"combined\" (default) or \"per_leg\"";
 }
 
+/// Largest accepted `initial_balance`, in USDT (a trillion).
+pub const MAX_INITIAL_BALANCE: f64 = 1e12;
+
+/// Smallest order notional the engine places, in USDT; smaller amounts are raised to it.
+pub const MIN_ORDER_USDT: f64 = 5.0;
+
+/// `v` as an initial balance, refused when it is above [`MAX_INITIAL_BALANCE`].
+///
+/// # Errors
+/// A sentence naming `initial_balance`, the bound and the value.
+pub fn check_initial_balance(v: f64) -> Result<f64, String> {
+    // Non-finite and non-positive values are left to `RunParams::validate`.
+    if v > MAX_INITIAL_BALANCE {
+        return Err(format!(
+            "initial_balance must be at most 1e12 USDT (was {v:e}): money figures of larger \
+             accounts are not computed reliably; use a balance up to 1000000000000"
+        ));
+    }
+    Ok(v)
+}
+
+/// A warning when a fixed USDT `amount` is below the 5-USDT order floor (so every order
+/// is silently raised to 5 USDT); it suggests the equity-fraction spelling `"xF"`.
+pub fn amount_warning(a: &Amount) -> Option<String> {
+    match a {
+        Amount::Quote(n) if n.to_f64() < MIN_ORDER_USDT => Some(format!(
+            "amount = \"{n}\" is {n} USDT per order, below the {MIN_ORDER_USDT} USDT minimum \
+             order, so every order will be {MIN_ORDER_USDT} USDT; if you meant a fraction of \
+             equity, write amount = \"x{n}\""
+        )),
+        _ => None,
+    }
+}
+
 /// The registry entry for `name`.
 pub fn spec(name: &str) -> Option<&'static ParamSpec> {
     PARAMS.iter().find(|p| p.name == name)
@@ -149,7 +183,7 @@ pub fn set_param(p: &mut RunParams, name: &str, v: &ParamValue) -> Result<(), St
             }
         }
         "leverage" => a.leverage = num()?,
-        "initial_balance" => a.initial_balance = num()?,
+        "initial_balance" => a.initial_balance = check_initial_balance(num()?)?,
         "commission_rate" => a.commission_rate = num()?,
         "taker_fee_rate" => a.taker_fee_rate = num()?,
         "enable_risk_multipliers" => g.enable_risk_multipliers = boolean()?,
@@ -266,5 +300,32 @@ mod tests {
             .contains("origin"));
         set_param(&mut p, "amount", &ParamValue::Int(100)).unwrap();
         assert_eq!(p.grid.amount.to_string(), "100");
+    }
+
+    #[test]
+    fn initial_balance_is_bounded() {
+        // Regression: 1e300 was accepted and gave a run whose money figures were all 0.
+        let mut p = RunParams::default();
+        let e = set_param(&mut p, "initial_balance", &ParamValue::Float(1e300)).unwrap_err();
+        assert!(e.starts_with("initial_balance must be at most 1e12 USDT (was 1e300)"), "{e}");
+        assert_eq!(p.account.initial_balance, 10_000.0, "the refused value is not stored");
+        assert!(set_param(&mut p, "initial_balance", &ParamValue::Float(1.000001e12)).is_err());
+        set_param(&mut p, "initial_balance", &ParamValue::Int(1_000_000_000_000)).unwrap();
+        assert_eq!(p.account.initial_balance, 1e12);
+    }
+
+    #[test]
+    fn amount_below_the_order_floor_warns() {
+        let w = amount_warning(&Amount::parse("0.01").unwrap()).unwrap();
+        assert!(w.starts_with("amount = \"0.01\" is 0.01 USDT per order, below the 5 USDT"), "{w}");
+        assert!(
+            w.contains("every order will be 5 USDT") && w.contains("amount = \"x0.01\""),
+            "{w}"
+        );
+        assert!(amount_warning(&Amount::parse("4.99").unwrap()).is_some());
+        // 5 USDT is the floor itself; fractions of equity are sized later and never warn here.
+        assert_eq!(amount_warning(&Amount::parse("5").unwrap()), None);
+        assert_eq!(amount_warning(&Amount::parse("100").unwrap()), None);
+        assert_eq!(amount_warning(&Amount::parse("x0.01").unwrap()), None);
     }
 }
