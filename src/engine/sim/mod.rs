@@ -629,13 +629,23 @@ impl Engine {
         self.mark_equity(ts, p, equity, rec);
         // 4. Ticker event: grid build / bounds guard, then intents.
         self.last_close = Some(p);
-        if self.grid.is_empty() {
-            self.grid.build(p)?;
+        let built = if self.grid.is_empty() {
+            self.grid.build(p)
         } else {
             let (lo, hi) = self.grid.bounds();
             if !(lo <= p && p <= hi) {
-                self.grid.build(p)?;
+                self.grid.build(p)
+            } else {
+                Ok(())
             }
+        };
+        if let Err(e) = built {
+            // Bybit: a price so low that the ladder's levels round onto one tick suspends
+            // the grid (resting orders stay, none are placed) until a ladder can be built.
+            if s.model == Model::Origin {
+                return Err(e.into());
+            }
+            return Ok(true);
         }
         self.intents.clear();
         self.open_levels_ok = true;
@@ -745,9 +755,13 @@ impl Engine {
                 Err(_) => self.mult = NEUTRAL,
             }
         }
-        // g. Grid update with the previous tick's close.
+        // g. Grid update with the previous tick's close (bybit: a ladder that cannot be
+        // built suspends the grid, as on a ticker event).
         if let Some(last_close) = self.last_close {
-            self.grid.update(o.price, last_close)?;
+            match self.grid.update(o.price, last_close) {
+                Err(e) if s.model == Model::Origin => return Err(e.into()),
+                _ => {}
+            }
         }
         Ok(())
     }
