@@ -6,8 +6,7 @@
 use gridsweep::candles::CandleSlice;
 use gridsweep::decimal::Dec;
 use gridsweep::engine::{
-    Amount, Engine, FillKind, FillRecord, Model, Recorder, RunContext, RunParams, Tick,
-    VecRecorder,
+    Amount, Engine, FillKind, FillRecord, Model, Recorder, RunContext, RunParams, Tick, VecRecorder,
 };
 use gridsweep::instrument::Instrument;
 use gridsweep::tiers::{Tier, TierTable};
@@ -272,7 +271,8 @@ fn wild_candles(start: f64, steps: &[(i16, u8, u8, i16, bool)]) -> (Vec<i64>, [V
         t += 60_000;
         let open = (px * (1.0 + f64::from(gap) / 1000.0 * 0.3)).max(0.05);
         let high = open * (1.0 + f64::from(up) / 2550.0);
-        let low = (open * (1.0 - f64::from(down) / 2550.0 - if crash { 0.6 } else { 0.0 })).max(0.01);
+        let low =
+            (open * (1.0 - f64::from(down) / 2550.0 - if crash { 0.6 } else { 0.0 })).max(0.01);
         let cl = (low + (high - low) * (f64::from(close) + 1000.0) / 2000.0).clamp(low, high);
         let r = |x: f64| (x * 100.0).round().max(1.0) / 100.0;
         let (open, high, low, cl) = (r(open), r(high), r(low), r(cl));

@@ -8,7 +8,7 @@ use crate::candles::Candles;
 use crate::config::backtest::BacktestConfig;
 use crate::engine::{Engine, RunContext, Tick, VecRecorder};
 use crate::metrics::Metrics;
-use crate::output::{write_equity, write_trades};
+use crate::output::{thin_equity, write_equity, write_trades};
 use crate::tickfile::read_ticks_csv;
 use crate::tiers::source::resolve_for_run;
 use crate::time::format_iso;
@@ -31,6 +31,10 @@ pub struct BacktestArgs {
     /// Write the per-tick equity curve (`.csv` or `.parquet`).
     #[arg(long, value_name = "OUT")]
     pub equity: Option<PathBuf>,
+    /// Thin the equity curve to the last mark of every minute, hour or day (default: every
+    /// tick); the final mark is always kept.
+    #[arg(long, value_name = "1m|1h|1d", requires = "equity", value_parser = ["1m", "1h", "1d"])]
+    pub equity_every: Option<String>,
     /// Print the metrics as one JSON object instead of the summary.
     #[arg(long)]
     pub json: bool,
@@ -78,11 +82,26 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
         (engine.run_candles(window, &cfg.params, &ctx, &mut rec), desc)
     };
     let m = metrics.with_context(|| format!("backtest of {} failed", args.config.display()))?;
+    let config_text = std::fs::read_to_string(&args.config).unwrap_or_default();
+    let meta = vec![
+        ("gridsweep.config".to_string(), config_text),
+        ("gridsweep.symbol".to_string(), symbol.clone()),
+        ("gridsweep.model".to_string(), cfg.params.account.model.as_str().to_string()),
+        ("gridsweep.tier_layer".to_string(), layer.as_str().to_string()),
+        ("gridsweep.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+    ];
     if let Some(p) = &args.trades {
-        write_trades(p, &rec.fills)?;
+        write_trades(p, &rec.fills, &meta)?;
     }
     if let Some(p) = &args.equity {
-        write_equity(p, &rec.equity)?;
+        let every = match args.equity_every.as_deref() {
+            Some("1m") => Some(60_000),
+            Some("1h") => Some(3_600_000),
+            Some("1d") => Some(86_400_000),
+            _ => None,
+        };
+        let points = every.map_or_else(|| rec.equity.clone(), |ms| thin_equity(&rec.equity, ms));
+        write_equity(p, &points, &meta)?;
     }
     if args.json {
         let mut v = serde_json::to_value(m)?;

@@ -133,7 +133,11 @@ impl Recorder for VecRecorder {
     }
     fn on_equity(&mut self, ts_ms: i64, equity: f64) {
         if self.keep_equity {
-            self.equity.push((ts_ms, equity));
+            // A second mark at one time (the wind-down after the last tick) replaces it.
+            match self.equity.last_mut() {
+                Some(last) if last.0 == ts_ms => last.1 = equity,
+                _ => self.equity.push((ts_ms, equity)),
+            }
         }
     }
     fn wants_equity(&self) -> bool {

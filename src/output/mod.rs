@@ -80,18 +80,46 @@ fn write_atomic(
     crate::durable::sync_parent_dir(path).map_err(io)
 }
 
-fn parquet_props() -> WriterProperties {
+fn parquet_props(meta: &[(String, String)]) -> WriterProperties {
+    let kv = meta
+        .iter()
+        .map(|(k, v)| parquet::file::metadata::KeyValue::new(k.clone(), v.clone()))
+        .collect();
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+        .set_key_value_metadata(Some(kv))
         .build()
 }
 
-fn write_batch(path: &Path, file: &File, batch: RecordBatch) -> Result<(), OutputError> {
+/// A money or price value for a CSV cell: rounded to 10 decimals (far below the
+/// instrument's precision; it drops binary noise such as `0.30000000000000004`).
+fn csv_num(x: f64) -> String {
+    let r = (x * 1e10).round() / 1e10;
+    if r.is_finite() && r.abs() < 1e12 {
+        let s = format!("{r:.10}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        if s == "-0" {
+            "0".into()
+        } else {
+            s.to_string()
+        }
+    } else {
+        x.to_string()
+    }
+}
+
+fn write_batch(
+    path: &Path,
+    file: &File,
+    batch: RecordBatch,
+    meta: &[(String, String)],
+) -> Result<(), OutputError> {
     let enc = |e: parquet::errors::ParquetError| OutputError::Encode {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(parquet_props())).map_err(enc)?;
+    let props = Some(parquet_props(meta));
+    let mut w = ArrowWriter::try_new(file, batch.schema(), props).map_err(enc)?;
     w.write(&batch).map_err(enc)?;
     w.close().map_err(enc)?;
     Ok(())
@@ -101,27 +129,34 @@ fn ts_field() -> Field {
     Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())), false)
 }
 
-/// Writes trades with columns `ts, side, direction, price, qty, realized_pnl, commission`.
+/// Writes trades with columns `ts, side, direction, price, qty, realized_pnl, commission,
+/// kind` (`grid`, `liquidation`, `wind_down`); Parquet files carry `meta` (the run's config)
+/// in their key-value metadata. CSV money values are rounded to 10 decimals.
 ///
 /// # Errors
 /// [`OutputError`] naming the path.
-pub fn write_trades(path: &Path, fills: &[FillRecord]) -> Result<(), OutputError> {
+pub fn write_trades(
+    path: &Path,
+    fills: &[FillRecord],
+    meta: &[(String, String)],
+) -> Result<(), OutputError> {
     match format_of(path)? {
         Format::Csv => write_atomic(path, |f| {
             let io = |source| OutputError::Io { path: path.to_path_buf(), source };
             let mut w = BufWriter::new(f);
-            writeln!(w, "ts,side,direction,price,qty,realized_pnl,commission").map_err(io)?;
+            writeln!(w, "ts,side,direction,price,qty,realized_pnl,commission,kind").map_err(io)?;
             for t in fills {
                 writeln!(
                     w,
-                    "{},{},{},{},{},{},{}",
+                    "{},{},{},{},{},{},{},{}",
                     format_iso(t.ts_ms),
                     t.side.as_str(),
                     t.direction.as_str(),
-                    t.price,
-                    t.qty,
-                    t.realized_pnl,
-                    t.commission
+                    csv_num(t.price),
+                    csv_num(t.qty),
+                    csv_num(t.realized_pnl),
+                    csv_num(t.commission),
+                    t.kind.as_str()
                 )
                 .map_err(io)?;
             }
@@ -136,6 +171,7 @@ pub fn write_trades(path: &Path, fills: &[FillRecord]) -> Result<(), OutputError
                 Field::new("qty", DataType::Float64, false),
                 Field::new("realized_pnl", DataType::Float64, false),
                 Field::new("commission", DataType::Float64, false),
+                Field::new("kind", DataType::Utf8, false),
             ]));
             let cols: Vec<ArrayRef> = vec![
                 Arc::new(
@@ -148,28 +184,48 @@ pub fn write_trades(path: &Path, fills: &[FillRecord]) -> Result<(), OutputError
                 Arc::new(Float64Array::from_iter_values(fills.iter().map(|t| t.qty))),
                 Arc::new(Float64Array::from_iter_values(fills.iter().map(|t| t.realized_pnl))),
                 Arc::new(Float64Array::from_iter_values(fills.iter().map(|t| t.commission))),
+                Arc::new(StringArray::from_iter_values(fills.iter().map(|t| t.kind.as_str()))),
             ];
             let batch = RecordBatch::try_new(schema, cols).map_err(|e| OutputError::Encode {
                 path: path.to_path_buf(),
                 message: e.to_string(),
             })?;
-            write_atomic(path, |f| write_batch(path, f, batch))
+            write_atomic(path, |f| write_batch(path, f, batch, meta))
         }
     }
 }
 
-/// Writes the equity curve with columns `ts, equity`.
+/// Thins an equity curve to the last point of each `every_ms` bucket (UTC-aligned), the
+/// final point always kept.
+pub fn thin_equity(points: &[(i64, f64)], every_ms: i64) -> Vec<(i64, f64)> {
+    let mut out: Vec<(i64, f64)> = Vec::new();
+    for &(ts, e) in points {
+        let bucket = ts.div_euclid(every_ms);
+        match out.last_mut() {
+            Some(last) if last.0.div_euclid(every_ms) == bucket => *last = (ts, e),
+            _ => out.push((ts, e)),
+        }
+    }
+    out
+}
+
+/// Writes the equity curve with columns `ts, equity` (Parquet: `meta` in the key-value
+/// metadata; CSV: equity rounded to 10 decimals).
 ///
 /// # Errors
 /// [`OutputError`] naming the path.
-pub fn write_equity(path: &Path, points: &[(i64, f64)]) -> Result<(), OutputError> {
+pub fn write_equity(
+    path: &Path,
+    points: &[(i64, f64)],
+    meta: &[(String, String)],
+) -> Result<(), OutputError> {
     match format_of(path)? {
         Format::Csv => write_atomic(path, |f| {
             let io = |source| OutputError::Io { path: path.to_path_buf(), source };
             let mut w = BufWriter::new(f);
             writeln!(w, "ts,equity").map_err(io)?;
             for (ts, e) in points {
-                writeln!(w, "{},{}", format_iso(*ts), e).map_err(io)?;
+                writeln!(w, "{},{}", format_iso(*ts), csv_num(*e)).map_err(io)?;
             }
             w.flush().map_err(io)
         }),
@@ -189,7 +245,7 @@ pub fn write_equity(path: &Path, points: &[(i64, f64)]) -> Result<(), OutputErro
                 path: path.to_path_buf(),
                 message: e.to_string(),
             })?;
-            write_atomic(path, |f| write_batch(path, f, batch))
+            write_atomic(path, |f| write_batch(path, f, batch, meta))
         }
     }
 }

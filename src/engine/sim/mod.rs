@@ -348,6 +348,10 @@ impl Engine {
         {
             let fee = if s.model == Model::Bybit { s.taker } else { s.maker };
             self.close_all(s, last_ts, self.last_price, fee, FillKind::WindDown, rec);
+            // The curve's last point includes the wind-down fees (the metrics already do).
+            if rec.wants_equity() {
+                rec.on_equity(last_ts, self.equity_at(s, self.last_price));
+            }
         }
         self.finish()
     }
