@@ -13,7 +13,7 @@ use super::results::{to_batch, RunOutcome};
 use super::resume::{parts_dir_of, PartsDir};
 use super::runner::{build_pool, compute};
 use super::setup::{Identity, SweepSetup};
-use super::shard::{block_count, block_runs_range, Shard};
+use super::shard::{block_count, block_runs_range, block_start, Shard};
 use super::writer::{open_results, read_kv, Assembler};
 use super::{SweepError, DEFAULT_BLOCK_RUNS, ROW_GROUP_BLOCKS};
 
@@ -126,8 +126,8 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepE
     let ident = setup.identity(b_runs);
     let total = ident.total_runs;
     let blocks = opts.shard.blocks(block_count(total, b_runs));
-    let first_run_id = (blocks.start * b_runs).min(total);
-    let shard_end = (blocks.end * b_runs).min(total);
+    let first_run_id = block_start(blocks.start, b_runs, total);
+    let shard_end = block_start(blocks.end, b_runs, total);
     let shard_runs = shard_end - first_run_id;
     let axes: Vec<&'static str> = setup.spec.space.axes().iter().map(|a| a.name).collect();
     let pool = build_pool(opts.threads)?;
@@ -196,7 +196,7 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepE
             }
             Ok(())
         });
-        let window_runs = (window_blocks as u64 * b_runs).min(shard_runs);
+        let window_runs = (window_blocks as u64).saturating_mul(b_runs).min(shard_runs);
         let mut ids: Vec<u64> = Vec::with_capacity(window_runs as usize);
         let mut outcomes: Vec<RunOutcome> = Vec::with_capacity(ids.capacity());
         let on_run = || progress.inc();
