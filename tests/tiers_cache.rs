@@ -357,3 +357,69 @@ fn freshness_rules() {
     let e2 = cache.read_entry("X").unwrap().unwrap();
     assert!(cache.is_fresh(&e) && !cache.is_fresh(&e2));
 }
+
+#[test]
+fn symlinked_cache_is_named_as_a_symlink_even_when_it_points_outside_the_root() {
+    // Issue 14 item 10: the path was resolved first, so the message named the link's target
+    // as "outside allowed directory" instead of saying the configured path is a symlink.
+    let dir = TempDir::new("linkout");
+    let outside = TempDir::new("linkout-target");
+    let target = outside.path().join("real.json");
+    std::fs::write(&target, "{}").unwrap();
+    let cfg = config(&dir, "c.json");
+    symlink(&target, &cfg.cache_path).unwrap();
+    let e = CacheFile::new(&cfg).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("Cache path must not be a symlink: {}", cfg.cache_path.display())
+    );
+}
+
+#[test]
+fn cache_swapped_to_a_symlink_while_opening_never_reads_the_old_target() {
+    // Issue 14 item 10: a link swapped in between the resolve and the symlink check left
+    // the cache pointing at the link's target, read later as a fresh cache. Here another
+    // thread keeps swapping c.json between a regular cache (mmr 0.02) and a link to
+    // other.json (mmr 0.03); whatever CacheFile::new and read_entry return, it is never
+    // other.json's table.
+    let dir = TempDir::new("race");
+    let conf = dir.conf();
+    let other = CacheFile::new(&config(&dir, "other.json")).unwrap();
+    other.save("X", &tiers("0.03")).unwrap();
+    let real = CacheFile::new(&config(&dir, "real.json")).unwrap();
+    real.save("X", &tiers("0.02")).unwrap();
+    let real_text = std::fs::read_to_string(real.path()).unwrap();
+    let cfg = config(&dir, "c.json");
+    std::fs::write(&cfg.cache_path, &real_text).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flipper = {
+        let (stop, conf, target, path) =
+            (stop.clone(), conf.clone(), other.path().to_path_buf(), cfg.cache_path.clone());
+        std::thread::spawn(move || {
+            let (link, reg) = (conf.join("swap.link"), conf.join("swap.reg"));
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = std::fs::remove_file(&link);
+                symlink(&target, &link).unwrap();
+                std::fs::rename(&link, &path).unwrap();
+                std::fs::write(&reg, &real_text).unwrap();
+                std::fs::rename(&reg, &path).unwrap();
+            }
+        })
+    };
+    let t0 = std::time::Instant::now();
+    let (mut built, mut read) = (0, 0);
+    while t0.elapsed() < Duration::from_secs(2) {
+        let Ok(cache) = CacheFile::new(&cfg) else { continue };
+        built += 1;
+        assert_eq!(cache.path().file_name().unwrap(), "c.json", "resolved through the link");
+        for _ in 0..4 {
+            if let Ok(Some(e)) = cache.read_entry("X") {
+                read += 1;
+                assert_eq!(e.tiers, tiers("0.02"), "read the link's old target");
+            }
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    flipper.join().unwrap();
+    assert!(built > 0 && read > 0, "the race never let a read through ({built} built)");
+}

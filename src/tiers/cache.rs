@@ -81,7 +81,18 @@ impl CacheFile {
             return Err(TierError::TtlNotPositive);
         }
         let configured = secure_fs::absolute(&secure_fs::expand_user(&config.cache_path))?;
-        let path = secure_fs::resolve_lenient(&configured);
+        // The configured path itself is checked first, with lstat: resolving it first would
+        // follow a link (and report its target), and a swap between the resolve and the check
+        // would leave `path` pointing at the old target.
+        if secure_fs::is_symlink(&configured) {
+            return Err(TierError::CacheSymlink(configured));
+        }
+        // Only the directories are resolved; the file name stays the configured entry, which
+        // every open then uses with O_NOFOLLOW, so a link swapped in later is refused.
+        let path = match (configured.parent(), configured.file_name()) {
+            (Some(dir), Some(name)) => secure_fs::resolve_lenient(dir).join(name),
+            _ => secure_fs::resolve_lenient(&configured),
+        };
         if let Some(root) = &config.allowed_root {
             let root =
                 secure_fs::resolve_lenient(&secure_fs::absolute(&secure_fs::expand_user(root))?);
@@ -89,7 +100,7 @@ impl CacheFile {
                 return Err(TierError::OutsideRoot { path, root });
             }
         }
-        if secure_fs::is_symlink(&configured) {
+        if secure_fs::is_symlink(&configured) || secure_fs::is_symlink(&path) {
             return Err(TierError::CacheSymlink(configured));
         }
         if let Ok(m) = std::fs::symlink_metadata(&path) {
