@@ -281,7 +281,16 @@ impl CacheFile {
         if out.written.is_empty() && out.moved_aside.is_none() {
             return Ok(out);
         }
-        self.write_atomically(&Value::Object(cache))?;
+        if self.write_atomically(&Value::Object(cache))? {
+            out.notes.push(Note::emit(
+                log::Level::Info,
+                format!(
+                    "Wrote {} as compact JSON: indented it would exceed the {} byte limit",
+                    self.path.display(),
+                    self.max_size
+                ),
+            ));
+        }
         let msg = match out.written.as_slice() {
             [one] => format!("Cached risk limit tiers for {one}"),
             many => format!("Cached risk limit tiers for {} symbols", many.len()),
@@ -290,9 +299,27 @@ impl CacheFile {
         Ok(out)
     }
 
-    fn write_atomically(&self, cache: &Value) -> Result<(), TierError> {
-        let text = serde_json::to_string_pretty(cache)
-            .map_err(|e| TierError::InFile { path: self.path.clone(), message: e.to_string() })?;
+    /// Writes the whole cache; `Ok(true)` when it had to be compact to fit the size limit.
+    /// A file the next read would refuse as oversize is never written.
+    fn write_atomically(&self, cache: &Value) -> Result<bool, TierError> {
+        let json_err = |e: serde_json::Error| TierError::InFile {
+            path: self.path.clone(),
+            message: e.to_string(),
+        };
+        let mut text = serde_json::to_string_pretty(cache).map_err(json_err)?;
+        let over = |t: &str| self.max_size > 0 && t.len() as u64 > self.max_size;
+        let compact = over(&text);
+        if compact {
+            text = serde_json::to_string(cache).map_err(json_err)?;
+            if over(&text) {
+                return Err(TierError::WouldExceedSize {
+                    path: self.path.clone(),
+                    size: text.len() as u64,
+                    max: self.max_size,
+                    symbols: cache.as_object().map_or(0, |m| m.len()),
+                });
+            }
+        }
         let write = |mut f: File| -> std::io::Result<()> {
             f.write_all(text.as_bytes())?;
             f.sync_all()
@@ -307,7 +334,8 @@ impl CacheFile {
             return Err(TierError::io("cannot rename temp file over", &self.path, e));
         }
         crate::durable::sync_parent_dir(&self.path)
-            .map_err(|e| TierError::io("cannot sync the directory of", &self.path, e))
+            .map_err(|e| TierError::io("cannot sync the directory of", &self.path, e))?;
+        Ok(compact)
     }
 
     /// Renames the current cache file to `<name>.corrupt-<timestamp>` (never overwriting).

@@ -101,6 +101,25 @@ pub enum TierError {
         /// The limit in bytes.
         max: u64,
     },
+    /// Writing the cache would make it larger than the size limit (even as compact JSON),
+    /// so the next read would refuse it; nothing was written.
+    #[error(
+        "Not writing {path}: with the new entries the cache would be {size} bytes ({symbols} \
+         symbols, compact JSON), over the {max} byte limit, and every later read would refuse \
+         it; the file is unchanged. Keep fewer symbols (delete the file and run `gridsweep \
+         tiers refresh` with only the symbols you need, instead of --all) or raise the limit \
+         with GRIDBOT_RISK_CACHE_MAX_SIZE=<bytes> (at most 100000000)"
+    )]
+    WouldExceedSize {
+        /// The cache file.
+        path: PathBuf,
+        /// Size the new file would have, in bytes.
+        size: u64,
+        /// The limit in bytes.
+        max: u64,
+        /// Number of symbols it would hold.
+        symbols: usize,
+    },
     /// The cache file is writable by group or others (anyone could plant tiers).
     #[error(
         "Cache file {path} has insecure permissions {mode:04o} (writable by group or others); \
