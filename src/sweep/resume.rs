@@ -109,14 +109,20 @@ impl PartsLock {
                 Err(e) => return Err(SweepError::io("cannot open", &dir, e)),
             };
             // An OS file lock dies with the process: a killed sweep never leaves a stale lock.
-            if lock.try_lock().is_err() {
-                return Err(SweepError::Resume(format!(
-                    "another gridsweep process is writing {} (its partial results {} are \
+            match lock.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(SweepError::io("cannot lock", &dir, e))
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(SweepError::Resume(format!(
+                        "another gridsweep process is writing {} (its partial results {} are \
                      locked); wait for it to finish, then run the command again, or choose \
                      another --out",
-                    out.display(),
-                    dir.display()
-                )));
+                        out.display(),
+                        dir.display()
+                    )))
+                }
             }
             // The lock must be on the directory the path names now: one that was removed
             // (a sweep just finished) or swapped while we opened it is retried.
