@@ -700,16 +700,24 @@ fn linear(
     else {
         return overflow(errs);
     };
-    let span = b - a;
+    let Some(span) = b.checked_sub(a) else {
+        return overflow(errs);
+    };
     if span % s != 0 {
+        // below ≤ stop always fits; above may not (then only below is suggested).
         let below = Dec::new(a + span / s * s, scale).normalized();
-        let above = Dec::new(a + (span / s + 1) * s, scale).normalized();
+        let above = (span / s)
+            .checked_add(1)
+            .and_then(|k| k.checked_mul(s))
+            .and_then(|d| a.checked_add(d))
+            .map(|m| format!(" or {}", Dec::new(m, scale).normalized()))
+            .unwrap_or_default();
         let width = Dec::new(span, scale).normalized();
         errs.push(
             format!("{path}.step"),
             format!(
                 "{step} does not divide stop − start = {width}, so stop would be missed; \
-                 use stop = {below} or {above}, a step that divides {width}, or a list"
+                 use stop = {below}{above}, a step that divides {width}, or a list"
             ),
         );
         return None;
@@ -1076,6 +1084,35 @@ mod tests {
             "{}",
             p[0].1
         );
+    }
+
+    #[test]
+    fn test_huge_bounds_never_overflow() {
+        // stop − start past i128, and a suggested stop past i128: problems, never a wrap.
+        let p = problems("[axes]\nfunding_rate = { start = -1.5e38, stop = 1.5e38, step = 1 }\n");
+        assert_eq!(p[0].0, "axes.funding_rate", "{p:?}");
+        assert!(p[0].1.contains("too many digits"), "{}", p[0].1);
+        // span 1.5e38, step 1e38: below = 1e38; above = 2e38 does not fit, so only below.
+        let p = problems("[axes]\nfunding_rate = { start = 0, stop = 1.5e38, step = 1e38 }\n");
+        assert_eq!(p[0].0, "axes.funding_rate.step", "{p:?}");
+        assert!(
+            p[0].1.contains("use stop = 100000000000000000000000000000000000000, a step"),
+            "{}",
+            p[0].1
+        );
+        // With --force, four axes of 100,000 values each make 10^20 runs > u64::MAX.
+        let body = "[axes]\ninitial_balance = { start = 1, stop = 100000, step = 1 }\n\
+                    min_liq_ratio = { start = 1, stop = 100000, step = 1 }\n\
+                    max_liq_ratio = { start = 1, stop = 100000, step = 1 }\n\
+                    min_total_margin = { start = 1, stop = 100000, step = 1 }\n";
+        let e = SweepSpec::parse(
+            &format!("{HEAD}{body}"),
+            Path::new("t.toml"),
+            SizeLimit { force: true, ..SizeLimit::default() },
+        )
+        .unwrap_err();
+        assert_eq!(e.problems.len(), 1, "{e}");
+        assert!(e.problems[0].message.starts_with("the sweep has more than 2^64 runs"), "{e}");
     }
 
     #[test]
