@@ -70,7 +70,10 @@ pub struct WriteOutcome {
 }
 
 impl CacheFile {
-    /// Validates the configured location (§3.4 construction steps).
+    /// Validates the configured location (§3.4 construction steps), except that a symbolic
+    /// link at the configured path is refused before the path is resolved (the origin resolves
+    /// first, so it reports a link leading outside the root as "outside allowed directory
+    /// <target>", and a link swapped in meanwhile is followed).
     ///
     /// # Errors
     /// "Cache path {p} is outside allowed directory {root}", "Cache path {p} is not a
