@@ -357,3 +357,142 @@ fn freshness_rules() {
     let e2 = cache.read_entry("X").unwrap().unwrap();
     assert!(cache.is_fresh(&e) && !cache.is_fresh(&e2));
 }
+
+#[test]
+fn symlinked_cache_is_named_as_a_symlink_even_when_it_points_outside_the_root() {
+    // Issue 14 item 10: the path was resolved first, so the message named the link's target
+    // as "outside allowed directory" instead of saying the configured path is a symlink.
+    let dir = TempDir::new("linkout");
+    let outside = TempDir::new("linkout-target");
+    let target = outside.path().join("real.json");
+    std::fs::write(&target, "{}").unwrap();
+    let cfg = config(&dir, "c.json");
+    symlink(&target, &cfg.cache_path).unwrap();
+    let e = CacheFile::new(&cfg).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("Cache path must not be a symlink: {}", cfg.cache_path.display())
+    );
+}
+
+#[test]
+fn cache_swapped_to_a_symlink_while_opening_never_reads_the_old_target() {
+    // Issue 14 item 10: a link swapped in between the resolve and the symlink check left
+    // the cache pointing at the link's target, read later as a fresh cache. Here another
+    // thread keeps swapping c.json between a regular cache (mmr 0.02) and a link to
+    // other.json (mmr 0.03); whatever CacheFile::new and read_entry return, it is never
+    // other.json's table.
+    let dir = TempDir::new("race");
+    let conf = dir.conf();
+    let other = CacheFile::new(&config(&dir, "other.json")).unwrap();
+    other.save("X", &tiers("0.03")).unwrap();
+    let real = CacheFile::new(&config(&dir, "real.json")).unwrap();
+    real.save("X", &tiers("0.02")).unwrap();
+    let real_text = std::fs::read_to_string(real.path()).unwrap();
+    let cfg = config(&dir, "c.json");
+    std::fs::write(&cfg.cache_path, &real_text).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flipper = {
+        let (stop, conf, target, path) =
+            (stop.clone(), conf.clone(), other.path().to_path_buf(), cfg.cache_path.clone());
+        std::thread::spawn(move || {
+            let (link, reg) = (conf.join("swap.link"), conf.join("swap.reg"));
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = std::fs::remove_file(&link);
+                symlink(&target, &link).unwrap();
+                std::fs::rename(&link, &path).unwrap();
+                std::fs::write(&reg, &real_text).unwrap();
+                std::fs::rename(&reg, &path).unwrap();
+            }
+        })
+    };
+    let t0 = std::time::Instant::now();
+    let (mut built, mut read) = (0, 0);
+    while t0.elapsed() < Duration::from_secs(2) {
+        let Ok(cache) = CacheFile::new(&cfg) else { continue };
+        built += 1;
+        assert_eq!(cache.path().file_name().unwrap(), "c.json", "resolved through the link");
+        for _ in 0..4 {
+            if let Ok(Some(e)) = cache.read_entry("X") {
+                read += 1;
+                assert_eq!(e.tiers, tiers("0.02"), "read the link's old target");
+            }
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    flipper.join().unwrap();
+    assert!(built > 0 && read > 0, "the race never let a read through ({built} built)");
+}
+
+/// A cache-format entry of 30 tiers (caps 200,000 apart, deductions by the recurrence).
+fn entry_30(stamp: &str) -> Value {
+    let tiers: Vec<Value> = (1..=30u32)
+        .map(|n| {
+            let cap = if n == 30 { "Infinity".to_string() } else { (200_000 * n).to_string() };
+            let mmr = format!("0.{:03}", 10 + n - 1);
+            let ded = (1..n).map(|k| 200 * k).sum::<u32>().to_string();
+            json!({"max_value": cap, "mmr_rate": mmr, "deduction": ded, "imr_rate": "0.02"})
+        })
+        .collect();
+    json!({"tiers": tiers, "cached_at": stamp})
+}
+
+#[test]
+fn refresh_never_writes_a_cache_the_next_read_refuses() {
+    // Issue 14 item 8: a 7.9 MB compact cache was rewritten indented as 11.4 MB, past the
+    // 10,000,000-byte limit; every read then fell back to the built-in tables and every
+    // write was refused. 3,300 symbols × 30 tiers is about 8 MB compact, 11.5 MB indented.
+    let dir = TempDir::new("grow");
+    let cfg = config(&dir, "c.json");
+    assert_eq!(cfg.max_size, 10_000_000);
+    let mut root = serde_json::Map::new();
+    for i in 0..3300 {
+        root.insert(format!("S{i:04}USDT"), entry_30("2026-02-26T06:44:38.061951+00:00"));
+    }
+    let compact = Value::Object(root.clone()).to_string();
+    let pretty = serde_json::to_string_pretty(&Value::Object(root)).unwrap();
+    assert!(compact.len() < 10_000_000 && pretty.len() > 10_000_000, "fixture sizes");
+    write_mode(&cfg.cache_path, &compact, 0o600);
+    let cache = CacheFile::new(&cfg).unwrap();
+    let out = cache.save("LTCUSDT", &tiers("0.025")).unwrap();
+    assert_eq!(out.written, ["LTCUSDT"]);
+    assert!(
+        out.notes.iter().any(
+            |n| n.message.contains("compact JSON") && n.message.contains("10000000 byte limit")
+        ),
+        "{:?}",
+        out.notes
+    );
+    let size = std::fs::metadata(cache.path()).unwrap().len();
+    assert!(size <= 10_000_000, "wrote {size} bytes");
+    // The next read accepts it, the old entries survive, and so does the next write.
+    assert_eq!(cache.read_entry("LTCUSDT").unwrap().unwrap().tiers, tiers("0.025"));
+    assert_eq!(cache.read_entry("S3299USDT").unwrap().unwrap().tiers.len(), 30);
+    cache.save("LTCUSDT", &tiers("0.03")).unwrap();
+    assert_eq!(cache.read_entry("LTCUSDT").unwrap().unwrap().tiers, tiers("0.03"));
+}
+
+#[test]
+fn a_write_that_would_not_fit_even_compact_is_refused_and_says_what_to_do() {
+    let dir = TempDir::new("nofit");
+    let mut cfg = config(&dir, "c.json");
+    let mut root = serde_json::Map::new();
+    root.insert("AUSDT".into(), entry_30("2026-02-26T06:44:38.061951+00:00"));
+    let text = Value::Object(root).to_string();
+    write_mode(&cfg.cache_path, &text, 0o600);
+    // The file fits with 100 bytes to spare; a second 30-tier symbol needs ~2,400 more.
+    cfg.max_size = text.len() as u64 + 100;
+    let cache = CacheFile::new(&cfg).unwrap();
+    let big: Vec<Tier> = gridsweep::tiers::cache_format::tiers_from_dict(
+        &entry_30("2026-02-26T06:44:38.061951+00:00")["tiers"],
+    )
+    .unwrap();
+    let e = cache.save("BUSDT", &big).unwrap_err();
+    assert!(matches!(e, TierError::WouldExceedSize { symbols: 2, .. }), "{e:?}");
+    let m = e.to_string();
+    assert!(m.starts_with(&format!("Not writing {}: ", cache.path().display())), "{m}");
+    assert!(m.contains(&format!("over the {} byte limit", cfg.max_size)), "{m}");
+    assert!(m.contains("GRIDBOT_RISK_CACHE_MAX_SIZE") && m.contains("tiers refresh"), "{m}");
+    assert_eq!(std::fs::read_to_string(cache.path()).unwrap(), text, "file unchanged");
+    assert!(cache.read_entry("AUSDT").unwrap().is_some());
+}

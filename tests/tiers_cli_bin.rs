@@ -112,3 +112,45 @@ fn cache_outside_conf_is_refused() {
     assert_eq!(o.status.code(), Some(2));
     assert!(err.contains("is outside allowed directory"), "{err}");
 }
+
+#[test]
+fn suspicious_tier_files_are_refused_or_warned_about_on_stderr() {
+    // Issue 14 item 11, through the real binary at the default log level.
+    let dir = TempDir::new("bin-check");
+    let cwd = dir.path();
+    let huge = cwd.join("huge.json");
+    std::fs::write(
+        &huge,
+        json!([
+            {"riskLimitValue": "200000", "maintenanceMargin": "0.01", "initialMargin": "0.02"},
+            {"riskLimitValue": "1000000", "maintenanceMargin": "0.025", "mmDeduction": "1e30", "initialMargin": "0.05"}
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let o = gridsweep(cwd, &["tiers", "show", "LTCUSDT", "--file", "huge.json"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(
+        err.contains("huge.json: mmDeduction 1000000000000000000000000000000 of tier 2"),
+        "{err}"
+    );
+    assert!(err.contains("makes the maintenance margin negative"), "{err}");
+    // The origin's v1 cache format: no imr_rate anywhere.
+    let v1 = cwd.join("v1.json");
+    std::fs::write(
+        &v1,
+        json!({"BTCUSDT": {"tiers": [
+            {"max_value": "2000000", "mmr_rate": "0.005", "deduction": "0"},
+            {"max_value": "Infinity", "mmr_rate": "0.01", "deduction": "10000"}
+        ]}})
+        .to_string(),
+    )
+    .unwrap();
+    let o = gridsweep(cwd, &["tiers", "show", "BTCUSDT", "--file", "v1.json"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(out.starts_with("BTCUSDT: 2 tiers from explicit_file"), "{out}");
+    assert!(err.contains("initial margin rate of 0 in every tier"), "{err}");
+    assert!(err.contains("order rejection uses only the run's leverage"), "{err}");
+}

@@ -31,17 +31,14 @@ fn cfg(dir: &Path) -> CacheConfig {
     }
 }
 
-/// A distinct two-tier table per (worker, op).
+/// A distinct two-tier table per (worker, op), with the deduction Bybit's rule gives
+/// (cap × (0.025 − 0.01)), so the reader's checks accept it.
 fn table(worker: usize, op: usize) -> Vec<Tier> {
     let cap = Dec::from_int((worker * 10_000 + op + 1) as i64);
+    let deduction = cap.checked_mul(Dec::parse("0.015").unwrap()).unwrap();
     vec![
         Tier::new(Some(cap), Dec::parse("0.01").unwrap(), Dec::ZERO, Dec::parse("0.02").unwrap()),
-        Tier::new(
-            None,
-            Dec::parse("0.025").unwrap(),
-            Dec::from_int(op as i64),
-            Dec::parse("0.05").unwrap(),
-        ),
+        Tier::new(None, Dec::parse("0.025").unwrap(), deduction, Dec::parse("0.05").unwrap()),
     ]
 }
 

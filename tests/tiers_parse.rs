@@ -5,7 +5,7 @@ mod tiers_common;
 
 use gridsweep::decimal::Dec;
 use gridsweep::tiers::cache_format::{tiers_from_dict, tiers_to_dict, tiers_to_json};
-use gridsweep::tiers::parse::{parse_risk_limit_tiers, parse_tier_table};
+use gridsweep::tiers::parse::{check_table, parse_risk_limit_tiers, parse_tier_table};
 use gridsweep::tiers::source::{read_tier_file, table_from_value};
 use gridsweep::tiers::{Cap, Tier, TierError};
 use serde_json::{json, Value};
@@ -342,6 +342,143 @@ fn table_json_round_trips_through_explicit_reader() {
     assert!(e.to_string().contains("retCode=10001 (params error)"), "{e}");
     let e = table_from_value(&json!({"foo": 1}), "BTCUSDT").unwrap_err().to_string();
     assert!(e.starts_with("no tiers for BTCUSDT"), "{e}");
+}
+
+/// Issue 14 item 11: tier data that would make margins silently wrong.
+#[test]
+fn a_deduction_that_makes_maintenance_margin_negative_is_refused() {
+    // Tier 2 starts at 200,000 with MMR 0.025: MM = pv × 0.025 − D ≥ 0 needs D ≤ 5,000.
+    // A deduction of 1e30 meant MM 0 at every size — no liquidation ever.
+    let e = parse_risk_limit_tiers(&json!([
+        {"riskLimitValue": "200000", "maintenanceMargin": "0.01", "mmDeduction": "", "initialMargin": "0.02"},
+        {"riskLimitValue": "1000000", "maintenanceMargin": "0.025", "mmDeduction": "1e30", "initialMargin": "0.05"}
+    ]))
+    .unwrap_err();
+    assert!(matches!(e, TierError::DeductionTooLarge { tier: 2, .. }), "{e:?}");
+    assert!(e.is_validation());
+    let m = e.to_string();
+    assert!(m.starts_with("mmDeduction 1000000000000000000000000000000 of tier 2 (riskLimitValue=1000000) makes the maintenance margin negative"), "{m}");
+    assert!(m.contains("can be at most 200000 × MMR 0.025"), "{m}");
+    // 5,000 exactly is the largest allowed (MM 0 at the boundary), 5,001 is not.
+    let two = |ded: &str| {
+        json!([
+            {"riskLimitValue": "200000", "maintenanceMargin": "0.01", "initialMargin": "0.02"},
+            {"riskLimitValue": "1000000", "maintenanceMargin": "0.025", "mmDeduction": ded, "initialMargin": "0.05"}
+        ])
+    };
+    assert!(parse_risk_limit_tiers(&two("5000")).is_ok());
+    assert!(matches!(
+        parse_risk_limit_tiers(&two("5001")).unwrap_err(),
+        TierError::DeductionTooLarge { tier: 2, .. }
+    ));
+    // The first tier starts at 0: any deduction there makes MM negative for small positions.
+    let e = parse_risk_limit_tiers(
+        &json!([{"riskLimitValue": "100", "maintenanceMargin": "0.01", "mmDeduction": "1"}]),
+    )
+    .unwrap_err();
+    assert!(matches!(e, TierError::DeductionTooLarge { tier: 1, .. }), "{e:?}");
+    // The cache format and tier files are checked the same way, naming the file.
+    let e = tiers_from_dict(&json!([
+        {"max_value": "200000", "mmr_rate": "0.01", "deduction": "0", "imr_rate": "0.02"},
+        {"max_value": "Infinity", "mmr_rate": "0.025", "deduction": "1e30", "imr_rate": "0.05"}
+    ]))
+    .unwrap_err();
+    assert!(matches!(e, TierError::DeductionTooLarge { tier: 2, .. }), "{e:?}");
+    let dir = TempDir::new("ded");
+    let f = dir.path().join("t.json");
+    std::fs::write(&f, json!({"retCode": 0, "result": {"list": two("1e30")}}).to_string()).unwrap();
+    let m = read_tier_file(&f, "BTCUSDT").unwrap_err().to_string();
+    assert!(
+        m.starts_with(&format!(
+            "{}: mmDeduction 1000000000000000000000000000000 of tier 2",
+            f.display()
+        )),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_deduction_off_bybits_rule_is_a_warning() {
+    // D2 = 200,000 × (0.02 − 0.01) + 0 = 2,000; 3,000 is accepted (MM stays ≥ 0) but named.
+    let mut t = parse_risk_limit_tiers(&json!([
+        {"riskLimitValue": "200000", "maintenanceMargin": "0.01", "initialMargin": "0.02"},
+        {"riskLimitValue": "1000000", "maintenanceMargin": "0.02", "mmDeduction": "3000", "initialMargin": "0.05"}
+    ]))
+    .unwrap();
+    let w = check_table(&mut t).unwrap();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].starts_with("tier 2 (riskLimitValue=Infinity): mmDeduction 3000 differs from 2000"),
+        "{}",
+        w[0]
+    );
+    assert!(w[0].contains("steps by -1000 at 200000"), "{}", w[0]);
+    // Every shipped real table follows the rule: no warning.
+    for (file, sym) in [(TWO_TIER, "BTCUSDT"), (X150, "BTCUSDT"), (ORIGIN_CACHE, "LTCUSDT")] {
+        let mut t = read_tier_file(&data(file), sym).unwrap().tiers().to_vec();
+        assert_eq!(check_table(&mut t).unwrap(), Vec::<String>::new(), "{file}");
+    }
+}
+
+#[test]
+fn an_invalid_max_leverage_is_an_error_naming_the_tier() {
+    for (raw, shown) in [
+        (json!("abc"), "abc"),
+        (json!("0"), "0"),
+        (json!("-5"), "-5"),
+        (json!("0.5"), "0.5"),
+        (json!("Infinity"), "Infinity"),
+    ] {
+        let e = parse_risk_limit_tiers(&json!([
+            {"riskLimitValue": "200000", "maintenanceMargin": "0.01", "initialMargin": "0.02", "maxLeverage": "50"},
+            {"riskLimitValue": "1000000", "maintenanceMargin": "0.025", "mmDeduction": "3000", "initialMargin": "0.05", "maxLeverage": raw}
+        ]))
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("Invalid maxLeverage {shown} in tier 2 (riskLimitValue=1000000): it must be a number ≥ 1 like \"100.00\", or absent")
+        );
+    }
+    let e = tiers_from_dict(&json!([
+        {"max_value": "Infinity", "mmr_rate": "0.01", "deduction": "0", "imr_rate": "0.02", "max_leverage": "x"}
+    ]))
+    .unwrap_err();
+    assert!(matches!(e, TierError::BadMaxLeverage { tier: 1, .. }), "{e:?}");
+    // Absent or "" stays unknown.
+    let t = parse_risk_limit_tiers(
+        &json!([{"riskLimitValue": "1", "maintenanceMargin": "0.01", "maxLeverage": ""}]),
+    )
+    .unwrap();
+    assert_eq!(t[0].max_leverage, None);
+}
+
+#[test]
+fn an_imr_of_zero_in_every_tier_is_filled_from_max_leverage_or_warned_about() {
+    // With maxLeverage in every tier: IMR = 1/maxLeverage (1/50 = 0.02, 1/20 = 0.05).
+    let t = parse_risk_limit_tiers(&json!([
+        {"riskLimitValue": "200000", "maintenanceMargin": "0.01", "maxLeverage": "50.00"},
+        {"riskLimitValue": "1000000", "maintenanceMargin": "0.025", "mmDeduction": "3000", "maxLeverage": "20.00"}
+    ]))
+    .unwrap();
+    assert_eq!((t[0].imr, t[1].imr), (d("0.02"), d("0.05")));
+    // Without it (the origin's v1 cache format), a warning a trader sees.
+    let mut v1 = tiers_from_dict(&json!([
+        {"max_value": "2000000", "mmr_rate": "0.005", "deduction": "0"},
+        {"max_value": "Infinity", "mmr_rate": "0.01", "deduction": "10000"}
+    ]))
+    .unwrap();
+    assert!(v1.iter().all(|t| t.imr.is_zero()));
+    let w = check_table(&mut v1).unwrap();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("initial margin rate of 0 in every tier"), "{}", w[0]);
+    assert!(w[0].contains("order rejection uses only the run's leverage"), "{}", w[0]);
+    // One tier with an IMR: nothing to fill, nothing to say.
+    let mut t = tiers_from_dict(&json!([
+        {"max_value": "2000000", "mmr_rate": "0.005", "deduction": "0", "imr_rate": "0.01"},
+        {"max_value": "Infinity", "mmr_rate": "0.01", "deduction": "10000"}
+    ]))
+    .unwrap();
+    assert!(check_table(&mut t).unwrap().is_empty());
 }
 
 mod property_tests {

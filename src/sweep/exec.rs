@@ -10,10 +10,10 @@ use crossbeam_channel::bounded;
 use super::progress::Progress;
 use super::report::{RankBy, Report};
 use super::results::{to_batch, RunOutcome};
-use super::resume::{parts_dir_of, PartsDir};
+use super::resume::{parts_dir_of, ManifestState, PartsDir, PartsLock};
 use super::runner::{build_pool, compute};
 use super::setup::{Identity, SweepSetup};
-use super::shard::{block_count, block_runs_range, Shard};
+use super::shard::{block_count, block_runs_range, block_start, Shard};
 use super::writer::{open_results, read_kv, Assembler};
 use super::{SweepError, DEFAULT_BLOCK_RUNS, ROW_GROUP_BLOCKS};
 
@@ -126,8 +126,8 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepE
     let ident = setup.identity(b_runs);
     let total = ident.total_runs;
     let blocks = opts.shard.blocks(block_count(total, b_runs));
-    let first_run_id = (blocks.start * b_runs).min(total);
-    let shard_end = (blocks.end * b_runs).min(total);
+    let first_run_id = block_start(blocks.start, b_runs, total);
+    let shard_end = block_start(blocks.end, b_runs, total);
     let shard_runs = shard_end - first_run_id;
     let axes: Vec<&'static str> = setup.spec.space.axes().iter().map(|a| a.name).collect();
     let pool = build_pool(opts.threads)?;
@@ -146,20 +146,45 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepE
     };
 
     let out = &opts.out;
-    if out.exists() && !parts_dir_of(out).exists() {
-        if let Some(report) = complete_result(out, &ident, opts, b_runs)? {
-            summary.report = report;
-            summary.already_complete = true;
-            summary.resumed_runs = shard_runs;
-            summary.elapsed_s = started.elapsed().as_secs_f64();
-            return Ok(summary);
+    let parts_path = parts_dir_of(out);
+    if out.exists() && std::fs::symlink_metadata(&parts_path).is_err() {
+        match completion(out, &ident, opts, b_runs)? {
+            Completion::Done(report) => return Ok(already_complete(summary, report, started)),
+            Completion::Other(reason) if !opts.force => return Err(other_results(out, &reason)),
+            Completion::Other(_) => {}
         }
     }
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| SweepError::io("cannot create", dir, e))?;
     }
 
-    let (parts, done) = PartsDir::open(out, &ident, opts.shard, blocks.clone())?;
+    let lock = PartsLock::acquire(out)?;
+    // Under the lock, a result file of this sweep means it finished: an earlier run was
+    // stopped after the file was in place but before its partial results were removed, or
+    // another process finished it just now. Nothing is recomputed.
+    if out.exists() {
+        if let Ok(Completion::Done(report)) = completion(out, &ident, opts, b_runs) {
+            match lock.manifest_state(&ident, opts.shard) {
+                ManifestState::Other => log::warn!(
+                    "{} holds partial results of another sweep or shard; left untouched",
+                    lock.dir().display()
+                ),
+                _ => {
+                    let dir = lock.dir().to_path_buf();
+                    match lock.remove() {
+                        Ok(()) => log::info!(
+                            "{} was already complete; removed the leftover {}",
+                            out.display(),
+                            dir.display()
+                        ),
+                        Err(e) => log::warn!("cannot remove leftover partial results: {e}"),
+                    }
+                }
+            }
+            return Ok(already_complete(summary, report, started));
+        }
+    }
+    let (parts, done) = PartsDir::open(lock, &ident, opts.shard, blocks.clone())?;
     let runs_of = |b: u64| {
         let r = block_runs_range(b, b_runs, total);
         r.end - r.start
@@ -196,7 +221,7 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepE
             }
             Ok(())
         });
-        let window_runs = (window_blocks as u64 * b_runs).min(shard_runs);
+        let window_runs = (window_blocks as u64).saturating_mul(b_runs).min(shard_runs);
         let mut ids: Vec<u64> = Vec::with_capacity(window_runs as usize);
         let mut outcomes: Vec<RunOutcome> = Vec::with_capacity(ids.capacity());
         let on_run = || progress.inc();
@@ -225,18 +250,50 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepE
     writer_result?;
     summary.computed_runs = pending.iter().map(|&b| runs_of(b)).sum();
     assembler.finish(out)?;
-    parts.remove()?;
+    // The results are in place: a failure to clean up is not a failed sweep (the next run
+    // finds them complete and removes the directory).
+    if let Err(e) = parts.remove() {
+        log::warn!(
+            "the results in {} are complete, but the partial results could not be removed: \
+             {e}",
+            out.display()
+        );
+    }
     summary.elapsed_s = started.elapsed().as_secs_f64();
     Ok(summary)
 }
 
-/// If `out` already holds the complete results of this sweep and shard, their report.
-fn complete_result(
+fn already_complete(mut summary: Summary, report: Report, started: Instant) -> Summary {
+    summary.report = report;
+    summary.already_complete = true;
+    summary.resumed_runs = summary.shard_runs;
+    summary.elapsed_s = started.elapsed().as_secs_f64();
+    summary
+}
+
+/// What an existing result file holds.
+enum Completion {
+    /// The complete results of this sweep and shard (their report).
+    Done(Report),
+    /// Something else (the sentence says what).
+    Other(String),
+}
+
+fn other_results(out: &Path, reason: &str) -> SweepError {
+    SweepError::Resume(format!(
+        "{} already exists and holds other results: {reason}; delete it, choose another \
+         --out, or pass --force to overwrite it",
+        out.display()
+    ))
+}
+
+/// Whether `out` holds the complete results of this sweep and shard.
+fn completion(
     out: &Path,
     ident: &Identity,
     opts: &ExecOptions,
     b_runs: u64,
-) -> Result<Option<Report>, SweepError> {
+) -> Result<Completion, SweepError> {
     let kv = read_kv(out).unwrap_or_default();
     let reason = match Identity::from_kv(&kv) {
         Err(_) => "it is not a gridsweep result file".to_string(),
@@ -254,16 +311,9 @@ fn complete_result(
                         batch.map_err(|e| SweepError::parquet("cannot read", out, e.into()))?;
                     report.observe(&batch);
                 }
-                return Ok(Some(report));
+                return Ok(Completion::Done(report));
             }
         },
     };
-    if opts.force {
-        return Ok(None);
-    }
-    Err(SweepError::Resume(format!(
-        "{} already exists and holds other results: {reason}; delete it, choose another \
-         --out, or pass --force to overwrite it",
-        out.display()
-    )))
+    Ok(Completion::Other(reason))
 }

@@ -68,10 +68,15 @@ pub fn block_count(runs: u64, block_runs: u64) -> u64 {
     runs.div_ceil(block_runs)
 }
 
-/// Run ids of block `b`.
+/// Run ids of block `b` (empty past the end; never wraps, whatever the sizes).
 pub fn block_runs_range(b: u64, block_runs: u64, total_runs: u64) -> Range<u64> {
-    let lo = b * block_runs;
-    lo..(lo + block_runs).min(total_runs)
+    let lo = block_start(b, block_runs, total_runs);
+    lo..lo.saturating_add(block_runs).min(total_runs)
+}
+
+/// The first run id of block `b`, or `total_runs` for a block past the end (never wraps).
+pub fn block_start(b: u64, block_runs: u64, total_runs: u64) -> u64 {
+    b.checked_mul(block_runs).map_or(total_runs, |lo| lo.min(total_runs))
 }
 
 #[cfg(test)]
@@ -101,5 +106,20 @@ mod tests {
         assert!("x".parse::<Shard>().is_err());
         assert_eq!(block_runs_range(2, 4, 10), 8..10);
         assert_eq!(block_count(10, 4), 3);
+    }
+
+    #[test]
+    fn test_block_arithmetic_saturates_instead_of_wrapping() {
+        // u64::MAX runs in blocks of 1,000,000: the last block starts at
+        // floor(u64::MAX / 1e6) · 1e6 and ends at u64::MAX (lo + block_runs would wrap).
+        let (total, b_runs) = (u64::MAX, 1_000_000u64);
+        let blocks = block_count(total, b_runs);
+        assert_eq!(blocks, u64::MAX / b_runs + 1);
+        let last = block_runs_range(blocks - 1, b_runs, total);
+        assert_eq!(last, u64::MAX / b_runs * b_runs..u64::MAX);
+        assert_eq!(block_runs_range(blocks, b_runs, total), total..total);
+        assert_eq!(block_start(u64::MAX, 2, 10), 10);
+        let r = Shard { index: 3, count: 3 }.blocks(blocks);
+        assert_eq!(r.end, blocks);
     }
 }

@@ -5,6 +5,7 @@
 //! order is recovered from the source positions of the `[axes]` keys (`toml::de::DeTable`
 //! spans); it does not depend on the `preserve_order` feature.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -498,9 +499,14 @@ fn parse_axis(
         errs.push(path, "is empty; give at least one value (or remove the axis)");
         return None;
     }
+    if form == AxisForm::List && !count_ok(path, "list", raw.len() as u64, limit, errs) {
+        return None;
+    }
     // Each value must set and validate on its own; the stored value is the canonical one
     // read back from the registry, i.e. exactly what the result column holds.
     let mut values: Vec<ParamValue> = Vec::with_capacity(raw.len());
+    // Value → its position, so the duplicate check is linear in the axis length.
+    let mut seen: HashMap<ValueKey, usize> = HashMap::with_capacity(raw.len());
     let mut ok = true;
     for (i, rv) in raw.iter().enumerate() {
         let at = match form {
@@ -525,7 +531,7 @@ fn parse_axis(
             }
         }
         let canon = fields::get_param(&p, name).expect("registry parameter");
-        if let Some(j) = values.iter().position(|x| *x == canon) {
+        if let Some(&j) = seen.get(&ValueKey::of(&canon)) {
             errs.push(
                 at,
                 format!("value {canon} repeats value #{} of the axis; remove the duplicate", j + 1),
@@ -533,9 +539,32 @@ fn parse_axis(
             ok = false;
             continue;
         }
+        seen.insert(ValueKey::of(&canon), values.len());
         values.push(canon);
     }
     ok.then_some(Axis { name, kind: spec.kind, form, values })
+}
+
+/// A hashable stand-in for a [`ParamValue`] that is equal exactly when the values are
+/// (`==` on `f64`: `0.0` and `-0.0` are one value).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum ValueKey {
+    Int(i64),
+    Float(u64),
+    Bool(bool),
+    Text(String),
+}
+
+impl ValueKey {
+    fn of(v: &ParamValue) -> ValueKey {
+        match v {
+            ParamValue::Int(i) => ValueKey::Int(*i),
+            ParamValue::Float(f) if *f == 0.0 => ValueKey::Float(0.0f64.to_bits()),
+            ParamValue::Float(f) => ValueKey::Float(f.to_bits()),
+            ParamValue::Bool(b) => ValueKey::Bool(*b),
+            ParamValue::Text(t) => ValueKey::Text(t.clone()),
+        }
+    }
 }
 
 fn list_values(
@@ -671,22 +700,42 @@ fn linear(
     else {
         return overflow(errs);
     };
-    let span = b - a;
+    let Some(span) = b.checked_sub(a) else {
+        return overflow(errs);
+    };
     if span % s != 0 {
+        // below ≤ stop always fits; above may not (then only below is suggested).
         let below = Dec::new(a + span / s * s, scale).normalized();
-        let above = Dec::new(a + (span / s + 1) * s, scale).normalized();
+        let above = (span / s)
+            .checked_add(1)
+            .and_then(|k| k.checked_mul(s))
+            .and_then(|d| a.checked_add(d))
+            .map(|m| format!(" or {}", Dec::new(m, scale).normalized()))
+            .unwrap_or_default();
         let width = Dec::new(span, scale).normalized();
         errs.push(
             format!("{path}.step"),
             format!(
                 "{step} does not divide stop − start = {width}, so stop would be missed; \
-                 use stop = {below} or {above}, a step that divides {width}, or a list"
+                 use stop = {below}{above}, a step that divides {width}, or a list"
             ),
         );
         return None;
     }
-    let count = (span / s) as u64 + 1;
-    if !count_ok(path, count, limit, errs) {
+    // span and s are positive, so span / s ≥ 0; a count past u64 is refused, never wrapped.
+    let Some(count) = u64::try_from(span / s).ok().and_then(|n| n.checked_add(1)) else {
+        errs.push(
+            path,
+            format!(
+                "the range has {} values (stop − start is {} steps of {step}), far more than \
+                 any sweep can run; use a larger step or a smaller range",
+                (span / s).saturating_add(1),
+                span / s
+            ),
+        );
+        return None;
+    };
+    if !count_ok(path, "range", count, limit, errs) {
         return None;
     }
     if kind == ParamKind::Int && scale > 0 {
@@ -730,7 +779,7 @@ fn log_range(
         errs.push(format!("{path}.stop"), format!("must be > start (was {b} ≤ {a})"));
         ok = false;
     }
-    if !ok || !count_ok(path, count, limit, errs) {
+    if !ok || !count_ok(path, "range", count, limit, errs) {
         return None;
     }
     let (la, lb) = (a.ln(), b.ln());
@@ -766,14 +815,21 @@ fn round_sig(v: f64) -> f64 {
     format!("{v:.11e}").parse().unwrap_or(v)
 }
 
-fn count_ok(path: &str, count: u64, limit: SizeLimit, errs: &mut Collector) -> bool {
+/// The per-axis cap: no axis may have more values than the run guard allows (or, with
+/// `--force`, than [`HARD_MAX_AXIS_VALUES`]); `what` is "range" or "list".
+fn count_ok(path: &str, what: &str, count: u64, limit: SizeLimit, errs: &mut Collector) -> bool {
     let cap = if limit.force { HARD_MAX_AXIS_VALUES } else { limit.max_runs };
     if count > cap {
+        let fix = if what == "list" {
+            "shorten the list"
+        } else {
+            "use a larger step or a smaller range"
+        };
         errs.push(
             path,
             format!(
-                "the range has {count} values, more than {} allowed{}; use a larger step or \
-                 a smaller range",
+                "the {what} has {} values, more than {} allowed{}; {fix}",
+                fmt_count(count),
                 fmt_count(cap),
                 if limit.force { " for one axis even with --force" } else { "" }
             ),
@@ -946,6 +1002,117 @@ mod tests {
         let p = problems("[params]\nleverage = 5\n[axes]\nleverage = [5, 10]\namount = [\"x0.001\", \"x0.001\"]\n");
         assert!(p.iter().any(|(path, m)| path == "axes.leverage" && m.contains("also fixed")));
         assert!(p.iter().any(|(path, m)| path == "axes.amount[1]" && m.contains("repeats")));
+    }
+
+    #[test]
+    fn test_million_value_range_validates_in_linear_time() {
+        // Issue 14 item 4: the duplicate check was O(n²) (no answer after 300 s). 1,000,000
+        // values is exactly the default guard, so the axis is accepted.
+        let t = std::time::Instant::now();
+        let s = parse("[axes]\ninitial_balance = { start = 1000, stop = 1000999, step = 1 }\n")
+            .unwrap();
+        assert!(t.elapsed().as_secs() < 10, "took {:?}", t.elapsed());
+        let v = &s.space.axes()[0].values;
+        assert_eq!(v.len(), 1_000_000);
+        assert_eq!(
+            (v[0].clone(), v[999_999].clone()),
+            (ParamValue::Float(1000.0), ParamValue::Float(1_000_999.0))
+        );
+        assert_eq!(s.space.len(), 1_000_000);
+    }
+
+    #[test]
+    fn test_duplicates_found_far_apart_and_zero_signs_equal() {
+        let p = problems("[axes]\ngrid_step = [0.1, 0.2, 0.3, 0.4, 0.2]\n");
+        assert_eq!(
+            p,
+            [(
+                "axes.grid_step[4]".to_string(),
+                "value 0.2 repeats value #2 of the axis; remove the duplicate".to_string()
+            )]
+        );
+        let p = problems("[axes]\nfunding_rate = [0.0, 0.001, -0.0]\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].0, "axes.funding_rate[2]");
+        assert!(p[0].1.contains("repeats value #1"), "{}", p[0].1);
+    }
+
+    #[test]
+    fn test_list_axes_obey_the_run_guard() {
+        // 1,001 listed values × 1,000 range values = 1,001,000 runs > 1,000,000.
+        let list: Vec<String> = (0..1001).map(|i| (1000 + i).to_string()).collect();
+        let body = format!(
+            "[axes]\ninitial_balance = [{}]\nleverage = {{ start = 1, stop = 1000, step = 1 }}\n",
+            list.join(", ")
+        );
+        let p = problems(&body);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].0, "axes");
+        assert!(p[0].1.contains("1,001,000 runs, more than the limit of 1,000,000"), "{}", p[0].1);
+        // One list longer than the guard is refused on its own, before its values are checked
+        // (a guard of 100 runs keeps the file small).
+        let list: Vec<String> = (0..101).map(|i| (1000 + i).to_string()).collect();
+        let e = SweepSpec::parse(
+            &format!("{HEAD}[axes]\ninitial_balance = [{}]\n", list.join(",")),
+            Path::new("t.toml"),
+            SizeLimit { max_runs: 100, force: false },
+        )
+        .unwrap_err();
+        assert_eq!(e.problems.len(), 1, "{e}");
+        assert_eq!(e.problems[0].path, "axes.initial_balance");
+        assert_eq!(
+            e.problems[0].message,
+            "the list has 101 values, more than 100 allowed; shorten the list"
+        );
+    }
+
+    #[test]
+    fn test_range_count_past_u64_is_refused_not_wrapped() {
+        // Issue 14 item 5: (1.8446744073709552e19 − 1) / 1 + 1 = 18446744073709552000
+        // values > u64::MAX; `as u64` wrapped it to 384.
+        let p = problems(
+            "[axes]\ninitial_balance = { start = 1, stop = 1.8446744073709552e19, step = 1 }\n",
+        );
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].0, "axes.initial_balance");
+        assert!(p[0].1.starts_with("the range has 18446744073709552000 values"), "{}", p[0].1);
+        // Just below the wrap it is the ordinary guard message.
+        let p = problems("[axes]\ninitial_balance = { start = 1, stop = 1e19, step = 1 }\n");
+        assert_eq!(p[0].0, "axes.initial_balance");
+        assert!(
+            p[0].1.starts_with("the range has 10,000,000,000,000,000,000 values"),
+            "{}",
+            p[0].1
+        );
+    }
+
+    #[test]
+    fn test_huge_bounds_never_overflow() {
+        // stop − start past i128, and a suggested stop past i128: problems, never a wrap.
+        let p = problems("[axes]\nfunding_rate = { start = -1.5e38, stop = 1.5e38, step = 1 }\n");
+        assert_eq!(p[0].0, "axes.funding_rate", "{p:?}");
+        assert!(p[0].1.contains("too many digits"), "{}", p[0].1);
+        // span 1.5e38, step 1e38: below = 1e38; above = 2e38 does not fit, so only below.
+        let p = problems("[axes]\nfunding_rate = { start = 0, stop = 1.5e38, step = 1e38 }\n");
+        assert_eq!(p[0].0, "axes.funding_rate.step", "{p:?}");
+        assert!(
+            p[0].1.contains("use stop = 100000000000000000000000000000000000000, a step"),
+            "{}",
+            p[0].1
+        );
+        // With --force, four axes of 100,000 values each make 10^20 runs > u64::MAX.
+        let body = "[axes]\ninitial_balance = { start = 1, stop = 100000, step = 1 }\n\
+                    min_liq_ratio = { start = 1, stop = 100000, step = 1 }\n\
+                    max_liq_ratio = { start = 1, stop = 100000, step = 1 }\n\
+                    min_total_margin = { start = 1, stop = 100000, step = 1 }\n";
+        let e = SweepSpec::parse(
+            &format!("{HEAD}{body}"),
+            Path::new("t.toml"),
+            SizeLimit { force: true, ..SizeLimit::default() },
+        )
+        .unwrap_err();
+        assert_eq!(e.problems.len(), 1, "{e}");
+        assert!(e.problems[0].message.starts_with("the sweep has more than 2^64 runs"), "{e}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! same sequence of one-block record batches, so its bytes depend only on the results.
 
 use std::fs::File;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
@@ -37,7 +38,14 @@ impl Assembler {
         group_rows: u64,
         kv: Vec<(String, String)>,
     ) -> Result<Assembler, SweepError> {
-        let file = File::create(tmp).map_err(|e| SweepError::io("cannot create", tmp, e))?;
+        // Never through a link planted at the temporary name.
+        let file = File::options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(tmp)
+            .map_err(|e| SweepError::io("cannot create", tmp, e))?;
         let writer = ArrowWriter::try_new(file, schema(), Some(writer_properties(group_rows, kv)))
             .map_err(|e| SweepError::parquet("cannot start", tmp, e))?;
         Ok(Assembler { writer, tmp: tmp.to_path_buf(), rows: 0 })

@@ -70,7 +70,10 @@ pub struct WriteOutcome {
 }
 
 impl CacheFile {
-    /// Validates the configured location (§3.4 construction steps).
+    /// Validates the configured location (§3.4 construction steps), except that a symbolic
+    /// link at the configured path is refused before the path is resolved (the origin resolves
+    /// first, so it reports a link leading outside the root as "outside allowed directory
+    /// <target>", and a link swapped in meanwhile is followed).
     ///
     /// # Errors
     /// "Cache path {p} is outside allowed directory {root}", "Cache path {p} is not a
@@ -81,7 +84,18 @@ impl CacheFile {
             return Err(TierError::TtlNotPositive);
         }
         let configured = secure_fs::absolute(&secure_fs::expand_user(&config.cache_path))?;
-        let path = secure_fs::resolve_lenient(&configured);
+        // The configured path itself is checked first, with lstat: resolving it first would
+        // follow a link (and report its target), and a swap between the resolve and the check
+        // would leave `path` pointing at the old target.
+        if secure_fs::is_symlink(&configured) {
+            return Err(TierError::CacheSymlink(configured));
+        }
+        // Only the directories are resolved; the file name stays the configured entry, which
+        // every open then uses with O_NOFOLLOW, so a link swapped in later is refused.
+        let path = match (configured.parent(), configured.file_name()) {
+            (Some(dir), Some(name)) => secure_fs::resolve_lenient(dir).join(name),
+            _ => secure_fs::resolve_lenient(&configured),
+        };
         if let Some(root) = &config.allowed_root {
             let root =
                 secure_fs::resolve_lenient(&secure_fs::absolute(&secure_fs::expand_user(root))?);
@@ -89,7 +103,7 @@ impl CacheFile {
                 return Err(TierError::OutsideRoot { path, root });
             }
         }
-        if secure_fs::is_symlink(&configured) {
+        if secure_fs::is_symlink(&configured) || secure_fs::is_symlink(&path) {
             return Err(TierError::CacheSymlink(configured));
         }
         if let Ok(m) = std::fs::symlink_metadata(&path) {
@@ -270,7 +284,16 @@ impl CacheFile {
         if out.written.is_empty() && out.moved_aside.is_none() {
             return Ok(out);
         }
-        self.write_atomically(&Value::Object(cache))?;
+        if self.write_atomically(&Value::Object(cache))? {
+            out.notes.push(Note::emit(
+                log::Level::Info,
+                format!(
+                    "Wrote {} as compact JSON: indented it would exceed the {} byte limit",
+                    self.path.display(),
+                    self.max_size
+                ),
+            ));
+        }
         let msg = match out.written.as_slice() {
             [one] => format!("Cached risk limit tiers for {one}"),
             many => format!("Cached risk limit tiers for {} symbols", many.len()),
@@ -279,9 +302,27 @@ impl CacheFile {
         Ok(out)
     }
 
-    fn write_atomically(&self, cache: &Value) -> Result<(), TierError> {
-        let text = serde_json::to_string_pretty(cache)
-            .map_err(|e| TierError::InFile { path: self.path.clone(), message: e.to_string() })?;
+    /// Writes the whole cache; `Ok(true)` when it had to be compact to fit the size limit.
+    /// A file the next read would refuse as oversize is never written.
+    fn write_atomically(&self, cache: &Value) -> Result<bool, TierError> {
+        let json_err = |e: serde_json::Error| TierError::InFile {
+            path: self.path.clone(),
+            message: e.to_string(),
+        };
+        let mut text = serde_json::to_string_pretty(cache).map_err(json_err)?;
+        let over = |t: &str| self.max_size > 0 && t.len() as u64 > self.max_size;
+        let compact = over(&text);
+        if compact {
+            text = serde_json::to_string(cache).map_err(json_err)?;
+            if over(&text) {
+                return Err(TierError::WouldExceedSize {
+                    path: self.path.clone(),
+                    size: text.len() as u64,
+                    max: self.max_size,
+                    symbols: cache.as_object().map_or(0, |m| m.len()),
+                });
+            }
+        }
         let write = |mut f: File| -> std::io::Result<()> {
             f.write_all(text.as_bytes())?;
             f.sync_all()
@@ -296,7 +337,8 @@ impl CacheFile {
             return Err(TierError::io("cannot rename temp file over", &self.path, e));
         }
         crate::durable::sync_parent_dir(&self.path)
-            .map_err(|e| TierError::io("cannot sync the directory of", &self.path, e))
+            .map_err(|e| TierError::io("cannot sync the directory of", &self.path, e))?;
+        Ok(compact)
     }
 
     /// Renames the current cache file to `<name>.corrupt-<timestamp>` (never overwriting).

@@ -11,6 +11,7 @@
 use serde_json::{json, Map, Value};
 
 use super::error::TierError;
+use super::parse::{check_table, max_leverage_field};
 use super::pynum::PyNum;
 use super::{Cap, Tier, TierTable};
 use crate::decimal::Dec;
@@ -54,6 +55,10 @@ pub fn tiers_from_dict(tier_dicts: &Value) -> Result<Vec<Tier>, TierError> {
         .map(|(i, v)| tier_from_dict(i, v))
         .collect::<Result<Vec<_>, _>>()?;
     check_order(&tiers)?;
+    let mut tiers = tiers;
+    for w in check_table(&mut tiers)? {
+        log::warn!(target: "gridsweep::tiers", "{w}");
+    }
     Ok(tiers)
 }
 
@@ -115,11 +120,7 @@ fn tier_from_dict(index: usize, v: &Value) -> Result<Tier, TierError> {
         None => Dec::ZERO,
         Some(_) => rate("imr_rate", num("imr_rate")?, TierError::ImrOutOfRange)?,
     };
-    let max_leverage = o
-        .get("max_leverage")
-        .and_then(|v| PyNum::from_json(v).ok().flatten())
-        .and_then(PyNum::finite)
-        .filter(|d| *d > Dec::ZERO);
+    let max_leverage = max_leverage_field(o.get("max_leverage"), index, cap)?;
     Ok(Tier { cap, mmr, deduction, imr, max_leverage })
 }
 

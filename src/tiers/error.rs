@@ -46,6 +46,40 @@ pub enum TierError {
     #[error("Negative mmDeduction not allowed: {0}")]
     NegativeDeduction(String),
 
+    /// A deduction larger than the tier's lower cap × MMR: the maintenance margin would be
+    /// negative at the start of the tier (never a liquidation for a huge deduction).
+    #[error(
+        "mmDeduction {deduction} of tier {tier} (riskLimitValue={cap}) makes the maintenance \
+         margin negative: positions in the tier start at {lower}, so the deduction can be at \
+         most {lower} × MMR {mmr}; fix the tier data (Bybit: deduction_n = cap_(n−1) × \
+         (MMR_n − MMR_(n−1)) + deduction_(n−1), 0 for the first tier)"
+    )]
+    DeductionTooLarge {
+        /// 1-based tier number, in cap order.
+        tier: usize,
+        /// The tier's cap.
+        cap: String,
+        /// The deduction as given.
+        deduction: String,
+        /// The previous tier's cap (0 for the first tier).
+        lower: String,
+        /// The tier's MMR.
+        mmr: String,
+    },
+    /// A `maxLeverage` that is not a number ≥ 1.
+    #[error(
+        "Invalid maxLeverage {raw} in tier {tier} (riskLimitValue={cap}): it must be a number \
+         ≥ 1 like \"100.00\", or absent"
+    )]
+    BadMaxLeverage {
+        /// 1-based tier number, in cap order.
+        tier: usize,
+        /// The tier's cap.
+        cap: String,
+        /// The value as given.
+        raw: String,
+    },
+
     /// A cache-format tier lacks required keys (listed like Python's set repr).
     #[error("Missing required tier keys: {{{}}}", .0.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", "))]
     MissingTierKeys(Vec<&'static str>),
@@ -100,6 +134,25 @@ pub enum TierError {
         size: u64,
         /// The limit in bytes.
         max: u64,
+    },
+    /// Writing the cache would make it larger than the size limit (even as compact JSON),
+    /// so the next read would refuse it; nothing was written.
+    #[error(
+        "Not writing {path}: with the new entries the cache would be {size} bytes ({symbols} \
+         symbols, compact JSON), over the {max} byte limit, and every later read would refuse \
+         it; the file is unchanged. Keep fewer symbols (delete the file and run `gridsweep \
+         tiers refresh` with only the symbols you need, instead of --all) or raise the limit \
+         with GRIDBOT_RISK_CACHE_MAX_SIZE=<bytes> (at most 100000000)"
+    )]
+    WouldExceedSize {
+        /// The cache file.
+        path: PathBuf,
+        /// Size the new file would have, in bytes.
+        size: u64,
+        /// The limit in bytes.
+        max: u64,
+        /// Number of symbols it would hold.
+        symbols: usize,
     },
     /// The cache file is writable by group or others (anyone could plant tiers).
     #[error(
@@ -212,6 +265,8 @@ impl TierError {
                 | MmrOutOfRange(_)
                 | ImrOutOfRange(_)
                 | NegativeDeduction(_)
+                | DeductionTooLarge { .. }
+                | BadMaxLeverage { .. }
                 | MissingTierKeys(_)
                 | BadCacheTier { .. }
                 | BadCacheOrder(_)

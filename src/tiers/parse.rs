@@ -39,11 +39,126 @@ pub fn parse_risk_limit_tiers(api_tiers: &Value) -> Result<Vec<Tier>, TierError>
     sort_if_needed(&mut keyed)?;
     check_boundaries(&keyed)?;
 
-    let mut tiers = keyed.iter().map(|(_, o)| validate_tier(o)).collect::<Result<Vec<_>, _>>()?;
+    let mut tiers = keyed
+        .iter()
+        .enumerate()
+        .map(|(i, (_, o))| validate_tier(i, o))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Checked before the last cap becomes Infinity, so messages name it as in the input.
+    for w in check_table(&mut tiers)? {
+        log::warn!(target: "gridsweep::tiers", "{w}");
+    }
     if let Some(last) = tiers.last_mut() {
         last.cap = Cap::Infinity;
     }
     Ok(tiers)
+}
+
+/// Checks an ordered tier table for data that would make margins silently wrong
+/// (BYBIT_FACTS §3) and returns the warnings, which the caller logs:
+///
+/// - a deduction larger than `lower cap × MMR` makes the maintenance margin negative at
+///   the start of its tier (a deduction of 1e30 would mean no liquidation ever): an error;
+/// - a deduction off Bybit's recurrence `D_n = cap_(n−1) × (MMR_n − MMR_(n−1)) + D_(n−1)`
+///   (by more than half a quote unit plus 1e-6 relative): a warning, since the MM then jumps at
+///   the tier boundary;
+/// - an IMR of 0 in every tier (the origin's v1 cache format): filled from `1/maxLeverage`
+///   when every tier has it (a warning says so), else a warning that order rejection by
+///   initial margin is off.
+///
+/// # Errors
+/// [`TierError::DeductionTooLarge`] naming the first such tier.
+pub fn check_table(tiers: &mut [Tier]) -> Result<Vec<String>, TierError> {
+    let mut warnings = Vec::new();
+    let mut prev: Option<&Tier> = None;
+    for (i, t) in tiers.iter().enumerate() {
+        let lower = prev.map_or(0.0, |p| p.cap.to_f64());
+        let (mmr, ded) = (t.mmr.to_f64(), t.deduction.to_f64());
+        let max = lower * mmr;
+        if ded > max * (1.0 + 1e-9) + 1e-9 {
+            return Err(TierError::DeductionTooLarge {
+                tier: i + 1,
+                cap: t.cap.to_string(),
+                deduction: t.deduction.to_string(),
+                lower: lower.to_string(),
+                mmr: t.mmr.to_string(),
+            });
+        }
+        if let Some(p) = prev.filter(|_| lower.is_finite()) {
+            let expected = p.deduction.to_f64() + lower * (mmr - p.mmr.to_f64());
+            if (ded - expected).abs() > 0.5 + 1e-6 * expected.abs() {
+                warnings.push(format!(
+                    "tier {} (riskLimitValue={}): mmDeduction {} differs from {} \
+                     that Bybit's rule gives (previous cap {} × (MMR {} − {}) + previous \
+                     deduction {}), so the maintenance margin steps by {} at {}; check the \
+                     tier data",
+                    i + 1,
+                    t.cap,
+                    t.deduction,
+                    round2(expected),
+                    p.cap,
+                    t.mmr,
+                    p.mmr,
+                    p.deduction,
+                    round2(expected - ded),
+                    p.cap
+                ));
+            }
+        }
+        prev = Some(t);
+    }
+    if !tiers.is_empty() && tiers.iter().all(|t| t.imr.is_zero()) {
+        let from_lev: Option<Vec<Dec>> =
+            tiers.iter().map(|t| t.max_leverage.and_then(|l| Dec::new(1, 0).py_div(l))).collect();
+        match from_lev {
+            Some(imrs) => {
+                for (t, imr) in tiers.iter_mut().zip(imrs) {
+                    t.imr = imr.normalized();
+                }
+                warnings.push(
+                    "the tier data has an initial margin rate of 0 in every tier; \
+                     using 1/maxLeverage of each tier instead"
+                        .to_string(),
+                );
+            }
+            None => warnings.push(
+                "the tier data has an initial margin rate of 0 in every tier (the \
+                 v1 cache format stores none), so orders are not rejected by the tiers' \
+                 initial margin: order rejection uses only the run's leverage. Refresh the \
+                 tiers (`gridsweep tiers refresh SYMBOL`) to get Bybit's rates"
+                    .to_string(),
+            ),
+        }
+    }
+    Ok(warnings)
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Reads an optional `maxLeverage`: absent, null or `""` is `None`; otherwise it must be
+/// a finite number ≥ 1.
+///
+/// # Errors
+/// [`TierError::BadMaxLeverage`] naming tier `index` (0-based) and its cap.
+pub fn max_leverage_field(
+    v: Option<&Value>,
+    index: usize,
+    cap: Cap,
+) -> Result<Option<Dec>, TierError> {
+    let bad =
+        |raw: String| TierError::BadMaxLeverage { tier: index + 1, cap: cap.to_string(), raw };
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(v) => match PyNum::from_json(v) {
+            Ok(Some(PyNum::Finite(d))) if d >= Dec::new(1, 0) => Ok(Some(d)),
+            Ok(Some(n)) => Err(bad(n.to_string())),
+            Ok(None) => Ok(None),
+            Err(raw) => Err(bad(raw)),
+        },
+    }
 }
 
 /// Parses a Bybit tier list into a [`TierTable`] for `symbol`.
@@ -128,8 +243,8 @@ fn unit_rate(n: PyNum, err: fn(String) -> TierError) -> Result<Dec, TierError> {
     }
 }
 
-/// Validates one tier in field order (§3.3 step 4).
-fn validate_tier(tier: &Map<String, Value>) -> Result<Tier, TierError> {
+/// Validates tier `index` (0-based, after sorting) in field order (§3.3 step 4).
+fn validate_tier(index: usize, tier: &Map<String, Value>) -> Result<Tier, TierError> {
     let cap = required(tier, "riskLimitValue")?;
     let cap = match cap {
         PyNum::Inf { neg: false } => Cap::Infinity,
@@ -152,10 +267,6 @@ fn validate_tier(tier: &Map<String, Value>) -> Result<Tier, TierError> {
     if imr.is_zero() {
         log::info!("Zero IMR rate for tier riskLimitValue={cap}");
     }
-    let max_leverage = tier
-        .get("maxLeverage")
-        .and_then(|v| PyNum::from_json(v).ok().flatten())
-        .and_then(PyNum::finite)
-        .filter(|d| *d > Dec::ZERO);
+    let max_leverage = max_leverage_field(tier.get("maxLeverage"), index, cap)?;
     Ok(Tier { cap, mmr, deduction, imr, max_leverage })
 }

@@ -229,6 +229,11 @@ impl RiskLimitProvider {
                 format!("Cache file is a symlink or inaccessible (possible symlink swap): {err}")
             }
             TierError::CacheRootNotObject(_) => format!("Invalid cache data for {symbol}: {err}"),
+            TierError::SizeExceeded { .. } => format!(
+                "{err}; the cache is ignored until it fits. Raise the limit with \
+                 GRIDBOT_RISK_CACHE_MAX_SIZE=<bytes> (at most 100000000), or delete the file \
+                 and run `gridsweep tiers refresh` with only the symbols you need"
+            ),
             e if e.is_validation() => format!("Invalid cache data for {symbol}: {err}"),
             _ => err.to_string(),
         };
