@@ -97,9 +97,9 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
             o.insert("tier_layer".into(), layer.as_str().into());
             o.insert("tier_table".into(), crate::tiers::cache_format::tiers_to_json(&tiers));
         }
-        writeln!(std::io::stdout().lock(), "{v}")?;
+        writeln!(super::stdout(), "{v}")?;
     } else {
-        print_summary(&mut std::io::stdout().lock(), &symbol, &cfg, &m, &source, layer.as_str())?;
+        print_summary(&mut super::stdout(), &symbol, &cfg, &m, &source, layer.as_str())?;
     }
     Ok(0)
 }

@@ -98,7 +98,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<i32> {
         errln!("warning: {}", imported.gaps);
     }
     let size = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
-    let mut w = std::io::stdout().lock();
+    let mut w = super::stdout();
     writeln!(
         w,
         "imported {} candles ({}) of {} from {} file(s)",

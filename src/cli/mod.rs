@@ -86,6 +86,48 @@ pub fn error_text(e: &anyhow::Error) -> String {
     cli_wording(&text).into_owned()
 }
 
+/// Stdout for a command's results. When the reader has gone away (`| head -1`), the rest of
+/// the output is dropped and the command ends as it would have (same files written, same
+/// exit status) instead of panicking; other write errors are returned.
+pub fn stdout() -> Stdout {
+    Stdout { inner: std::io::stdout().lock(), closed: false }
+}
+
+/// See [`stdout()`].
+#[derive(Debug)]
+pub struct Stdout {
+    inner: std::io::StdoutLock<'static>,
+    closed: bool,
+}
+
+impl std::io::Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        match self.inner.write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(buf.len())
+            }
+            other => other,
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        match self.inner.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
 /// True when a closed stdout (`| head`) is anywhere in `e`'s chain: the command then ends
 /// quietly, like any Unix filter whose reader went away.
 pub fn is_broken_pipe(e: &anyhow::Error) -> bool {

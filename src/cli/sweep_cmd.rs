@@ -181,7 +181,7 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
             "rank_by": { "metric": r.rank.metric, "direction": r.rank.direction() },
             "top": r.top_json(&s.axes),
         });
-        writeln!(std::io::stdout().lock(), "{doc}")?;
+        writeln!(super::stdout(), "{doc}")?;
     } else {
         if s.already_complete {
             errln!(
@@ -300,12 +300,13 @@ fn command_line(args: impl IntoIterator<Item = OsString>) -> String {
 /// many runs are saved and the command that resumes, and exits with 130.
 fn on_interrupt(state: Interrupted) {
     let handler = move || {
-        // Wait (at most 2 s) until no block file has appeared for 300 ms.
+        // Let the writer store what it holds: wait until no block file has appeared for
+        // 150 ms (at most 1 s).
         let started = Instant::now();
         let (mut saved, shard_runs) = state.saved_runs();
         let mut stable_since = Instant::now();
-        while started.elapsed() < Duration::from_secs(2)
-            && stable_since.elapsed() < Duration::from_millis(300)
+        while started.elapsed() < Duration::from_secs(1)
+            && stable_since.elapsed() < Duration::from_millis(150)
         {
             std::thread::sleep(Duration::from_millis(50));
             let now = state.saved_runs().0;
@@ -357,7 +358,7 @@ pub fn run_merge(args: MergeArgs) -> anyhow::Result<i32> {
             "rank_by": { "metric": r.rank.metric, "direction": r.rank.direction() },
             "top": r.top_json(&axes),
         });
-        writeln!(std::io::stdout().lock(), "{doc}")?;
+        writeln!(super::stdout(), "{doc}")?;
     } else {
         errln!(
             "merged {} shards of sweep {} ({} runs) into {}",
@@ -387,7 +388,7 @@ fn print_report(r: &Report, axes: &[&str]) -> std::io::Result<()> {
     for (id, e) in &r.first_errors {
         errln!("  run {id} failed: {e}");
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = super::stdout();
     if r.top.is_empty() {
         return writeln!(out, "no run has a value for {}", r.rank.metric);
     }

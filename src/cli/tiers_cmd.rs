@@ -205,10 +205,10 @@ fn show(
         if let Some(at) = &cached_at {
             v["cached_at"] = at.as_str().into();
         }
-        writeln!(std::io::stdout().lock(), "{}", serde_json::to_string_pretty(&v)?)?;
+        writeln!(super::stdout(), "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
         let at = cached_at.map(|a| format!(", cached_at {a}")).unwrap_or_default();
-        let mut w = std::io::stdout().lock();
+        let mut w = super::stdout();
         writeln!(w, "{symbol}: {} tiers from {layer}{at}", table.tiers().len())?;
         write!(w, "{}", render(&table))?;
         w.flush()?;
@@ -270,7 +270,7 @@ fn refresh(
         let outcome =
             file.update(&ok).with_context(|| format!("cannot write {}", file.path().display()))?;
         print_notes(&outcome.notes);
-        let mut w = std::io::stdout().lock();
+        let mut w = super::stdout();
         for (symbol, tiers) in &ok {
             let state = if outcome.unchanged.contains(symbol) { "unchanged" } else { "written" };
             writeln!(w, "{symbol}: {} tiers ({state})", tiers.len())?;
@@ -297,7 +297,7 @@ fn diff(
     }
     let builtin = builtin_tiers(symbol);
     let lines = diff_lines(builtin.tiers(), r.table.tiers());
-    let mut w = std::io::stdout().lock();
+    let mut w = super::stdout();
     if lines.is_empty() {
         writeln!(
             w,

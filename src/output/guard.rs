@@ -119,6 +119,14 @@ pub enum GuardError {
         /// The parent that is a file.
         parent: PathBuf,
     },
+    /// The output exists and is a device, pipe or socket: never replaced, even with `--force`.
+    #[error("{flag} {} is not a regular file (a device, pipe or socket); choose a file path", path.display())]
+    NotAFile {
+        /// The output option.
+        flag: String,
+        /// The path.
+        path: PathBuf,
+    },
     /// An existing file of another kind.
     #[error(
         "{flag} {} already exists and is not {kind} ({why}); choose another file, delete it, \
@@ -231,6 +239,9 @@ pub fn check(inputs: &[Input<'_>], outputs: &[Output<'_>], force: bool) -> Resul
                 });
             }
         }
+        if std::fs::metadata(out.path).is_ok_and(|m| !m.is_file()) {
+            return Err(GuardError::NotAFile { flag: out.flag.into(), path: out.path.into() });
+        }
         if !force {
             if let Some(why) = foreign(out.path, out.kind) {
                 return Err(GuardError::OtherKind {
@@ -248,9 +259,6 @@ pub fn check(inputs: &[Input<'_>], outputs: &[Output<'_>], force: bool) -> Resul
 /// Why the existing file at `path` is not of `kind` (`None`: absent, empty, or of `kind`).
 fn foreign(path: &Path, kind: Kind) -> Option<String> {
     let meta = std::fs::metadata(path).ok()?;
-    if !meta.is_file() {
-        return Some("it is not a regular file".into());
-    }
     if meta.len() == 0 {
         return None;
     }
@@ -375,5 +383,11 @@ mod tests {
         check(&[], &[out("--out", &empty, Kind::Candles)], false).unwrap();
         let e = check(&[], &[out("--out", &d, Kind::SweepResult)], true).unwrap_err();
         assert!(matches!(e, GuardError::IsDirectory { .. }), "{e}");
+        #[cfg(unix)]
+        {
+            let dev = Path::new("/dev/null");
+            let e = check(&[], &[out("--trades", dev, Kind::Trades)], true).unwrap_err();
+            assert!(matches!(e, GuardError::NotAFile { .. }), "{e}");
+        }
     }
 }
