@@ -141,6 +141,19 @@ fn closed_stdout_ends_every_printing_command_quietly_with_its_usual_status() {
     cmd.args(["sweep", s(&f), "-o", s(&d.join("pipe.parquet"))]);
     assert_quiet_end(&with_closed_stdout(cmd), 0, "sweep");
     assert!(d.join("pipe.parquet").exists());
+
+    // `… 2>&1 | head -1`: stderr closed as well; messages on stderr must not panic either.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = bin()
+        .args(["sweep", s(&f), "-o", s(&d.join("pipe2.parquet"))])
+        .env("GRIDSWEEP_PROGRESS_SECS", "0.01")
+        .stdout(writer.try_clone().unwrap())
+        .stderr(writer)
+        .status()
+        .unwrap();
+    assert_eq!(o.code(), Some(0), "sweep with stdout and stderr closed");
+    assert!(d.join("pipe2.parquet").exists());
 }
 
 fn cmd_clone(c: &Command) -> Command {
@@ -339,6 +352,15 @@ fn out_directory_fails_before_any_run_and_threads_are_capped() {
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["threads"].as_u64(), Some(4 * cores as u64));
     let zero = d.join("zero.parquet");
+    // --block-runs 0 and --top 0 fail before the data is loaded, in plain numbers.
+    let (code, e) = run(bin().args(["sweep", s(&small), "--block-runs", "0", "-o", s(&zero)]));
+    assert_eq!(code, Some(2));
+    assert!(e.contains("--block-runs must be between 1 and 1,000,000 (was 0)"), "{e}");
+    assert!(!e.contains("runs (") && !e.contains("..="), "{e}");
+    let (code, e) = run(bin().args(["sweep", s(&small), "--top", "0", "-o", s(&zero)]));
+    assert_eq!(code, Some(2), "{e}");
+    assert!(e.contains("--top must be at least 1"), "{e}");
+    assert!(!zero.exists());
     let (code, e) = run(bin().args(["sweep", s(&small), "--threads", "0", "-o", s(&zero)]));
     assert_eq!(code, Some(2));
     assert!(e.contains("--threads must be at least 1"), "{e}");

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::config::backtest::TierChoice;
 use crate::output::guard::{self, Input, Kind, Output};
+use crate::sweep::exec::MAX_BLOCK_RUNS;
 use crate::sweep::merge::merge;
 use crate::sweep::report::{RankBy, Report};
 use crate::sweep::resume::parts_dir_of;
@@ -21,6 +22,10 @@ use crate::time::format_iso;
 
 /// Arguments of `gridsweep sweep`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Progress: a bar on a terminal; when stderr is a file or a pipe (Slurm, \
+    Kubernetes), a `progress:` line every 10 s (GRIDSWEEP_PROGRESS_SECS sets the interval).\n\
+    Interrupts: Ctrl-C prints how many runs are saved and the command that resumes (exit \
+    130); finished blocks survive any kill, and running the same command again resumes.")]
 pub struct SweepArgs {
     /// Sweep file (see sweeps/example.toml).
     #[arg(value_name = "SWEEP.toml")]
@@ -39,12 +44,12 @@ pub struct SweepArgs {
     #[command(flatten)]
     pub report: ReportArgs,
     /// Run sweeps above the size guard (1,000,000 runs) and overwrite a result file that
-    /// holds other results.
+    /// holds other results, or a file of another kind (an input is never overwritten).
     #[arg(long)]
     pub force: bool,
     /// Runs per block: the unit of durability, of row groups and of shards. An interrupt
     /// (Ctrl-C, a kill, a lost node) keeps every finished block and loses at most the blocks
-    /// in flight, about 2 × threads blocks of N runs; running the same command again
+    /// in flight, about 2 × threads (at least 4) blocks of N runs; running the same command again
     /// resumes. Resume and merge need the same value.
     #[arg(long, value_name = "N", default_value_t = crate::sweep::DEFAULT_BLOCK_RUNS)]
     pub block_runs: u64,
@@ -77,7 +82,7 @@ pub struct MergeArgs {
     /// Ranking and output format of the summary.
     #[command(flatten)]
     pub report: ReportArgs,
-    /// Overwrite an existing output file.
+    /// Overwrite an existing output file (never a part, nor a file the sweep read).
     #[arg(long)]
     pub force: bool,
 }
@@ -95,6 +100,7 @@ pub fn peak_rss_kib() -> Option<u64> {
 /// Fatal problems (bad sweep file, unreadable data or tiers, unresumable partial results,
 /// I/O): `main` prints them and exits 2.
 pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
+    check_counts(&args.report, Some(args.block_runs))?;
     let limit = SizeLimit { max_runs: DEFAULT_MAX_RUNS, force: args.force };
     let spec = SweepSpec::load(&args.file, limit)?;
     let shard = args.shard.unwrap_or(Shard::WHOLE);
@@ -208,6 +214,23 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
         print_report(r, &s.axes)?;
     }
     Ok(i32::from(r.failed > 0))
+}
+
+/// `--top` and `--block-runs`, checked before anything is loaded.
+fn check_counts(report: &ReportArgs, block_runs: Option<u64>) -> anyhow::Result<()> {
+    if report.top == 0 {
+        anyhow::bail!("--top must be at least 1 (the number of rows in the top table)");
+    }
+    if let Some(b) = block_runs {
+        if !(1..=MAX_BLOCK_RUNS).contains(&b) {
+            anyhow::bail!(
+                "--block-runs must be between 1 and {} (was {b}); the default is {}",
+                fmt_count(MAX_BLOCK_RUNS),
+                crate::sweep::DEFAULT_BLOCK_RUNS
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The output rules (see [`guard`]) for the sweep's result file, checked before any data is
@@ -342,6 +365,7 @@ fn on_interrupt(state: Interrupted) {
 /// # Errors
 /// Parts that cannot be merged (the message says why and how to fix it) or I/O errors.
 pub fn run_merge(args: MergeArgs) -> anyhow::Result<i32> {
+    check_counts(&args.report, None)?;
     let m = merge(&args.parts, &args.out, args.report.rank_by, args.report.top, args.force)?;
     let axes: Vec<&str> = m.axes.iter().map(String::as_str).collect();
     let r = &m.report;
