@@ -338,6 +338,13 @@ fn on_interrupt(state: Interrupted) {
                 stable_since = Instant::now();
             }
         }
+        if state.out.is_file() && !parts_dir_of(&state.out).exists() {
+            errln!(
+                "\ninterrupted after the result file was written: {} is complete",
+                state.out.display()
+            );
+            std::process::exit(130);
+        }
         let shard = if state.shard.is_whole() {
             String::new()
         } else {
@@ -418,4 +425,18 @@ fn print_report(r: &Report, axes: &[&str]) -> std::io::Result<()> {
     }
     writeln!(out, "top {} by {} ({}):", r.top.len(), r.rank.metric, r.rank.direction())?;
     write!(out, "{}", r.table(axes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_quotes_only_what_a_shell_would_split_or_expand() {
+        let args = ["gridsweep", "sweep", "my sweep.toml", "-o", "it's.parquet", "--shard", "2/8"];
+        assert_eq!(
+            command_line(args.map(OsString::from)),
+            "gridsweep sweep 'my sweep.toml' -o 'it'\\''s.parquet' --shard 2/8"
+        );
+    }
 }
