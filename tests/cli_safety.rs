@@ -458,7 +458,14 @@ fn ctrl_c_says_what_is_saved_and_the_same_command_resumes_to_the_same_bytes() {
     let c = candle_copy(&d);
     let axes = "grid_step = { start = 0.2, stop = 1.3, step = 0.1 }\nleverage = [5, 10, 20, 50]\n\
                 amount = [\"x0.005\", \"x0.01\", \"x0.02\", \"x0.04\"]\n";
-    let f = sweep_file(&d, "int", &c, 25, axes);
+    let axes = format!("{axes}grid_count = [20, 30, 40, 60]\n");
+    let f = sweep_file(&d, "int", &c, 10, &axes);
+    // grid_count is an axis here, not a fixed parameter.
+    std::fs::write(
+        &f,
+        std::fs::read_to_string(&f).unwrap().replace("grid_count = 20\n[axes]", "[axes]"),
+    )
+    .unwrap();
     let reference = d.join("reference.parquet");
     let (code, e) = run(bin().args(["sweep", s(&f), "--block-runs", "2", "-o", s(&reference)]));
     assert_eq!(code, Some(0), "{e}");
@@ -478,7 +485,7 @@ fn ctrl_c_says_what_is_saved_and_the_same_command_resumes_to_the_same_bytes() {
     assert!(!out.exists(), "the sweep finished before the interrupt; make it longer");
     assert_eq!(o.status.code(), Some(130), "{e}");
     let on_disk = 2 * block_files(&parts);
-    // 192 runs in blocks of 2; the message counts the block files on disk when it is printed
+    // 768 runs in blocks of 2; the message counts the block files on disk when it is printed
     // (at least the 3 seen before the interrupt, at most what is there after the exit).
     let said: usize = e
         .split("interrupted: ")
@@ -487,7 +494,7 @@ fn ctrl_c_says_what_is_saved_and_the_same_command_resumes_to_the_same_bytes() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no `interrupted: N` in {e}"));
     assert!((6..=on_disk).contains(&said), "said {said}, {on_disk} on disk: {e}");
-    let want = format!("of 192 runs are saved in {} (the blocks in flight are lost)", s(&parts));
+    let want = format!("of 768 runs are saved in {} (the blocks in flight are lost)", s(&parts));
     assert!(e.contains(&want), "{want}\n{e}");
     assert!(e.contains("To resume, run the same command again"), "{e}");
     assert!(

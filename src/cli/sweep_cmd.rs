@@ -324,14 +324,14 @@ fn command_line(args: impl IntoIterator<Item = OsString>) -> String {
 fn on_interrupt(state: Interrupted) {
     let handler = move || {
         // Let the writer store what it holds: wait until no block file has appeared for
-        // 150 ms (at most 1 s).
+        // 100 ms (at most 0.5 s).
         let started = Instant::now();
         let (mut saved, shard_runs) = state.saved_runs();
         let mut stable_since = Instant::now();
-        while started.elapsed() < Duration::from_secs(1)
-            && stable_since.elapsed() < Duration::from_millis(150)
+        while started.elapsed() < Duration::from_millis(500)
+            && stable_since.elapsed() < Duration::from_millis(100)
         {
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(25));
             let now = state.saved_runs().0;
             if now != saved {
                 saved = now;
