@@ -1,5 +1,6 @@
 //! The `gridsweep` command line: thin dispatch over the library.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -40,14 +41,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(2)),
+        // A closed stdout (`| head`) ends the command quietly with status 0, as in ripgrep.
+        Err(e) if gridsweep::cli::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            }) {
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("Error: {e:#}");
+            let _ = writeln!(std::io::stderr(), "Error: {}", gridsweep::cli::error_text(&e));
             ExitCode::from(2)
         }
     }

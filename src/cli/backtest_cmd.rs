@@ -1,14 +1,16 @@
 //! `gridsweep backtest`: one run from a config file, with a readable summary.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 
 use crate::candles::Candles;
-use crate::config::backtest::BacktestConfig;
+use crate::config::backtest::{BacktestConfig, TierChoice};
 use crate::engine::{Engine, RunContext, Tick, VecRecorder};
 use crate::metrics::Metrics;
-use crate::output::{thin_equity, write_equity, write_trades};
+use crate::output::guard::{self, Input, Kind, Output};
+use crate::output::{check_format, thin_equity, write_equity, write_trades};
 use crate::tickfile::read_ticks_csv;
 use crate::tiers::source::resolve_for_run;
 use crate::time::format_iso;
@@ -38,6 +40,10 @@ pub struct BacktestArgs {
     /// Print the metrics as one JSON object instead of the summary.
     #[arg(long)]
     pub json: bool,
+    /// Replace an existing --trades/--equity file that is not a trades/equity file (inputs
+    /// are never overwritten).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Runs one backtest; returns the exit code.
@@ -47,6 +53,7 @@ pub struct BacktestArgs {
 pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
     let cfg = BacktestConfig::load(&args.config).map_err(anyhow::Error::msg)?;
     cfg.warnings.iter().for_each(|w| eprintln!("warning: {w}"));
+    check_outputs(&args, &cfg)?;
     let symbol = cfg.instrument.symbol.clone();
     let (tiers, layer) = resolve_for_run(&cfg.tiers.to_source(), &symbol)
         .with_context(|| format!("cannot resolve risk-limit tiers for {symbol}"))?;
@@ -111,57 +118,102 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
             o.insert("tier_layer".into(), layer.as_str().into());
             o.insert("tier_table".into(), crate::tiers::cache_format::tiers_to_json(&tiers));
         }
-        println!("{v}");
+        writeln!(super::stdout(), "{v}")?;
     } else {
-        print_summary(&symbol, &cfg, &m, &source, layer.as_str());
+        print_summary(&mut super::stdout(), &symbol, &cfg, &m, &source, layer.as_str())?;
     }
     Ok(0)
 }
 
-fn print_summary(symbol: &str, cfg: &BacktestConfig, m: &Metrics, source: &str, layer: &str) {
+/// The output rules (see [`guard`]) for --trades/--equity, checked before the run.
+fn check_outputs(args: &BacktestArgs, cfg: &BacktestConfig) -> anyhow::Result<()> {
+    let mut inputs = vec![Input { role: "the config file", path: &args.config }];
+    let candles = if args.candles.is_empty() { &cfg.candles } else { &args.candles };
+    if args.ticks.is_none() {
+        inputs.extend(candles.iter().map(|p| Input { role: "a candle file", path: p }));
+    }
+    if let Some(t) = &args.ticks {
+        inputs.push(Input { role: "the tick file", path: t });
+    }
+    match &cfg.tiers {
+        TierChoice::Builtin | TierChoice::Origin => {}
+        TierChoice::Cache(p) => inputs.push(Input { role: "the tier cache", path: p }),
+        TierChoice::File(p) => inputs.push(Input { role: "the tier file", path: p }),
+    }
+    let mut outputs = Vec::new();
+    for (flag, path, kind) in
+        [("--trades", &args.trades, Kind::Trades), ("--equity", &args.equity, Kind::Equity)]
+    {
+        if let Some(path) = path.as_deref() {
+            check_format(path)?;
+            outputs.push(Output { flag, path, kind });
+        }
+    }
+    guard::check(&inputs, &outputs, args.force)?;
+    Ok(())
+}
+
+fn print_summary(
+    w: &mut impl Write,
+    symbol: &str,
+    cfg: &BacktestConfig,
+    m: &Metrics,
+    source: &str,
+    layer: &str,
+) -> std::io::Result<()> {
     let p = &cfg.params;
     let opt = |v: Option<f64>, d: usize| v.map_or("n/a".to_string(), |x| format!("{x:.d$}"));
-    println!("gridsweep backtest — {symbol}, model {}, {source}", p.account.model.as_str());
-    println!(
+    writeln!(w, "gridsweep backtest — {symbol}, model {}, {source}", p.account.model.as_str())?;
+    writeln!(
+        w,
         "  grid: {} levels, step {} %, amount {}, leverage {}x, tiers: {layer}",
         p.grid.grid_count, p.grid.grid_step, p.grid.amount, p.account.leverage
-    );
-    println!();
-    println!("  final balance     {:>14.4}   (initial {:.2})", m.final_balance, m.initial_balance);
-    println!("  net PnL           {:>14.4}   ({:+.4} %)", m.net_pnl, m.return_pct);
-    println!("  realised PnL      {:>14.4}", m.total_realized_pnl);
-    println!("  unrealised PnL    {:>14.4}", m.total_unrealized_pnl);
-    println!("  commission        {:>14.4}", m.total_commission);
-    println!("  funding           {:>14.4}", m.total_funding);
-    println!(
+    )?;
+    writeln!(w)?;
+    writeln!(
+        w,
+        "  final balance     {:>14.4}   (initial {:.2})",
+        m.final_balance, m.initial_balance
+    )?;
+    writeln!(w, "  net PnL           {:>14.4}   ({:+.4} %)", m.net_pnl, m.return_pct)?;
+    writeln!(w, "  realised PnL      {:>14.4}", m.total_realized_pnl)?;
+    writeln!(w, "  unrealised PnL    {:>14.4}", m.total_unrealized_pnl)?;
+    writeln!(w, "  commission        {:>14.4}", m.total_commission)?;
+    writeln!(w, "  funding           {:>14.4}", m.total_funding)?;
+    writeln!(
+        w,
         "  max drawdown      {:>14.4}   ({:.4} %, {} ticks)",
         m.max_drawdown, m.max_drawdown_pct, m.max_drawdown_duration
-    );
-    println!("  Sharpe / Sortino  {:>14.4} / {:.4}", m.sharpe_ratio, m.sortino_ratio);
-    println!("  Calmar            {:>14}", opt(m.calmar_ratio, 4));
-    println!(
+    )?;
+    writeln!(w, "  Sharpe / Sortino  {:>14.4} / {:.4}", m.sharpe_ratio, m.sortino_ratio)?;
+    writeln!(w, "  Calmar            {:>14}", opt(m.calmar_ratio, 4))?;
+    writeln!(
+        w,
         "  trades            {:>14}   (long {}, short {}; round trips {}, win rate {:.2} %)",
         m.total_trades,
         m.long_trades,
         m.short_trades,
         m.round_trips,
         m.win_rate * 100.0
-    );
-    println!("  profit factor     {:>14}", opt(m.profit_factor, 4));
-    println!("  volume            {:>14.2}   (turnover {:.2}x)", m.total_volume, m.turnover);
-    println!(
+    )?;
+    writeln!(w, "  profit factor     {:>14}", opt(m.profit_factor, 4))?;
+    writeln!(w, "  volume            {:>14.2}   (turnover {:.2}x)", m.total_volume, m.turnover)?;
+    writeln!(
+        w,
         "  peak IM / MM      {:>14.4} / {:.4}   ({:.4} % / {:.4} % of equity)",
         m.peak_im, m.peak_mm, m.peak_imr_pct, m.peak_mmr_pct
-    );
-    println!("  time in market    {:>14.2} %", m.time_in_market_pct);
-    println!("  orders rejected   {:>14}", m.orders_rejected);
-    println!("  min dist. to liq. {:>14} %", opt(m.min_liq_distance_pct, 4));
-    println!(
+    )?;
+    writeln!(w, "  time in market    {:>14.2} %", m.time_in_market_pct)?;
+    writeln!(w, "  orders rejected   {:>14}", m.orders_rejected)?;
+    writeln!(w, "  min dist. to liq. {:>14} %", opt(m.min_liq_distance_pct, 4))?;
+    writeln!(
+        w,
         "  final positions   long {} @ {:.6}, short {} @ {:.6}",
         m.final_long_size, m.final_long_entry, m.final_short_size, m.final_short_entry
-    );
+    )?;
     match m.liquidation_ts_ms {
-        Some(ts) => println!("  LIQUIDATED at {}", format_iso(ts)),
-        None => println!("  not liquidated"),
+        Some(ts) => writeln!(w, "  LIQUIDATED at {}", format_iso(ts))?,
+        None => writeln!(w, "  not liquidated")?,
     }
+    Ok(())
 }

@@ -1,12 +1,12 @@
 //! `gridsweep import`: candle files (Binance kline CSV, Bybit kline JSON) to one Parquet file.
 
+use std::io::Write;
 use std::path::PathBuf;
-
-use anyhow::bail;
 
 use crate::candles::import::{import_files, InputFormat};
 use crate::candles::parquet_io::{write_parquet, WriteMeta};
 use crate::candles::validate::{interval_label, MINUTE_MS};
+use crate::output::guard::{self, Input, Kind, Output};
 use crate::time::format_iso;
 
 /// Arguments of `gridsweep import`.
@@ -24,6 +24,10 @@ pub struct ImportArgs {
     /// Compression of the written file: `none` loads fastest, `zstd` is about 4× smaller.
     #[arg(long, value_enum, default_value_t = CompressionArg::None)]
     pub compression: CompressionArg,
+    /// Replace an existing --out file that is not a gridsweep candle file (an input is never
+    /// overwritten).
+    #[arg(long)]
+    pub force: bool,
     /// Input files, in any order: they are sorted by time and must not overlap.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
@@ -66,10 +70,12 @@ impl From<FormatArg> for InputFormat {
 /// Unreadable or invalid input (the message names the file and line or row), an output path
 /// that is also an input, or a failed write.
 pub fn run(args: ImportArgs) -> anyhow::Result<i32> {
-    for input in &args.inputs {
-        if same_file(input, &args.out) {
-            bail!("--out {} is also an input; choose another output file", args.out.display());
-        }
+    let inputs: Vec<Input<'_>> =
+        args.inputs.iter().map(|p| Input { role: "an input file", path: p }).collect();
+    let out = Output { flag: "--out", path: &args.out, kind: Kind::Candles };
+    guard::check(&inputs, &[out], args.force)?;
+    for stale in crate::durable::remove_stale_temps(&args.out) {
+        errln!("note: removed {}, left by an import that was killed", stale.display());
     }
     let imported = import_files(&args.inputs, args.format.into(), args.symbol.as_deref())?;
     let meta = WriteMeta {
@@ -83,34 +89,28 @@ pub fn run(args: ImportArgs) -> anyhow::Result<i32> {
     let (first, last) = (c.first_ts_ms().unwrap_or(0), c.last_ts_ms().unwrap_or(0));
     let interval = imported.gaps.interval_ms;
     if interval != MINUTE_MS {
-        eprintln!(
+        errln!(
             "warning: candles are {} apart, not 1 minute; gridsweep's engine expects 1-minute candles",
             interval_label(interval)
         );
     }
     if !imported.gaps.is_empty() {
-        eprintln!("warning: {}", imported.gaps);
+        errln!("warning: {}", imported.gaps);
     }
     let size = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
-    println!(
+    let mut w = super::stdout();
+    writeln!(
+        w,
         "imported {} candles ({}) of {} from {} file(s)",
         c.len(),
         interval_label(interval),
         imported.symbol.as_deref().unwrap_or("unknown symbol"),
         imported.files.len()
-    );
-    println!("  first        {} UTC", format_iso(first));
-    println!("  last         {} UTC", format_iso(last));
-    println!("  gaps         {}", imported.gaps);
-    println!("  fingerprint  {}", c.fingerprint());
-    println!("  wrote        {} ({size} bytes)", args.out.display());
+    )?;
+    writeln!(w, "  first        {} UTC", format_iso(first))?;
+    writeln!(w, "  last         {} UTC", format_iso(last))?;
+    writeln!(w, "  gaps         {}", imported.gaps)?;
+    writeln!(w, "  fingerprint  {}", c.fingerprint())?;
+    writeln!(w, "  wrote        {} ({size} bytes)", args.out.display())?;
     Ok(0)
-}
-
-/// True when `a` and `b` name the same existing file.
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
 }

@@ -1,20 +1,31 @@
 //! `gridsweep sweep` and `gridsweep merge`: arguments, human and JSON output, exit codes
 //! (0 every run ok, 1 some runs failed, 2 fatal error — returned as `Err` to `main`).
 
+use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::json;
 
+use crate::config::backtest::TierChoice;
+use crate::output::guard::{self, Input, Kind, Output};
+use crate::sweep::exec::MAX_BLOCK_RUNS;
 use crate::sweep::merge::merge;
 use crate::sweep::report::{RankBy, Report};
+use crate::sweep::resume::parts_dir_of;
+use crate::sweep::shard::{block_count, block_runs_range};
 use crate::sweep::spec::{fmt_count, DEFAULT_MAX_RUNS};
 use crate::sweep::{execute, ExecOptions, Shard, SizeLimit, SweepSetup, SweepSpec};
 use crate::time::format_iso;
 
 /// Arguments of `gridsweep sweep`.
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Progress: a bar on a terminal; when stderr is a file or a pipe (Slurm, \
+    Kubernetes), a `progress:` line every 10 s (GRIDSWEEP_PROGRESS_SECS sets the interval).\n\
+    Interrupts: Ctrl-C prints how many runs are saved and the command that resumes (exit \
+    130); finished blocks survive any kill, and running the same command again resumes.")]
 pub struct SweepArgs {
     /// Sweep file (see sweeps/example.toml).
     #[arg(value_name = "SWEEP.toml")]
@@ -22,7 +33,8 @@ pub struct SweepArgs {
     /// Result file [default: results/NAME.parquet, or results/NAME.shard-K-of-N.parquet].
     #[arg(long, short = 'o', value_name = "FILE.parquet")]
     pub out: Option<PathBuf>,
-    /// Worker threads [default: one per core].
+    /// Worker threads [default: one per core]; more than 4 per core are capped at that, with
+    /// a warning (they only add overhead).
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
     /// Run only slice K of N (1-based) for a job array; join the parts with `gridsweep merge`.
@@ -32,11 +44,13 @@ pub struct SweepArgs {
     #[command(flatten)]
     pub report: ReportArgs,
     /// Run sweeps above the size guard (1,000,000 runs) and overwrite a result file that
-    /// holds other results.
+    /// holds other results, or a file of another kind (an input is never overwritten).
     #[arg(long)]
     pub force: bool,
-    /// Runs per block: the unit of durability on interrupt, of row groups and of shards.
-    /// Resume and merge need the same value.
+    /// Runs per block: the unit of durability, of row groups and of shards. An interrupt
+    /// (Ctrl-C, a kill, a lost node) keeps every finished block and loses at most the blocks
+    /// in flight, about 2 × threads (at least 4) blocks of N runs; running the same command again
+    /// resumes. Resume and merge need the same value.
     #[arg(long, value_name = "N", default_value_t = crate::sweep::DEFAULT_BLOCK_RUNS)]
     pub block_runs: u64,
 }
@@ -68,7 +82,7 @@ pub struct MergeArgs {
     /// Ranking and output format of the summary.
     #[command(flatten)]
     pub report: ReportArgs,
-    /// Overwrite an existing output file.
+    /// Overwrite an existing output file (never a part, nor a file the sweep read).
     #[arg(long)]
     pub force: bool,
 }
@@ -86,6 +100,7 @@ pub fn peak_rss_kib() -> Option<u64> {
 /// Fatal problems (bad sweep file, unreadable data or tiers, unresumable partial results,
 /// I/O): `main` prints them and exits 2.
 pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
+    check_counts(&args.report, Some(args.block_runs))?;
     let limit = SizeLimit { max_runs: DEFAULT_MAX_RUNS, force: args.force };
     let spec = SweepSpec::load(&args.file, limit)?;
     let shard = args.shard.unwrap_or(Shard::WHOLE);
@@ -97,13 +112,15 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
         };
         PathBuf::from("results").join(name)
     });
+    check_sweep_output(&args, &spec, &out)?;
+    let threads = capped_threads(args.threads)?;
     let setup = SweepSetup::resolve(spec)?;
     let spec = &setup.spec;
     let window = setup.window();
     let sizes: Vec<String> =
         spec.space.axes().iter().map(|a| format!("{} {}", a.name, a.values.len())).collect();
     if !args.report.json {
-        eprintln!(
+        errln!(
             "sweep {}: {} runs ({}) over {} candles {} .. {}",
             spec.name,
             fmt_count(spec.space.len()),
@@ -112,7 +129,7 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
             format_iso(window.ts_ms[0]),
             format_iso(window.ts_ms[window.len() - 1]),
         );
-        eprintln!(
+        errln!(
             "{} tiers: {} (max leverage {}); output {}{}",
             spec.instrument.symbol,
             setup.tier_layer.as_str(),
@@ -122,7 +139,7 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
         );
     }
     if let Some((over, max)) = setup.leverage_over_max() {
-        eprintln!(
+        errln!(
             "warning: leverage {} above the tier table's maximum {max} for {}; those runs \
              will fail with an error row",
             over.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", "),
@@ -131,7 +148,7 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
     }
     let opts = ExecOptions {
         out,
-        threads: args.threads,
+        threads,
         shard,
         block_runs: args.block_runs,
         rank: args.report.rank_by,
@@ -139,6 +156,8 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
         progress: !args.report.json,
         force: args.force,
     };
+    let total = spec.space.len();
+    on_interrupt(Interrupted { out: opts.out.clone(), total, shard, block_runs: args.block_runs });
     let s = execute(&setup, &opts).with_context(|| format!("sweep {} failed", spec.name))?;
     let r = &s.report;
     if args.report.json {
@@ -168,10 +187,10 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
             "rank_by": { "metric": r.rank.metric, "direction": r.rank.direction() },
             "top": r.top_json(&s.axes),
         });
-        writeln!(std::io::stdout().lock(), "{doc}")?;
+        writeln!(super::stdout(), "{doc}")?;
     } else {
         if s.already_complete {
-            eprintln!(
+            errln!(
                 "nothing to compute: {} already holds all {} runs of this sweep{}",
                 s.out.display(),
                 fmt_count(r.rows),
@@ -184,7 +203,7 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
             } else {
                 String::new()
             };
-            eprintln!(
+            errln!(
                 "done in {:.1} s on {} threads ({rate:.1} runs/s): {} runs computed{kept}; wrote {}",
                 s.elapsed_s,
                 s.threads,
@@ -197,11 +216,163 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
     Ok(i32::from(r.failed > 0))
 }
 
+/// `--top` and `--block-runs`, checked before anything is loaded.
+fn check_counts(report: &ReportArgs, block_runs: Option<u64>) -> anyhow::Result<()> {
+    if report.top == 0 {
+        anyhow::bail!("--top must be at least 1 (the number of rows in the top table)");
+    }
+    if let Some(b) = block_runs {
+        if !(1..=MAX_BLOCK_RUNS).contains(&b) {
+            anyhow::bail!(
+                "--block-runs must be between 1 and {} (was {b}); the default is {}",
+                fmt_count(MAX_BLOCK_RUNS),
+                crate::sweep::DEFAULT_BLOCK_RUNS
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The output rules (see [`guard`]) for the sweep's result file, checked before any data is
+/// loaded or any run computed.
+fn check_sweep_output(args: &SweepArgs, spec: &SweepSpec, out: &Path) -> anyhow::Result<()> {
+    let mut inputs = vec![Input { role: "the sweep file", path: &args.file }];
+    inputs.extend(spec.candles.iter().map(|p| Input { role: "a candle file", path: p }));
+    match &spec.tiers {
+        TierChoice::Builtin | TierChoice::Origin => {}
+        TierChoice::Cache(p) => inputs.push(Input { role: "the tier cache", path: p }),
+        TierChoice::File(p) => inputs.push(Input { role: "the tier file", path: p }),
+    }
+    let output = Output { flag: "--out", path: out, kind: Kind::SweepResult };
+    guard::check(&inputs, &[output], args.force)?;
+    Ok(())
+}
+
+/// Most worker threads per core: beyond this, threads only add scheduling and memory
+/// overhead (and a mistyped `--threads 100000` would not finish starting).
+pub const MAX_THREADS_PER_CORE: usize = 4;
+
+/// `--threads`, refused when 0 and capped at [`MAX_THREADS_PER_CORE`] × the cores with a
+/// warning.
+fn capped_threads(threads: Option<usize>) -> anyhow::Result<Option<usize>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let max = MAX_THREADS_PER_CORE * cores;
+    match threads {
+        Some(0) => anyhow::bail!("--threads must be at least 1 (leave it out for one per core)"),
+        Some(n) if n > max => {
+            errln!(
+                "warning: --threads {n} capped at {max} ({MAX_THREADS_PER_CORE} per core on \
+                 {cores} cores); more threads only add overhead"
+            );
+            Ok(Some(max))
+        }
+        other => Ok(other),
+    }
+}
+
+/// What the Ctrl-C handler needs to say what was saved.
+struct Interrupted {
+    out: PathBuf,
+    total: u64,
+    shard: Shard,
+    block_runs: u64,
+}
+
+impl Interrupted {
+    /// Runs (and runs of this shard) held by finished block files in the parts directory.
+    fn saved_runs(&self) -> (u64, u64) {
+        let b_runs = self.block_runs.max(1);
+        let blocks = self.shard.blocks(block_count(self.total, b_runs));
+        let shard_runs =
+            (blocks.end * b_runs).min(self.total) - (blocks.start * b_runs).min(self.total);
+        let Ok(entries) = std::fs::read_dir(parts_dir_of(&self.out)) else {
+            return (0, shard_runs);
+        };
+        let saved = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.strip_prefix("block-")?.strip_suffix(".parquet")?.parse::<u64>().ok()
+            })
+            .filter(|b| blocks.contains(b))
+            .map(|b| {
+                let r = block_runs_range(b, b_runs, self.total);
+                r.end - r.start
+            })
+            .sum();
+        (saved, shard_runs)
+    }
+}
+
+/// The command line as typed, quoted for a POSIX shell.
+fn command_line(args: impl IntoIterator<Item = OsString>) -> String {
+    let quote = |a: OsString| {
+        let a = a.to_string_lossy().into_owned();
+        let plain = !a.is_empty()
+            && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,+@%".contains(c));
+        if plain {
+            a
+        } else {
+            format!("'{}'", a.replace('\'', "'\\''"))
+        }
+    };
+    args.into_iter().map(quote).collect::<Vec<_>>().join(" ")
+}
+
+/// On Ctrl-C (SIGINT): lets the writer finish the block it is storing, says how
+/// many runs are saved and the command that resumes, and exits with 130.
+fn on_interrupt(state: Interrupted) {
+    let handler = move || {
+        // Let the writer store what it holds: wait until no block file has appeared for
+        // 100 ms (at most 0.5 s).
+        let started = Instant::now();
+        let (mut saved, shard_runs) = state.saved_runs();
+        let mut stable_since = Instant::now();
+        while started.elapsed() < Duration::from_millis(500)
+            && stable_since.elapsed() < Duration::from_millis(100)
+        {
+            std::thread::sleep(Duration::from_millis(25));
+            let now = state.saved_runs().0;
+            if now != saved {
+                saved = now;
+                stable_since = Instant::now();
+            }
+        }
+        if state.out.is_file() && !parts_dir_of(&state.out).exists() {
+            errln!(
+                "\ninterrupted after the result file was written: {} is complete",
+                state.out.display()
+            );
+            std::process::exit(130);
+        }
+        let shard = if state.shard.is_whole() {
+            String::new()
+        } else {
+            format!(" of shard {}", state.shard)
+        };
+        errln!(
+            "\ninterrupted: {} of {} runs{shard} are saved in {} (the blocks in flight are \
+             lost).\nTo resume, run the same command again from the same directory:\n  {}",
+            fmt_count(saved),
+            fmt_count(shard_runs),
+            parts_dir_of(&state.out).display(),
+            command_line(std::env::args_os())
+        );
+        std::process::exit(130);
+    };
+    if let Err(e) = ctrlc::set_handler(handler) {
+        log::warn!(
+            "cannot catch Ctrl-C ({e}); an interrupted sweep still resumes from its saved blocks"
+        );
+    }
+}
+
 /// Runs `gridsweep merge`; returns 0 when every merged run succeeded, 1 when some failed.
 ///
 /// # Errors
 /// Parts that cannot be merged (the message says why and how to fix it) or I/O errors.
 pub fn run_merge(args: MergeArgs) -> anyhow::Result<i32> {
+    check_counts(&args.report, None)?;
     let m = merge(&args.parts, &args.out, args.report.rank_by, args.report.top, args.force)?;
     let axes: Vec<&str> = m.axes.iter().map(String::as_str).collect();
     let r = &m.report;
@@ -218,9 +389,9 @@ pub fn run_merge(args: MergeArgs) -> anyhow::Result<i32> {
             "rank_by": { "metric": r.rank.metric, "direction": r.rank.direction() },
             "top": r.top_json(&axes),
         });
-        writeln!(std::io::stdout().lock(), "{doc}")?;
+        writeln!(super::stdout(), "{doc}")?;
     } else {
-        eprintln!(
+        errln!(
             "merged {} shards of sweep {} ({} runs) into {}",
             m.parts,
             m.name,
@@ -239,19 +410,33 @@ fn errors_json(r: &Report) -> serde_json::Value {
 /// Counts on stderr, the top table on stdout (a closed pipe surfaces as an I/O error, which
 /// `main` treats as success).
 fn print_report(r: &Report, axes: &[&str]) -> std::io::Result<()> {
-    eprintln!(
+    errln!(
         "{} ok, {} failed, {} liquidated",
         fmt_count(r.ok),
         fmt_count(r.failed),
         fmt_count(r.liquidated)
     );
     for (id, e) in &r.first_errors {
-        eprintln!("  run {id} failed: {e}");
+        errln!("  run {id} failed: {e}");
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = super::stdout();
     if r.top.is_empty() {
         return writeln!(out, "no run has a value for {}", r.rank.metric);
     }
     writeln!(out, "top {} by {} ({}):", r.top.len(), r.rank.metric, r.rank.direction())?;
     write!(out, "{}", r.table(axes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_quotes_only_what_a_shell_would_split_or_expand() {
+        let args = ["gridsweep", "sweep", "my sweep.toml", "-o", "it's.parquet", "--shard", "2/8"];
+        assert_eq!(
+            command_line(args.map(OsString::from)),
+            "gridsweep sweep 'my sweep.toml' -o 'it'\\''s.parquet' --shard 2/8"
+        );
+    }
 }

@@ -5,6 +5,7 @@
 //! provider's messages go to stderr (once: through the `log` logger when it shows them,
 //! else printed here).
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -175,7 +176,8 @@ fn client(
 fn print_notes(notes: &[Note]) {
     for n in notes {
         if n.level <= log::Level::Info && !log::log_enabled!(target: "gridsweep::tiers", n.level) {
-            eprintln!("{}: {}", n.level.as_str().to_ascii_lowercase(), n.message);
+            let text = super::cli_wording(&n.message).into_owned();
+            errln!("{}: {text}", n.level.as_str().to_ascii_lowercase());
         }
     }
 }
@@ -202,11 +204,13 @@ fn show(
         if let Some(at) = &cached_at {
             v["cached_at"] = at.as_str().into();
         }
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        writeln!(super::stdout(), "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
         let at = cached_at.map(|a| format!(", cached_at {a}")).unwrap_or_default();
-        println!("{symbol}: {} tiers from {layer}{at}", table.tiers().len());
-        print!("{}", render(&table));
+        let mut w = super::stdout();
+        writeln!(w, "{symbol}: {} tiers from {layer}{at}", table.tiers().len())?;
+        write!(w, "{}", render(&table))?;
+        w.flush()?;
     }
     Ok(0)
 }
@@ -257,7 +261,7 @@ fn refresh(
             Ok(tiers) => ok.push((symbol, tiers)),
             Err(e) => {
                 failed += 1;
-                eprintln!("error: {symbol}: {e}");
+                errln!("error: {symbol}: {e}");
             }
         }
     }
@@ -265,11 +269,12 @@ fn refresh(
         let outcome =
             file.update(&ok).with_context(|| format!("cannot write {}", file.path().display()))?;
         print_notes(&outcome.notes);
+        let mut w = super::stdout();
         for (symbol, tiers) in &ok {
             let state = if outcome.unchanged.contains(symbol) { "unchanged" } else { "written" };
-            println!("{symbol}: {} tiers ({state})", tiers.len());
+            writeln!(w, "{symbol}: {} tiers ({state})", tiers.len())?;
         }
-        println!("cache: {}", file.path().display());
+        writeln!(w, "cache: {}", file.path().display())?;
     }
     Ok(if failed > 0 { 1 } else { 0 })
 }
@@ -291,22 +296,25 @@ fn diff(
     }
     let builtin = crate::tiers::snapshot::default_tiers(symbol).0;
     let lines = diff_lines(builtin.tiers(), r.table.tiers());
+    let mut w = super::stdout();
     if lines.is_empty() {
-        println!(
+        writeln!(
+            w,
             "{symbol}: {} ({} tiers) matches the built-in table",
             r.layer,
             r.table.tiers().len()
-        );
+        )?;
         return Ok(0);
     }
-    println!(
+    writeln!(
+        w,
         "{symbol}: {} ({} tiers) differs from the built-in table ({} tiers):",
         r.layer,
         r.table.tiers().len(),
         builtin.tiers().len()
-    );
+    )?;
     for l in lines {
-        println!("{l}");
+        writeln!(w, "{l}")?;
     }
     Ok(1)
 }

@@ -15,6 +15,8 @@ use parquet::file::properties::WriterProperties;
 use crate::engine::FillRecord;
 use crate::time::format_iso;
 
+pub mod guard;
+
 /// Why an output file could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
@@ -56,6 +58,14 @@ fn format_of(path: &Path) -> Result<Format, OutputError> {
     }
 }
 
+/// Checks that `path` names a format the trade and equity writers know (`.csv`, `.parquet`).
+///
+/// # Errors
+/// [`OutputError::Format`] naming the path.
+pub fn check_format(path: &Path) -> Result<(), OutputError> {
+    format_of(path).map(|_| ())
+}
+
 /// Runs `write` on a temp file beside `path`, syncs it, renames it into place and syncs the
 /// directory (a crash leaves the old file or the whole new one).
 fn write_atomic(
@@ -66,9 +76,8 @@ fn write_atomic(
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp-{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
+    crate::durable::remove_stale_temps(path);
+    let tmp = crate::durable::temp_beside(path);
     let file = File::create(&tmp).map_err(io)?;
     let res = write(&file)
         .and_then(|()| file.sync_all().map_err(io))
@@ -144,7 +153,7 @@ pub fn write_trades(
         Format::Csv => write_atomic(path, |f| {
             let io = |source| OutputError::Io { path: path.to_path_buf(), source };
             let mut w = BufWriter::new(f);
-            writeln!(w, "ts,side,direction,price,qty,realized_pnl,commission,kind").map_err(io)?;
+            writeln!(w, "{}", guard::TRADES_CSV_HEADER).map_err(io)?;
             for t in fills {
                 writeln!(
                     w,
@@ -223,7 +232,7 @@ pub fn write_equity(
         Format::Csv => write_atomic(path, |f| {
             let io = |source| OutputError::Io { path: path.to_path_buf(), source };
             let mut w = BufWriter::new(f);
-            writeln!(w, "ts,equity").map_err(io)?;
+            writeln!(w, "{}", guard::EQUITY_CSV_HEADER).map_err(io)?;
             for (ts, e) in points {
                 writeln!(w, "{},{}", format_iso(*ts), csv_num(*e)).map_err(io)?;
             }

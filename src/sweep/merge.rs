@@ -8,8 +8,11 @@ use super::report::{RankBy, Report};
 use super::results::RUN_ID;
 use super::setup::Identity;
 use super::shard::{block_count, Shard};
+use super::spec::sha256_hex;
 use super::writer::{open_results, read_kv, Assembler};
 use super::{SweepError, ROW_GROUP_BLOCKS};
+use crate::config::backtest::{parse_paths, parse_tiers, TierChoice};
+use crate::output::guard::{self, Input, Kind, Output};
 use arrow_array::cast::AsArray;
 use arrow_array::types::UInt64Type;
 
@@ -52,14 +55,13 @@ pub fn merge(
     if parts.is_empty() {
         return Err(SweepError::Merge("give the shard result files to merge".into()));
     }
+    let part_inputs: Vec<Input<'_>> =
+        parts.iter().map(|p| Input { role: "one of the parts", path: p }).collect();
+    let output = Output { flag: "--out", path: out, kind: Kind::SweepResult };
+    // Before reading anything: an --out that is a part or a directory fails at once.
+    guard::check(&part_inputs, &[output], true).map_err(|e| SweepError::Merge(e.to_string()))?;
     let mut found: Vec<Part> = Vec::with_capacity(parts.len());
     for p in parts {
-        if same_path(p, out) {
-            return Err(SweepError::Merge(format!(
-                "--out {} is also one of the parts; choose another output file",
-                out.display()
-            )));
-        }
         let kv = read_kv(p)?;
         let not_ours = || {
             SweepError::Merge(format!(
@@ -73,7 +75,7 @@ pub fn merge(
     }
     let first = &found[0];
     for p in &found[1..] {
-        if let Some(reason) = p.ident.mismatch(&first.ident) {
+        if let Some(reason) = difference(&first.ident, &p.ident) {
             return Err(SweepError::Merge(format!(
                 "{} and {} are parts of different sweeps: {reason}; merge only the shards of \
                  one sweep run",
@@ -120,6 +122,15 @@ pub fn merge(
             if missing.len() == 1 { "its output" } else { "their outputs" },
         )));
     }
+    // The candle and tier files the sweep read are inputs too: `--force` must not replace
+    // them with the merged result.
+    let mut sweep_inputs = sweep_file_inputs(&ident.sweep_toml);
+    if holds_text(out, &ident.sweep_toml) {
+        sweep_inputs.push(("the sweep file of the merged sweep", out.to_path_buf()));
+    }
+    let mut inputs = part_inputs;
+    inputs.extend(sweep_inputs.iter().map(|(role, p)| Input { role, path: p }));
+    guard::check(&inputs, &[output], force).map_err(|e| SweepError::Merge(e.to_string()))?;
     if out.exists() && !force {
         return Err(SweepError::Merge(format!(
             "{} already exists; delete it, choose another --out, or pass --force to overwrite",
@@ -132,7 +143,10 @@ pub fn merge(
 
     let b_runs = ident.block_runs;
     let total = ident.total_runs;
-    let tmp = tmp_beside(out);
+    for stale in crate::durable::remove_stale_temps(out) {
+        log::info!("removed {}, left by a merge that was killed", stale.display());
+    }
+    let tmp = crate::durable::temp_beside(out);
     let mut asm = Assembler::create(
         &tmp,
         b_runs * ROW_GROUP_BLOCKS,
@@ -194,14 +208,66 @@ pub fn merge(
     })
 }
 
-fn tmp_beside(out: &Path) -> PathBuf {
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    out.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+/// The first difference between the identities of parts `a` and `b`, naming `a`'s value
+/// first.
+fn difference(a: &Identity, b: &Identity) -> Option<String> {
+    let short = |s: &str| s.chars().take(12).collect::<String>();
+    if a.sweep_sha256 != b.sweep_sha256 {
+        return Some(format!(
+            "their sweep files differ (sha256 {}… and {}…)",
+            short(&a.sweep_sha256),
+            short(&b.sweep_sha256)
+        ));
+    }
+    if a.data_fingerprint != b.data_fingerprint {
+        return Some(format!(
+            "they ran on different candle data (fingerprints {}… and {}…)",
+            short(&a.data_fingerprint),
+            short(&b.data_fingerprint)
+        ));
+    }
+    if a.tiers_json != b.tiers_json {
+        return Some(format!(
+            "they used different risk-limit tier tables (sha256 {}… and {}…; was the tier \
+             cache refreshed between shards?)",
+            short(&sha256_hex(a.tiers_json.as_bytes())),
+            short(&sha256_hex(b.tiers_json.as_bytes()))
+        ));
+    }
+    if a.version != b.version {
+        return Some(format!("they were written by gridsweep {} and {}", a.version, b.version));
+    }
+    if a.block_runs != b.block_runs {
+        return Some(format!("they use --block-runs {} and {}", a.block_runs, b.block_runs));
+    }
+    if a.total_runs != b.total_runs {
+        return Some(format!("they have {} and {} runs", a.total_runs, b.total_runs));
+    }
+    None
 }
 
-fn same_path(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a == b,
+/// True when `path` is a file whose whole text is `text` (the sweep file these parts were
+/// run from, which the parts do not name).
+fn holds_text(path: &Path, text: &str) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == text.len() as u64)
+        && std::fs::read(path).is_ok_and(|b| b == text.as_bytes())
+}
+
+/// The candle files and tier file named by a part's embedded sweep file (paths as written,
+/// which is how the sweep opened them), with their roles.
+fn sweep_file_inputs(sweep_toml: &str) -> Vec<(&'static str, PathBuf)> {
+    let Ok(table) = sweep_toml.parse::<toml::Table>() else { return Vec::new() };
+    let mut inputs: Vec<(&'static str, PathBuf)> = table
+        .get("candles")
+        .and_then(|v| parse_paths("candles", v).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| ("a candle file of the merged sweep", p))
+        .collect();
+    match table.get("tiers").and_then(|v| parse_tiers(v).ok()) {
+        Some(TierChoice::Cache(p)) => inputs.push(("the tier cache of the merged sweep", p)),
+        Some(TierChoice::File(p)) => inputs.push(("the tier file of the merged sweep", p)),
+        _ => {}
     }
+    inputs
 }
