@@ -50,7 +50,7 @@ fn backtest_on_sample_prints_summary_and_writes_outputs() {
     assert!(stdout.contains("final balance"));
     let trades = std::fs::read_to_string(d.join("trades.csv")).unwrap();
     let mut lines = trades.lines();
-    assert_eq!(lines.next(), Some("ts,side,direction,price,qty,realized_pnl,commission"));
+    assert_eq!(lines.next(), Some("ts,side,direction,price,qty,realized_pnl,commission,kind"));
     assert!(lines.count() > 10);
     assert!(std::fs::metadata(d.join("equity.parquet")).unwrap().len() > 1000);
 
@@ -78,8 +78,10 @@ fn backtest_on_sample_prints_summary_and_writes_outputs() {
     let rows = trades.lines().count() as u64 - 1;
     assert_eq!(v["total_trades"].as_u64().unwrap(), rows);
     let fees: f64 =
-        trades.lines().skip(1).map(|l| l.rsplit(',').next().unwrap().parse::<f64>().unwrap()).sum();
-    assert!((fees - v["total_commission"].as_f64().unwrap()).abs() < 1e-9);
+        trades.lines().skip(1).map(|l| l.rsplit(',').nth(1).unwrap().parse::<f64>().unwrap()).sum();
+    // CSV money is rounded to 10 decimals, so the sum agrees within the rows' rounding.
+    assert!((fees - v["total_commission"].as_f64().unwrap()).abs() < 1e-10 * rows as f64 + 1e-9);
+    assert!(trades.lines().skip(1).all(|l| l.ends_with(",grid") || l.ends_with(",wind_down")));
     // The same metrics when an equity curve is kept (every mark computed, no still
     // stretches) as without one.
     let out = bin()

@@ -127,11 +127,10 @@ fn closed_stdout_ends_every_printing_command_quietly_with_its_usual_status() {
     assert_quiet_end(&with_closed_stdout(cmd), 0, "tiers show");
     // A cached table that differs from the built-in one: `diff` keeps its exit status 1.
     std::fs::create_dir_all(d.join("conf")).unwrap();
-    std::fs::copy(
-        tiers_common::data(tiers_common::ORIGIN_CACHE),
-        d.join("conf/risk_limits_cache.json"),
-    )
-    .unwrap();
+    // (The real cache's BTCUSDT table is the shipped snapshot, so tier 1's MMR is changed.)
+    let text = std::fs::read_to_string(tiers_common::data(tiers_common::ORIGIN_CACHE)).unwrap();
+    let text = text.replacen("\"0.005\"", "\"0.006\"", 1);
+    std::fs::write(d.join("conf/risk_limits_cache.json"), text).unwrap();
     let mut cmd = bin();
     cmd.args(["tiers", "diff", "BTCUSDT"]).current_dir(&d);
     assert_quiet_end(&with_closed_stdout(cmd), 1, "tiers diff");

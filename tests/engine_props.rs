@@ -164,17 +164,23 @@ proptest! {
         struct Check { fills: Vec<FillRecord>, marks: Vec<(i64, f64)> }
         impl Recorder for Check {
             fn on_fill(&mut self, f: &FillRecord) { self.fills.push(*f); }
-            fn on_equity(&mut self, ts: i64, e: f64) { self.marks.push((ts, e)); }
+            fn on_equity(&mut self, ts: i64, e: f64) {
+                // The wind-down mark after the last tick replaces that tick's mark.
+                match self.marks.last_mut() {
+                    Some(last) if last.0 == ts => last.1 = e,
+                    _ => self.marks.push((ts, e)),
+                }
+            }
         }
         let mut rec = Check::default();
-        // Wind-down closes come after the last mark.
+        // Wind-down closes are in the last mark (it replaces the last tick's).
         let Ok(m) = Engine::new().run(candle_ticks(slice), &p, &ctx, &mut rec) else { return Ok(()) };
         // Replay fills into independent books; compare each mark with cash + unrealised.
         let prices: Vec<(i64, f64)> = candle_ticks(slice).map(|t| (t.ts_ms, t.price)).collect();
         let (mut cash, mut fi) = (p.account.initial_balance, 0usize);
         let mut book = [(0.0f64, 0.0f64); 2]; // (size, entry) long, short
         for (k, &(ts, eq)) in rec.marks.iter().enumerate() {
-            while fi < rec.fills.len() && rec.fills[fi].ts_ms <= ts && rec.fills[fi].kind != FillKind::WindDown {
+            while fi < rec.fills.len() && rec.fills[fi].ts_ms <= ts {
                 let f = rec.fills[fi];
                 let d = f.direction as usize;
                 cash += f.realized_pnl - f.commission;

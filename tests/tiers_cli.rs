@@ -175,7 +175,7 @@ fn diff_exit_codes() {
         "--fetch needs a URL"
     );
     // A cache equal to the built-in table (scale differences do not count): exit 0.
-    let builtin = gridsweep::tiers::builtin::builtin_tiers("BTCUSDT");
+    let builtin = gridsweep::tiers::snapshot::default_tiers("BTCUSDT").0;
     cache(&dir).save("BTCUSDT", builtin.tiers()).unwrap();
     assert_eq!(run_args(&with_cache(&dir, &["diff", "BTCUSDT"])).unwrap(), 0);
     // Fetched live tiers that differ: exit 1, and the cache is updated.
