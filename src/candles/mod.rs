@@ -1,15 +1,15 @@
 //! 1-minute OHLCV candles: column slices shared read-only by every run.
 //!
-//! [`Candles`] owns validated columns decoded once from Parquet ([`parquet_io`], through a
-//! memory map in the private `mmap` module, the crate's only `unsafe`); the engine borrows
-//! them as a [`CandleSlice`] ([`Candles::slice`], [`Candles::window`]). [`import`] turns
-//! Binance CSV dumps and Bybit kline JSON into that Parquet format; [`validate`] holds the
-//! row rules and gap reporting.
+//! [`Candles`] owns validated columns decoded once from Parquet ([`parquet_io`], with
+//! positional reads in the private `pread` module, which says why not a memory map: the crate
+//! has no `unsafe` code); the engine borrows them as a [`CandleSlice`] ([`Candles::slice`],
+//! [`Candles::window`]). [`import`] turns Binance CSV dumps and Bybit kline JSON into that
+//! Parquet format; [`validate`] holds the row rules and gap reporting.
 
 pub mod error;
 pub mod import;
-mod mmap;
 pub mod parquet_io;
+mod pread;
 pub mod store;
 pub mod validate;
 
