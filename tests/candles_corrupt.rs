@@ -1,7 +1,7 @@
 //! Issue 14, candle files that are not what they claim: footers whose row counts or byte
 //! ranges do not fit the file (item 1: a claim of 2^62 rows panicked, 2^40 aborted on an
 //! 8.8 TB allocation), truncated files, files of another kind given as candles (CSV, JSON,
-//! a Binance zip), and relative paths not found.
+//! a Binance zip), relative paths not found, and the gap summary of a candle window.
 
 use std::path::{Path, PathBuf};
 
@@ -247,7 +247,25 @@ fn test_missing_relative_path_names_the_directory() {
 }
 
 #[test]
-fn test_cli_backtest_reports_bad_candles() {
+fn test_window_gaps_name_the_count_and_the_largest() {
+    // Minutes 0, 1, 2, 10, 11, 1000: gaps of 7 (minutes 3..=9) and 988 (12..=999) candles.
+    let c = Candles::try_new(cols(0, &[0, 1, 2, 10, 11, 1000]), None, Path::new("g")).unwrap();
+    let g = c.slice().gaps();
+    assert_eq!((g.gaps, g.missing), (2, 995));
+    assert_eq!(
+        g.warning().unwrap(),
+        "995 candle(s) of 1m missing in 2 gap(s), the largest 988 missing after \
+         1970-01-01T00:11:00 (next 1970-01-01T16:40:00); fix the data or choose a window \
+         without gaps"
+    );
+    // Only the window's own gaps count.
+    let w = c.window(Some(10 * 60_000), None).gaps();
+    assert_eq!((w.gaps, w.missing), (1, 988));
+    assert!(c.window(None, Some(3 * 60_000)).gaps().warning().is_none());
+}
+
+#[test]
+fn test_cli_backtest_reports_bad_candles_and_gaps() {
     let d = tmpdir("cli").canonicalize().unwrap();
     let cfg = d.join("bt.toml");
     std::fs::write(
@@ -288,7 +306,48 @@ fn test_cli_backtest_reports_bad_candles() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains(&format!("looked for in {}", d.join("sub").display())), "{err}");
 
+    // Gaps inside the window: a warning with the count and the largest gap, and the run goes on.
+    let gappy = d.join("gappy.parquet");
+    let c = Candles::try_new(cols(0, &[0, 1, 2, 10, 11, 1000]), None, &gappy).unwrap();
+    write_parquet(&gappy, &c, &WriteMeta::default()).unwrap();
+    let (code, err) = run(&gappy);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains(
+            "warning: 995 candle(s) of 1m missing in 2 gap(s), the largest 988 missing after \
+             1970-01-01T00:11:00 (next 1970-01-01T16:40:00)"
+        ),
+        "{err}"
+    );
     let (code, err) = run(&good);
     assert_eq!(code, Some(0), "{err}");
     assert!(!err.contains("warning"), "{err}");
+
+    // `gridsweep sweep` warns the same way, for its own window (from minute 10: one gap).
+    let spec = d.join("gaps.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "name = \"gaps\"\nsymbol = \"LTCUSDT\"\ncandles = {:?}\nstart = \"1970-01-01T00:10\"\n\
+             tiers = \"builtin\"\n[params]\ngrid_count = 10\ngrid_step = 0.4\namount = \"x0.005\"\n\
+             [axes]\nleverage = [5, 10]\n",
+            gappy.display().to_string()
+        ),
+    )
+    .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_gridsweep"))
+        .args(["sweep", "--out"])
+        .arg(d.join("gaps.parquet"))
+        .arg(&spec)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(
+            "warning: 988 candle(s) of 1m missing in 1 gap(s), the largest 988 missing after \
+             1970-01-01T00:11:00 (next 1970-01-01T16:40:00)"
+        ),
+        "{err}"
+    );
 }
