@@ -83,7 +83,7 @@ fn test_footer_row_claims_beyond_the_file_are_refused() {
     assert_corrupt(&p, "row group 0 claims 4 rows, but column `ts_ms` holds 3 values");
     let p = d.join("r2.parquet");
     patch_footer(&good, &p, with_rows(2));
-    assert_corrupt(&p, "row group 0 claims 2 rows, but column `ts_ms` holds 3 or more values");
+    assert_corrupt(&p, "row group 0 claims 2 rows, but column `ts_ms` holds 3 values");
     let p = d.join("neg.parquet");
     patch_footer(&good, &p, with_rows(-1));
     assert_corrupt(&p, "row group 0 claims -1 rows");
@@ -144,7 +144,63 @@ fn test_compressed_and_dictionary_files_with_false_row_claims_are_refused() {
     assert_corrupt(&p, "row group 0 claims 1099511627776 rows, but column `ts_ms` holds 3");
     let p = d.join("foreign2.parquet");
     patch_footer(&f, &p, with_rows(2));
-    assert_corrupt(&p, "row group 0 claims 2 rows, but column `ts_ms` holds 3 or more values");
+    assert_corrupt(&p, "row group 0 claims 2 rows, but column `ts_ms` holds 3 values");
+}
+
+#[test]
+fn test_page_header_claiming_more_than_its_values_need_is_refused() {
+    // Parquet's reader reserves, and for snappy zero-fills, what a page header claims
+    // uncompressed (up to 2 GiB from a page of a few bytes): a claim beyond 16 bytes per value
+    // plus 1 KiB is refused before decoding.
+    let d = tmpdir("pages");
+    let p = d.join("snappy.parquet");
+    let n = 10_000;
+    let c = cols(0, &(0..n).collect::<Vec<i64>>());
+    let schema = std::sync::Arc::new(gridsweep::candles::parquet_io::schema().as_ref().clone());
+    let f64s = |v: &[f64]| -> arrow_array::ArrayRef {
+        std::sync::Arc::new(arrow_array::Float64Array::from(v.to_vec()))
+    };
+    let batch = arrow_array::RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            std::sync::Arc::new(arrow_array::Int64Array::from(c.ts_ms.clone())),
+            f64s(&c.open),
+            f64s(&c.high),
+            f64s(&c.low),
+            f64s(&c.close),
+            f64s(&c.volume),
+        ],
+    )
+    .unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .set_dictionary_enabled(false)
+        .build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&p).unwrap(),
+        schema,
+        Some(props),
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    assert_eq!(read_parquet(&p).unwrap().len(), n as usize);
+    // The `ts_ms` page header at byte 4: field 1 (type, 0x15 0x00), then field 2, the
+    // uncompressed size: 80,000 bytes of PLAIN values, a 3-byte zigzag varint (160,000).
+    let mut bytes = std::fs::read(&p).unwrap();
+    assert_eq!(&bytes[4..7], &[0x15, 0x00, 0x15]);
+    let varint: Vec<u8> = bytes[7..10].to_vec();
+    let z = varint.iter().rev().fold(0u64, |a, &b| (a << 7) | u64::from(b & 0x7f));
+    assert_eq!((z / 2, varint[2] & 0x80), (80_000, 0), "{varint:x?}");
+    // The largest even 3-byte varint: 2^21 - 2, i.e. 1,048,575 bytes claimed.
+    bytes[7..10].copy_from_slice(&[0xfe, 0xff, 0x7f]);
+    let bomb = d.join("claim.parquet");
+    std::fs::write(&bomb, bytes).unwrap();
+    assert_corrupt(
+        &bomb,
+        "column `ts_ms` of row group 0 has a page at byte 4 claiming 1048575 bytes \
+         uncompressed for 10000 values",
+    );
 }
 
 #[test]

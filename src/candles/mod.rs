@@ -9,6 +9,7 @@
 
 pub mod error;
 pub mod import;
+mod pages;
 pub mod parquet_io;
 mod pread;
 pub mod store;

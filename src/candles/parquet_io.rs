@@ -34,6 +34,7 @@ use parquet::file::serialized_reader::SerializedFileReader;
 use rayon::prelude::*;
 
 use super::error::{CandleError, Loc, Problem};
+use super::pages::{self, ChunkProblem};
 use super::pread::PreadFile;
 use super::store::{Candles, Columns};
 
@@ -289,13 +290,13 @@ const BATCH_ROWS: usize = 1 << 16;
 /// row counts and byte ranges against the file size ([`check_footer`]), then decodes the six
 /// columns in parallel (one rayon task per column, every row group in order) with Parquet's
 /// page and typed column readers, then validates.
-fn decode<R: ChunkReader + 'static>(
+fn decode<R: ChunkReader + Clone + 'static>(
     reader: R,
     file_len: u64,
     path: &Path,
 ) -> Result<Candles, CandleError> {
     let pq = |source| CandleError::Parquet { path: path.to_path_buf(), source };
-    let file = SerializedFileReader::new(reader).map_err(pq)?;
+    let file = SerializedFileReader::new(reader.clone()).map_err(pq)?;
     let file_meta = file.metadata().file_metadata();
     let arrow = parquet_to_arrow_schema(file_meta.schema_descr(), file_meta.key_value_metadata())
         .map_err(pq)?;
@@ -320,7 +321,7 @@ fn decode<R: ChunkReader + 'static>(
             .position(|c| c.path().parts() == [*column])
             .ok_or_else(|| CandleError::MissingColumn { path: path.to_path_buf(), column })?;
     }
-    let rows = check_footer(file.metadata(), &leaves, file_len, path)?;
+    let rows = check_footer(&reader, file.metadata(), &leaves, file_len, path)?;
     let symbol = file_meta
         .key_value_metadata()
         .and_then(|kv| kv.iter().find(|k| k.key == META_SYMBOL).and_then(|k| k.value.clone()));
@@ -345,14 +346,18 @@ fn decode<R: ChunkReader + 'static>(
 /// Checks what the footer claims against itself and the file's real size, before anything is
 /// allocated from it: the row count is not negative and equals the row groups' sum, each of
 /// the six column chunks lies inside the file, and an uncompressed PLAIN required chunk
-/// (gridsweep's own format) has its 8 bytes per claimed row. Returns each row group's rows.
+/// (gridsweep's own format) has its 8 bytes per claimed row; then each chunk's page headers
+/// must add up to the claimed rows and claim no more uncompressed bytes than their values
+/// can need ([`pages::check_chunk`]). Returns each row group's rows.
 ///
 /// A chunk that is compressed or otherwise encoded has no fixed minimum size per row; for it
-/// the decoder holds the claim against the values actually decoded (see [`read_column`]).
+/// the decoder also holds the claim against the values actually decoded (see
+/// [`read_column`]).
 ///
 /// # Errors
 /// [`CandleError::Corrupt`] saying which claim does not add up.
-fn check_footer(
+fn check_footer<R: ChunkReader>(
+    reader: &R,
     meta: &ParquetMetaData,
     leaves: &[usize; 6],
     file_len: u64,
@@ -390,6 +395,17 @@ fn check_footer(
                     size / 8
                 )));
             }
+            pages::check_chunk(reader, start as u64, size as u64, n as u64).map_err(|e| {
+                corrupt(match e {
+                    ChunkProblem::Values(v) => format!(
+                        "row group {g} claims {n} rows, but column `{column}` holds {v} values \
+                         in its page headers"
+                    ),
+                    ChunkProblem::Page(what) => {
+                        format!("column `{column}` of row group {g} {what}")
+                    }
+                })
+            })?;
         }
         rows.push(n_usize);
     }
