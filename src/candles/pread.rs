@@ -13,7 +13,9 @@
 //! signal cannot happen at all. Nothing else changes: the map lived only during decode (the
 //! decoder always copied the columns into owned `Vec`s), so every run still shares the one
 //! decoded, read-only copy (`Arc<Candles>`); the price is one copy of each page out of the
-//! page cache, and the crate now has no `unsafe` code.
+//! page cache (a year of candles, 25 MB: 1.6 ms mapped, 2.1 to 2.4 ms read, page-header scan
+//! included, by `cargo bench --bench candles -- --quick` on a quiet 2-core machine), and the
+//! crate now has no `unsafe` code.
 //!
 //! **A file changed underneath.** Truncation mid-decode gives a short read; a rewrite in place
 //! may give garbage that fails to decode or validate, or, rarely, values that pass. So the
