@@ -252,7 +252,7 @@ fn test_foreign_file_accepted_and_checked() {
     std::fs::write(&zero, b"").unwrap();
     assert!(matches!(read_parquet(&zero).unwrap_err(), CandleError::Parquet { .. }));
     let e = read_parquet(&d.join("absent.parquet")).unwrap_err();
-    assert!(matches!(e, CandleError::Io { .. }));
+    assert!(matches!(e, CandleError::NotFound { .. }));
 }
 
 #[test]

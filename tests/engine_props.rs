@@ -5,8 +5,7 @@ use gridsweep::candles::CandleSlice;
 use gridsweep::decimal::Dec;
 use gridsweep::engine::grid::{Grid, LevelSide};
 use gridsweep::engine::{
-    candle_ticks, Amount, Engine, FillKind, FillRecord, Model, Recorder, RunContext, RunParams,
-    WindDown,
+    candle_ticks, Amount, Engine, FillRecord, Model, Recorder, RunContext, RunParams, WindDown,
 };
 use gridsweep::instrument::Instrument;
 use gridsweep::tiers::builtin::builtin_tiers;

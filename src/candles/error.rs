@@ -127,6 +127,38 @@ pub enum CandleError {
         #[source]
         source: std::io::Error,
     },
+    /// The file does not exist.
+    #[error("{}: no such file{}", path.display(), looked_in.as_ref().map(|d| format!(" (a relative path: looked for in {})", d.display())).unwrap_or_default())]
+    NotFound {
+        /// The path as given.
+        path: PathBuf,
+        /// For a relative path, the absolute directory it was looked up in.
+        looked_in: Option<PathBuf>,
+    },
+    /// The file is of another kind (CSV, JSON, zip), not Parquet.
+    #[error("{}: this is {what}, not a Parquet candle file; {fix}", path.display())]
+    NotParquet {
+        /// The file.
+        path: PathBuf,
+        /// What it looks like, e.g. `a CSV file`.
+        what: &'static str,
+        /// How to get a candle file from it.
+        fix: String,
+    },
+    /// The file's footer or pages contradict its size or each other.
+    #[error("{}: corrupt or truncated Parquet file: {detail}; re-create it (e.g. with `gridsweep import`) or copy it again", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What does not add up.
+        detail: String,
+    },
+    /// The file was truncated or rewritten while it was being read.
+    #[error("{}: the file changed while it was being read (size or modification time differ from when it was opened); wait until whatever writes it has finished, then run again (to replace a candle file safely, write a new file and rename it over the old one)", path.display())]
+    Changed {
+        /// The file.
+        path: PathBuf,
+    },
     /// The Parquet library rejected the file.
     #[error("{}: not a readable Parquet candle file: {source}", path.display())]
     Parquet {

@@ -1,20 +1,23 @@
 //! 1-minute OHLCV candles: column slices shared read-only by every run.
 //!
-//! [`Candles`] owns validated columns decoded once from Parquet ([`parquet_io`], through a
-//! memory map in the private `mmap` module, the crate's only `unsafe`); the engine borrows
-//! them as a [`CandleSlice`] ([`Candles::slice`], [`Candles::window`]). [`import`] turns
-//! Binance CSV dumps and Bybit kline JSON into that Parquet format; [`validate`] holds the
-//! row rules and gap reporting.
+//! [`Candles`] owns validated columns decoded once from Parquet ([`parquet_io`], with
+//! positional reads in the private `pread` module, which says why not a memory map: the crate
+//! has no `unsafe` code); the engine borrows them as a [`CandleSlice`] ([`Candles::slice`],
+//! [`Candles::window`]). [`import`] turns Binance CSV dumps and Bybit kline JSON into that
+//! Parquet format; [`validate`] holds the row rules and gap reporting
+//! ([`CandleSlice::gaps`]: what a run's window is missing, for the caller to warn about).
 
 pub mod error;
 pub mod import;
-mod mmap;
+mod pages;
 pub mod parquet_io;
+mod pread;
 pub mod store;
 pub mod validate;
 
 pub use error::{CandleError, Loc, Problem};
 pub use store::{open, Candles, Columns};
+pub use validate::GapReport;
 
 /// Borrowed struct-of-arrays view of candles, all columns the same length, `ts_ms` strictly
 /// increasing (open time, UTC epoch milliseconds).
@@ -41,5 +44,11 @@ impl CandleSlice<'_> {
     /// True when there are no candles.
     pub fn is_empty(&self) -> bool {
         self.ts_ms.is_empty()
+    }
+
+    /// Missing candles inside this slice, judged against its smallest step (see
+    /// [`validate::find_gaps`]); [`GapReport::warning`] is the text to show the user.
+    pub fn gaps(&self) -> GapReport {
+        validate::find_gaps(self.ts_ms, validate::infer_interval(self.ts_ms))
     }
 }

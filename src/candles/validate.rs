@@ -93,12 +93,28 @@ pub struct GapReport {
     pub missing: u64,
     /// The first [`GAPS_LISTED`] gaps.
     pub first: Vec<Gap>,
+    /// The gap with the most candles missing (the earliest of equals), if any.
+    pub largest: Option<Gap>,
 }
 
 impl GapReport {
     /// True when no candle is missing.
     pub fn is_empty(&self) -> bool {
         self.gaps == 0
+    }
+
+    /// The one-line warning for a caller to print (after `warning: `) when candles are
+    /// missing: how many, in how many gaps, and the largest gap with its timestamps; `None`
+    /// when nothing is missing.
+    pub fn warning(&self) -> Option<String> {
+        let largest = self.largest?;
+        Some(format!(
+            "{} candle(s) of {} missing in {} gap(s), the largest {largest}; fix the data or \
+             choose a window without gaps",
+            self.missing,
+            interval_label(self.interval_ms),
+            self.gaps,
+        ))
     }
 }
 
@@ -108,6 +124,9 @@ impl std::fmt::Display for GapReport {
             return write!(f, "no gaps");
         }
         write!(f, "{} gap(s), {} candle(s) missing", self.gaps, self.missing)?;
+        if let Some(g) = self.largest.filter(|_| self.gaps > 1) {
+            write!(f, "; largest {g}")?;
+        }
         for g in &self.first {
             write!(f, "\n  {g}")?;
         }
@@ -128,8 +147,12 @@ pub fn find_gaps(ts_ms: &[i64], interval_ms: i64) -> GapReport {
             let missing = ((step - 1) / interval_ms) as u64;
             report.gaps += 1;
             report.missing += missing;
+            let gap = Gap { after_ms: w[0], next_ms: w[1], missing };
             if report.first.len() < GAPS_LISTED {
-                report.first.push(Gap { after_ms: w[0], next_ms: w[1], missing });
+                report.first.push(gap);
+            }
+            if report.largest.is_none_or(|l| missing > l.missing) {
+                report.largest = Some(gap);
             }
         }
     }
@@ -204,6 +227,14 @@ mod tests {
         let r = find_gaps(&ts, MINUTE_MS);
         assert_eq!((r.gaps, r.missing), (2, 3));
         assert_eq!(r.first[0], Gap { after_ms: 60_000, next_ms: 240_000, missing: 2 });
+        assert_eq!(r.largest, Some(r.first[0]));
+        // Of equal gaps the earliest is the largest.
+        let r = find_gaps(&[0, 180_000, 360_000], MINUTE_MS);
+        assert_eq!(r.largest, Some(Gap { after_ms: 0, next_ms: 180_000, missing: 2 }));
+        assert!(r
+            .to_string()
+            .starts_with("2 gap(s), 4 candle(s) missing; largest 2 missing after"));
+        assert_eq!(find_gaps(&[0, 60_000], MINUTE_MS).warning(), None);
         assert!(find_gaps(&[0, 60_000], MINUTE_MS).is_empty());
     }
 

@@ -80,6 +80,9 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
                 paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
             );
         }
+        if let Some(w) = window.gaps().warning() {
+            eprintln!("warning: {w}");
+        }
         let desc = format!(
             "{} candles {} .. {}",
             window.len(),

@@ -138,6 +138,9 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
             if shard.is_whole() { String::new() } else { format!(" (shard {shard})") }
         );
     }
+    if let Some(w) = window.gaps().warning() {
+        eprintln!("warning: {w}");
+    }
     if let Some((over, max)) = setup.leverage_over_max() {
         errln!(
             "warning: leverage {} above the tier table's maximum {max} for {}; those runs \
