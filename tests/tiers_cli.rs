@@ -184,17 +184,21 @@ fn diff_exit_codes() {
         run_args(&net(with_cache(&dir, &["diff", "BTCUSDT", "--fetch"]), &srv.base_url)).unwrap();
     assert_eq!(code, 1);
     assert_eq!(cache(&dir).read_entry("BTCUSDT").unwrap().unwrap().tiers.len(), 2);
-    // Scale-only differences are not drift.
-    let scaled = parse_risk_limit_tiers(&json!([
-        {"riskLimitValue": "2000000.0", "maintenanceMargin": "0.0050", "mmDeduction": "0", "initialMargin": "0.010"},
-        {"riskLimitValue": "10000000", "maintenanceMargin": "0.01", "mmDeduction": "10000", "initialMargin": "0.02"},
-        {"riskLimitValue": "20000000", "maintenanceMargin": "0.025", "mmDeduction": "160000", "initialMargin": "0.05"},
-        {"riskLimitValue": "40000000", "maintenanceMargin": "0.05", "mmDeduction": "660000", "initialMargin": "0.1"},
-        {"riskLimitValue": "80000000", "maintenanceMargin": "0.1", "mmDeduction": "2660000", "initialMargin": "0.2"},
-        {"riskLimitValue": "160000000", "maintenanceMargin": "0.125", "mmDeduction": "4660000", "initialMargin": "0.25"},
-        {"riskLimitValue": "999999999", "maintenanceMargin": "0.15", "mmDeduction": "8660000", "initialMargin": "0.30"}
-    ]))
-    .unwrap();
+    // Scale-only differences are not drift: the shipped table written as Bybit's API would
+    // (trailing zeros on every number, the last cap a large number instead of Infinity).
+    let shipped = gridsweep::tiers::snapshot::default_tiers("BTCUSDT").0;
+    let n = shipped.tiers().len();
+    let list: Vec<serde_json::Value> = shipped
+        .tiers()
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let cap = if i + 1 == n { "99999999999".to_string() } else { format!("{}.0", t.cap) };
+            json!({"riskLimitValue": cap, "maintenanceMargin": format!("{}0", t.mmr),
+                   "mmDeduction": format!("{}.00", t.deduction), "initialMargin": format!("{}0", t.imr)})
+        })
+        .collect();
+    let scaled = parse_risk_limit_tiers(&serde_json::Value::Array(list)).unwrap();
     cache(&dir).save("BTCUSDT", &scaled).unwrap();
     assert_eq!(run_args(&with_cache(&dir, &["diff", "BTCUSDT"])).unwrap(), 0);
 }
