@@ -159,10 +159,21 @@ impl MarginModel<'_> {
         (self.im_with(x, p, &k), self.mm_with(x, p, &k))
     }
 
+    /// The maintenance-margin tiers of the positions in `x` at price `p` (`keys_at`'s `mm`).
+    #[inline]
+    fn mm_keys_at(&self, x: &Exposure, p: f64) -> TierKeys {
+        let t = self.tiers;
+        let mm = match self.hedge {
+            HedgeMargin::Combined => [t.tier_index(x.total() * p), 0],
+            HedgeMargin::PerLeg => [t.tier_index(x.long * p), t.tier_index(x.short * p)],
+        };
+        TierKeys { mm, im: [0; 2] }
+    }
+
     /// Equity minus maintenance margin at `p` (≤ 0: liquidation).
     #[inline]
     pub fn cushion(&self, x: &Exposure, p: f64) -> f64 {
-        x.equity(p) - self.mm_with(x, p, &self.keys_at(x, p))
+        x.equity(p) - self.mm_with(x, p, &self.mm_keys_at(x, p))
     }
 
     /// The price-path range around which the tiers `keys_at(x, p)` hold: `(lo, hi)` with a
@@ -223,15 +234,15 @@ impl MarginModel<'_> {
     pub fn crossing(&self, x: &Exposure, mut safe: f64, mut unsafe_: f64) -> f64 {
         for _ in 0..200 {
             let (lo, hi) = if safe < unsafe_ { (safe, unsafe_) } else { (unsafe_, safe) };
-            let k = self.keys_at(x, unsafe_);
+            let k = self.mm_keys_at(x, unsafe_);
             if let Some(r) = self.linear_root(x, &k) {
-                if lo <= r && r <= hi && self.keys_at(x, r) == k {
+                if lo <= r && r <= hi && self.mm_keys_at(x, r) == k {
                     return r;
                 }
             }
-            let k = self.keys_at(x, safe);
+            let k = self.mm_keys_at(x, safe);
             if let Some(r) = self.linear_root(x, &k) {
-                if lo <= r && r <= hi && self.keys_at(x, r) == k {
+                if lo <= r && r <= hi && self.mm_keys_at(x, r) == k {
                     return r;
                 }
             }
@@ -288,14 +299,26 @@ impl MarginModel<'_> {
             return (0.0, f64::INFINITY);
         }
         // Below: the cushion at 0 is equity's constant part (margins vanish at price 0).
-        let below = if self.cushion(x, 0.0) <= 0.0 { self.crossing(x, p, 0.0) } else { 0.0 };
+        let below = if self.cushion(x, 0.0) > 0.0 {
+            0.0
+        } else {
+            let k = self.mm_keys_at(x, p);
+            match self.linear_root(x, &k) {
+                Some(r) if r < p && r >= 0.0 && self.mm_keys_at(x, r) == k => r,
+                _ => self.crossing(x, p, 0.0),
+            }
+        };
         // Above: the cushion's slope only falls as tiers rise, so with the last tier's slope
         // ≥ 0 it never turns down; otherwise a doubling search finds an unsafe price.
         let last = self.tiers.len().saturating_sub(1);
         let (m_last, _) = self.tiers.mm_terms(last);
         let worst_slope = x.net() - self.taker * x.total() - m_last * x.total();
+        let k = self.mm_keys_at(x, p);
+        let near = self.linear_root(x, &k);
         let above = if worst_slope >= 0.0 {
             f64::INFINITY
+        } else if let Some(r) = near.filter(|&r| r > p && self.mm_keys_at(x, r) == k) {
+            r // the usual case: the root lies in the tiers the positions are in now
         } else {
             let mut hi = p * 2.0;
             let mut found = None;

@@ -271,6 +271,18 @@ impl MetricsAccumulator {
         self.hourly.bucket_last = equity[3];
     }
 
+    /// False when margins at most `im` and `mm` at an equity of at least `low_equity` (> 0)
+    /// cannot change the margin peaks or peak shares (`mark_margins` would do nothing).
+    #[inline]
+    #[allow(clippy::neg_cmp_op_on_partial_ord)] // a NaN must answer "may"
+    pub fn margins_may_set_a_peak(&self, im: f64, mm: f64, low_equity: f64) -> bool {
+        !(low_equity > 0.0
+            && im <= self.peak_im
+            && mm <= self.peak_mm
+            && im * 100.0 < self.peak_imr_pct * low_equity * (1.0 - 1e-12)
+            && mm * 100.0 < self.peak_mmr_pct * low_equity * (1.0 - 1e-12))
+    }
+
     /// Records margins `im` and `mm` in use at an account equity of `equity` (the bybit
     /// liquidation trigger), without an equity mark.
     #[inline]

@@ -108,10 +108,22 @@ impl Engine {
         let equity = prices.map(|p| self.equity_at(s, p));
         let in_market = self.in_market();
         if s.model == Model::Bybit && in_market {
-            // Margins at each mark (valued at the price), with the band's tiers.
-            let margins = prices.map(|p| self.margins_in_band(s, ctx.tiers, p));
-            self.im_mm = margins[3];
-            self.accum.on_quiet_candle_priced(ts, &equity, &margins, in_market);
+            // Margins at each mark (valued at the price), with the band's tiers. They grow
+            // with the price (every operation is monotone), so those at the candle's top
+            // bound all four: when even they cannot set a peak, no mark's can.
+            // The band's top bounds them too, and is computed once per band.
+            let low_equity = equity[0].min(equity[1]).min(equity[2]).min(equity[3]);
+            let (im_band, mm_band) = self.band_top_margins;
+            if self.accum.margins_may_set_a_peak(im_band, mm_band, low_equity) && {
+                let top = prices[0].max(prices[1]).max(prices[2]).max(prices[3]);
+                let (im_top, mm_top) = self.margins_in_band(s, ctx.tiers, top);
+                self.accum.margins_may_set_a_peak(im_top, mm_top, low_equity)
+            } {
+                let margins = prices.map(|p| self.margins_in_band(s, ctx.tiers, p));
+                self.accum.on_quiet_candle_priced(ts, &equity, &margins, in_market);
+            } else {
+                self.accum.on_quiet_candle(ts, &equity, 0.0, 0.0, in_market);
+            }
         } else {
             self.accum.on_quiet_candle(ts, &equity, self.im_mm.0, self.im_mm.1, in_market);
         }
@@ -248,6 +260,18 @@ impl Engine {
                 return Band::EMPTY;
             }
             self.mkeys = m.keys_at(&x, t.price);
+            // Inside the account's own liquidation prices (known since the last change of
+            // the positions), with a margin; the end-point check below confirms it.
+            let [below, above] = self.liq_px;
+            if below > 0.0 {
+                lo = lo.max(below * (1.0 + 1e-9));
+            }
+            if above > 0.0 {
+                hi = hi.min(above * (1.0 - 1e-9));
+            }
+            if lo > hi || lo.is_nan() || hi.is_nan() {
+                return Band::EMPTY;
+            }
             let anchor = t.price.clamp(lo, hi);
             let mut ok = false;
             for _ in 0..60 {
@@ -262,6 +286,11 @@ impl Engine {
             if !ok {
                 return Band::EMPTY;
             }
+            self.band_top_margins = if hi.is_finite() {
+                self.margins_in_band(s, ctx.tiers, hi)
+            } else {
+                (f64::INFINITY, f64::INFINITY)
+            };
         }
         Band { lo, hi, until }
     }

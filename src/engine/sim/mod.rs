@@ -119,6 +119,8 @@ pub struct Engine {
     liq_px: [f64; 2],
     /// Tier indices of the bybit margins, valid for prices inside the quiet band.
     mkeys: TierKeys,
+    /// The bybit margins (IM, MM) at the quiet band's top: a bound on every quiet mark's.
+    band_top_margins: (f64, f64),
     model: Model,
     /// Next constant-rate funding time (bybit model; `i64::MIN` before the first tick).
     next_funding_ms: i64,
@@ -183,6 +185,7 @@ impl Engine {
         self.liq = [0.0; 2];
         self.liq_px = [0.0; 2];
         self.mkeys = TierKeys::default();
+        self.band_top_margins = (f64::INFINITY, f64::INFINITY);
         self.model = p.account.model;
         self.next_funding_ms = i64::MIN;
         self.next_id = 0;
