@@ -9,7 +9,11 @@ fn main() {
     let tiers = builtin_tiers("LTCUSDT");
     let ctx = RunContext { instrument: &inst, tiers: &tiers, funding_series: None };
     let mut p = RunParams::default();
-    p.account.model = Model::Bybit;
+    // GRIDSWEEP_MODEL=origin profiles the origin model on the same binary.
+    p.account.model = match std::env::var("GRIDSWEEP_MODEL").as_deref() {
+        Ok("origin") => Model::Origin,
+        _ => Model::Bybit,
+    };
     p.grid.grid_count = 50;
     p.grid.grid_step = 0.3;
     p.grid.amount = Amount::parse("x0.002").unwrap();

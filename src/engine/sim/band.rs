@@ -253,13 +253,18 @@ impl Engine {
         // quiet marks value margins with the same tiers) and equity stays above MM over it.
         if s.model == Model::Bybit && self.in_market() {
             let (m, x) = (s.margin_model(ctx.tiers), self.exposure(s));
-            let (tier_lo, tier_hi) = m.tier_band(&x, t.price);
+            // The tiers' price window is kept until the positions change.
+            let (w_lo, w_hi) = self.tier_window;
+            if !(w_lo <= t.price && t.price <= w_hi) {
+                self.tier_window = m.tier_band(&x, t.price);
+                self.mkeys = m.keys_at(&x, t.price);
+            }
+            let (tier_lo, tier_hi) = self.tier_window;
             lo = lo.max(tier_lo);
             hi = hi.min(tier_hi);
             if lo > hi || lo.is_nan() || hi.is_nan() {
                 return Band::EMPTY;
             }
-            self.mkeys = m.keys_at(&x, t.price);
             // Inside the account's own liquidation prices (known since the last change of
             // the positions), with a margin; the end-point check below confirms it.
             let [below, above] = self.liq_px;
@@ -272,11 +277,16 @@ impl Engine {
             if lo > hi || lo.is_nan() || hi.is_nan() {
                 return Band::EMPTY;
             }
+            // An end strictly inside the liquidation prices (past their margin) is safe: the
+            // cushion is concave and zero only there. An end on that margin is checked.
+            let lo_known = below == 0.0 || lo > below * (1.0 + 1e-9);
+            let hi_known = above == 0.0 || hi < above * (1.0 - 1e-9);
             let anchor = t.price.clamp(lo, hi);
             let mut ok = false;
-            for _ in 0..60 {
+            for k in 0..60 {
+                let safe = |end: f64, known: bool| (k == 0 && known) || m.cushion(&x, end) > 0.0;
                 // The cushion is concave in the price: safe at both ends, safe between.
-                if m.cushion(&x, lo) > 0.0 && m.cushion(&x, hi) > 0.0 {
+                if safe(lo, lo_known) && safe(hi, hi_known) {
                     ok = true;
                     break;
                 }

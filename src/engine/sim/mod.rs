@@ -121,6 +121,8 @@ pub struct Engine {
     mkeys: TierKeys,
     /// The bybit margins (IM, MM) at the quiet band's top: a bound on every quiet mark's.
     band_top_margins: (f64, f64),
+    /// Prices over which `mkeys` hold for the current positions (empty after a change).
+    tier_window: (f64, f64),
     model: Model,
     /// Next constant-rate funding time (bybit model; `i64::MIN` before the first tick).
     next_funding_ms: i64,
@@ -186,6 +188,7 @@ impl Engine {
         self.liq_px = [0.0; 2];
         self.mkeys = TierKeys::default();
         self.band_top_margins = (f64::INFINITY, f64::INFINITY);
+        self.tier_window = (f64::INFINITY, f64::NEG_INFINITY);
         self.model = p.account.model;
         self.next_funding_ms = i64::MIN;
         self.next_id = 0;
@@ -525,6 +528,15 @@ impl Engine {
         rec.on_equity(ts, equity);
     }
 
+    /// True when `q` lies strictly inside the account's liquidation prices (valid while the
+    /// positions and cash are those they were computed for), with a relative margin: the
+    /// cushion is concave and zero at those prices, so it is positive at `q`.
+    #[inline]
+    fn inside_liquidation_prices(&self, q: f64) -> bool {
+        let [below, above] = self.liq_px;
+        q > below * (1.0 + 1e-9) && (above == 0.0 || q < above * (1.0 - 1e-9))
+    }
+
     /// Puts this tick's fills in the order the price path from `p0` meets them (nearest
     /// first; placement order among equal prices): a handful of orders, insertion sort.
     #[inline]
@@ -603,14 +615,23 @@ impl Engine {
             }
         }
         let mut cur = if p0 > 0.0 { p0 } else { p };
+        // Whether the segment's start must be checked: after funding, or after a fill that
+        // may have lowered the cushion at its price (an open; a close lowers MM by at least
+        // its fee when the maker fee is at most the taker fee used for the fee to close).
+        let mut check_from = changed;
         for i in 0..self.fills.len() {
             let o = self.fills[i];
             if bybit {
-                let m = s.margin_model(ctx.tiers);
-                if let Some(pt) = m.trigger_on(&self.exposure(s), cur, o.price, changed) {
-                    self.liquidate(s, ctx, ts, pt, p, rec);
-                    return Ok(false);
+                // Unchanged positions: the known liquidation prices answer for the segment.
+                if changed || !self.inside_liquidation_prices(o.price) {
+                    let m = s.margin_model(ctx.tiers);
+                    if let Some(pt) = m.trigger_on(&self.exposure(s), cur, o.price, check_from) {
+                        self.liquidate(s, ctx, ts, pt, p, rec);
+                        return Ok(false);
+                    }
                 }
+                let before = self.legs[o.dir.index()].lots;
+                check_from = !(o.reduce_only && before >= o.lots && s.maker <= s.taker);
                 cur = o.price;
                 changed = true;
             }
@@ -620,11 +641,13 @@ impl Engine {
         if bybit && self.in_market() {
             let m = s.margin_model(ctx.tiers);
             let x = self.exposure(s);
-            if let Some(pt) = m.trigger_on(&x, cur, p, changed) {
+            let known_safe = !changed && self.inside_liquidation_prices(p);
+            if let Some(pt) = if known_safe { None } else { m.trigger_on(&x, cur, p, check_from) } {
                 self.liquidate(s, ctx, ts, pt, p, rec);
                 return Ok(false);
             }
             if changed {
+                self.tier_window = (f64::INFINITY, f64::NEG_INFINITY);
                 let (below, above) = m.liquidation_prices(&x, p);
                 self.liq_px = [below, if above.is_finite() { above } else { 0.0 }];
             }
