@@ -4,7 +4,7 @@
 //!
 //! **Why not a memory map.** Candle files used to be memory-mapped for decode. A map of a file
 //! that is truncated while mapped turns the next access to a page past the new end into
-//! `SIGBUS`, which kills the process without a message (issue 14 item 9: 27 of 40 trials of
+//! `SIGBUS`, which kills the process without a message (docs/candles.md, "Reading"; 27 of 40 trials of
 //! truncating a file during decode). That cannot be made impossible while `unsafe_code` stays
 //! denied: checking the file's size before and after decode leaves the window in between;
 //! an advisory shared lock (`File::lock_shared`) binds only writers that take the exclusive

@@ -1,4 +1,4 @@
-//! Parameter sweeps (PRODUCT §4): a sweep file's cartesian product of parameters, run in
+//! Parameter sweeps (docs/sweeps.md): a sweep file's cartesian product of parameters, run in
 //! parallel over shared candles and one frozen tier table, streamed to Parquet.
 //!
 //! The pipeline is *[`spec`] (file → validated [`spec::SweepSpec`]) → [`space`] (mixed-radix

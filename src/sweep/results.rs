@@ -2,7 +2,9 @@
 //!
 //! Columns: `run_id`, `param_hash`, every registry parameter in registry order (typed:
 //! Int64, Float64, Boolean, Utf8), every metric in [`Metrics::fields`] order (nullable: an
-//! errored run has no metrics), then `status` (`"ok"`/`"error"`) and `error` (nullable).
+//! errored run has no metrics), then `status` (`"ok"`/`"error"`), `error` (nullable) and
+//! `tier_layer` (where the run's tier table came from). The schema is documented in
+//! docs/sweeps.md ("Results").
 //! Plain types only, so pyarrow, DuckDB and Polars read the file without extra steps.
 
 use std::sync::{Arc, OnceLock};

@@ -1006,7 +1006,7 @@ mod tests {
 
     #[test]
     fn test_million_value_range_validates_in_linear_time() {
-        // Issue 14 item 4: the duplicate check was O(n²) (no answer after 300 s). 1,000,000
+        // docs/sweeps.md, "The sweep file": the duplicate check was O(n²) (no answer after 300 s). 1,000,000
         // values is exactly the default guard, so the axis is accepted.
         let t = std::time::Instant::now();
         let s = parse("[axes]\ninitial_balance = { start = 1000, stop = 1000999, step = 1 }\n")
@@ -1068,7 +1068,7 @@ mod tests {
 
     #[test]
     fn test_range_count_past_u64_is_refused_not_wrapped() {
-        // Issue 14 item 5: (1.8446744073709552e19 − 1) / 1 + 1 = 18446744073709552000
+        // docs/sweeps.md, "The sweep file" (ranges): (1.8446744073709552e19 − 1) / 1 + 1 = 18446744073709552000
         // values > u64::MAX; `as u64` wrapped it to 384.
         let p = problems(
             "[axes]\ninitial_balance = { start = 1, stop = 1.8446744073709552e19, step = 1 }\n",

@@ -64,7 +64,7 @@ mod tests {
 
     #[test]
     fn btc_mm_vectors_from_origin_tests() {
-        // ORIGIN_BEHAVIOUR §4.1 item 4.
+        // docs/tiers.md, "Lookup": the origin's MM vectors.
         let t = builtin_tiers("BTCUSDT");
         assert_eq!(t.maintenance_margin(1_000_000.0), (5000.0, 0.005));
         assert_eq!(t.maintenance_margin(5_000_000.0), (40000.0, 0.01));
@@ -75,7 +75,7 @@ mod tests {
 
     #[test]
     fn eth_and_default_vectors() {
-        // §4.1 item 5.
+        // docs/tiers.md, "Lookup": ETHUSDT and DEFAULT.
         assert_eq!(builtin_tiers("ETHUSDT").maintenance_margin(500_000.0), (2500.0, 0.005));
         assert_eq!(builtin_tiers("ETHUSDT").maintenance_margin(3_000_000.0), (25000.0, 0.01));
         assert_eq!(builtin_tiers("XYZUSDT").maintenance_margin(500_000.0), (5000.0, 0.01));
@@ -83,7 +83,7 @@ mod tests {
 
     #[test]
     fn hardcoded_btc_mm_and_im_vectors() {
-        // §4.2 item 5.
+        // docs/tiers.md, "Lookup": MM and IM together (from running the origin).
         let t = builtin_tiers("BTCUSDT");
         let cases = [
             (5000.0, 25.0, 0.005, 50.0, 0.01),
@@ -107,7 +107,7 @@ mod tests {
 
     #[test]
     fn im_for_5000_at_btc_is_50() {
-        // §4.1 item 7: calc_initial_margin(5000, 10) with BTCUSDT gives (50, 0.01); DEFAULT (100, 0.02).
+        // docs/tiers.md, "Lookup": calc_initial_margin(5000, 10) with BTCUSDT gives (50, 0.01); DEFAULT (100, 0.02).
         assert_eq!(builtin_tiers("BTCUSDT").initial_margin(5000.0), (50.0, 0.01));
         assert_eq!(builtin_tiers("").initial_margin(5000.0), (100.0, 0.02));
     }

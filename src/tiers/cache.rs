@@ -1,5 +1,5 @@
 //! The on-disk tier cache: lock-free reads, locked atomic read-modify-write
-//! (ORIGIN_BEHAVIOUR §3.4–§3.6, PRODUCT §5).
+//! (docs/tiers.md, "Writes, locking and atomicity" and "Security checks").
 //!
 //! Writers serialise on an exclusive `flock` of `<cache>.lock` (the standard library's
 //! [`std::fs::File::lock`]), rewrite the whole file into `<stem>.tmp` (mode 0600) and rename it
@@ -70,7 +70,7 @@ pub struct WriteOutcome {
 }
 
 impl CacheFile {
-    /// Validates the configured location (§3.4 construction steps), except that a symbolic
+    /// Validates the configured location (docs/tiers.md, "Security checks"), except that a symbolic
     /// link at the configured path is refused before the path is resolved (the origin resolves
     /// first, so it reports a link leading outside the root as "outside allowed directory
     /// <target>", and a link swapped in meanwhile is followed).

@@ -1,4 +1,5 @@
-//! The JSON cache format of ORIGIN_BEHAVIOUR §3.7 (`tier_serialization`).
+//! The JSON cache format (docs/tiers.md, "Cache file format"; the origin's
+//! `tier_serialization`).
 //!
 //! A tier is `{"max_value": "2000000", "mmr_rate": "0.005", "deduction": "0",
 //! "imr_rate": "0.01"}`, every value a string keeping its scale, the last `max_value`

@@ -1,5 +1,5 @@
 //! Cache configuration: default path and allowed root, TTL, and the size limit with its
-//! `GRIDBOT_RISK_CACHE_MAX_SIZE` override (ORIGIN_BEHAVIOUR §3.4, PRODUCT §5).
+//! `GRIDBOT_RISK_CACHE_MAX_SIZE` override (docs/tiers.md, "Configuration").
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -1,6 +1,6 @@
 //! [`TierError`](crate::tiers::error::TierError): every way reading, fetching or caching a tier table can fail.
 //!
-//! The parse and cache messages are the origin's (ORIGIN_BEHAVIOUR §3.3–§3.7) verbatim;
+//! The parse and cache messages are the origin's (docs/tiers.md lists them) verbatim;
 //! where the origin's message does not name the file, `: <path>` is appended.
 
 use std::path::PathBuf;
@@ -250,7 +250,8 @@ impl TierError {
         TierError::Io { op, path: path.into(), source }
     }
 
-    /// True for errors of the validation rules of §3.3/§3.7 (bad tier data, not I/O).
+    /// True for errors of the validation rules of docs/tiers.md ("Parsing Bybit's tiers",
+    /// "Cache file format"): bad tier data, not I/O.
     pub fn is_validation(&self) -> bool {
         use TierError::*;
         matches!(

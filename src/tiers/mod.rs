@@ -249,7 +249,7 @@ mod lookup_tests {
 
     #[test]
     fn custom_tier_vectors_from_origin_tests() {
-        // ORIGIN_BEHAVIOUR §4.1 item 6.
+        // docs/tiers.md, "Lookup": the custom-tier vectors.
         let t = table(&[
             (Some("200000"), "0.01", "0", "0.02"),
             (Some("1000000"), "0.025", "3000", "0.05"),
@@ -261,12 +261,12 @@ mod lookup_tests {
         assert_eq!(t.tier_index(200_001.0), 1);
         assert_eq!(t.tier_index(1_000_000.0), 1);
         assert_eq!(t.tier_index(1_000_001.0), 2);
-        // §4.1 item 7: explicit tiers give (pv·imr, imr); the boundary stays in the lower tier.
+        // docs/tiers.md, "Lookup": explicit tiers give (pv·imr, imr); the boundary stays in the lower tier.
         let t = table(&[(Some("100000"), "0.005", "0", "0.02"), (None, "0.01", "500", "0.05")]);
         assert_eq!(t.initial_margin(50_000.0), (1000.0, 0.02));
         assert_eq!(t.initial_margin(200_000.0), (10_000.0, 0.05));
         assert_eq!(t.initial_margin(0.0), (0.0, 0.0));
-        // A v1 cache table (imr 0) gives IM 0 — no fallback to leverage (§4.2 item 5).
+        // A v1 cache table (imr 0) gives IM 0 — no fallback to leverage (docs/tiers.md, "Lookup").
         let v1 = table(&[(Some("2000000"), "0.005", "0", "0"), (None, "0.01", "10000", "0")]);
         assert_eq!(v1.initial_margin(5000.0), (0.0, 0.0));
         assert_eq!(v1.maintenance_margin(5000.0), (25.0, 0.005));

@@ -6,7 +6,8 @@
 
 use std::fmt;
 
-/// One message with its level, as the origin logs it (ORIGIN_BEHAVIOUR §3.4–§3.5).
+/// One message with its level, as the origin logs it (docs/tiers.md, "Where a table
+/// comes from").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Note {
     /// Severity (`Debug`, `Info`, `Warn`).

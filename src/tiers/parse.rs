@@ -1,4 +1,5 @@
-//! Validating parser for Bybit's `/v5/market/risk-limit` `result.list` (ORIGIN_BEHAVIOUR §3.3).
+//! Validating parser for Bybit's `/v5/market/risk-limit` `result.list`
+//! (docs/tiers.md, "Parsing Bybit's tiers").
 //!
 //! The checks run in the origin's order and fail with its messages:
 //! 1. list / non-empty / objects;
@@ -25,7 +26,7 @@ use crate::decimal::Dec;
 /// Parses and validates a Bybit tier list into tiers sorted by cap, last cap `Infinity`.
 ///
 /// # Errors
-/// Returns the first rule of §3.3 the input breaks, with the origin's message.
+/// Returns the first parsing rule (docs/tiers.md) the input breaks, with the origin's message.
 pub fn parse_risk_limit_tiers(api_tiers: &Value) -> Result<Vec<Tier>, TierError> {
     let items = api_tiers.as_array().ok_or(TierError::NotAList)?;
     if items.is_empty() {
@@ -55,7 +56,7 @@ pub fn parse_risk_limit_tiers(api_tiers: &Value) -> Result<Vec<Tier>, TierError>
 }
 
 /// Checks an ordered tier table for data that would make margins silently wrong
-/// (BYBIT_FACTS §3) and returns the warnings, which the caller logs:
+/// (docs/tiers.md, "Parsing Bybit's tiers") and returns the warnings, which the caller logs:
 ///
 /// - a deduction larger than `lower cap × MMR` makes the maintenance margin negative at
 ///   the start of its tier (a deduction of 1e30 would mean no liquidation ever): an error;
@@ -243,7 +244,8 @@ fn unit_rate(n: PyNum, err: fn(String) -> TierError) -> Result<Dec, TierError> {
     }
 }
 
-/// Validates tier `index` (0-based, after sorting) in field order (§3.3 step 4).
+/// Validates tier `index` (0-based, after sorting) in field order (docs/tiers.md,
+/// "Parsing Bybit's tiers", step 4).
 fn validate_tier(index: usize, tier: &Map<String, Value>) -> Result<Tier, TierError> {
     let cap = required(tier, "riskLimitValue")?;
     let cap = match cap {

@@ -1,5 +1,5 @@
 //! [`RiskLimitProvider`](crate::tiers::provider::RiskLimitProvider): the layered fallback fresh cache → API → stale cache → built-in
-//! (ORIGIN_BEHAVIOUR §3.4, PRODUCT §5).
+//! (docs/tiers.md, "Where a table comes from").
 //!
 //! [`RiskLimitProvider::get`](crate::tiers::provider::RiskLimitProvider::get) never fails: every problem becomes a [`Note`](crate::tiers::note::Note) (logged and
 //! returned) and the next layer is tried. Without a client the provider makes no network

@@ -1,4 +1,4 @@
-//! Blocking Bybit REST client for `GET /v5/market/risk-limit` (BYBIT_FACTS §1).
+//! Blocking Bybit REST client for `GET /v5/market/risk-limit` (docs/tiers.md, "Configuration").
 //!
 //! `GET {base}/v5/market/risk-limit?category=linear[&symbol=S][&cursor=C]`, following
 //! `nextPageCursor` until it is empty (also for one symbol: the docs do not promise a
@@ -109,7 +109,8 @@ impl BybitClient {
     ///
     /// # Errors
     /// Transport, HTTP, `retCode` or envelope errors after retries;
-    /// [`TierError::NoTiers`] for an empty list; the §3.3 validation errors.
+    /// [`TierError::NoTiers`] for an empty list; the validation errors of docs/tiers.md
+    /// ("Parsing Bybit's tiers").
     pub fn get_risk_limit(&self, symbol: &str) -> Result<Vec<Tier>, TierError> {
         let items: Vec<Value> = self
             .fetch_items(Some(symbol))?

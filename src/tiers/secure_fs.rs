@@ -1,4 +1,4 @@
-//! File-system guards for the cache (ORIGIN_BEHAVIOUR §3.5 item 4, §3.6).
+//! File-system guards for the cache (docs/tiers.md, "Security checks").
 //!
 //! Opens never follow a symbolic link (`O_NOFOLLOW`), and after opening, the `(dev, ino)`
 //! of the descriptor is compared with `lstat(path)`, so a link swapped in between the
@@ -158,7 +158,8 @@ pub fn read_limited(file: &mut File, path: &Path, max_size: u64) -> Result<Strin
     Ok(text)
 }
 
-/// Opens (creating with mode 0600) the `.lock` file, refusing symbolic links (§3.5 item 4).
+/// Opens (creating with mode 0600) the `.lock` file, refusing symbolic links
+/// (docs/tiers.md, "Writes, locking and atomicity", step 1).
 ///
 /// # Errors
 /// [`TierError::LockSymlink`], [`TierError::LockChanged`], or the I/O error.

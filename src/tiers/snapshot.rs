@@ -60,7 +60,7 @@ mod tests {
 
     #[test]
     fn ltcusdt_snapshot_is_the_real_table() {
-        // The cached API table (BYBIT_FACTS §1): tier 1 is 200,000 USDT at MMR 1 %, IMR 2 %
+        // The cached API table (docs/tiers.md, "Shipped snapshots"): tier 1 is 200,000 USDT at MMR 1 %, IMR 2 %
         // (50x), where the generic DEFAULT table allows 50x up to 1,000,000.
         let (t, date) = snapshot_tiers("LTCUSDT").unwrap();
         assert_eq!(date, "2026-05-18");

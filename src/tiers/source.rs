@@ -24,7 +24,7 @@ pub enum TierSource {
     Builtin,
     /// The origin's hard-coded tables (`tiers = "origin"`: BTCUSDT, ETHUSDT, DEFAULT).
     Origin,
-    /// A §3.7 cache file, read through the provider without a client (fresh or stale
+    /// A cache file (docs/tiers.md, "Cache file format"), read through the provider without a client (fresh or stale
     /// entry, else the built-in table). The path must lie under `conf/`.
     CacheFile(PathBuf),
     /// A file holding a Bybit response (envelope, `result` or `result.list`), a cache
