@@ -342,7 +342,9 @@ proptest! {
         if m.liquidated {
             prop_assert!(m.final_balance < 1e-6 * p.account.initial_balance, "{}", m.final_balance);
             let b = m.bankruptcy_price.unwrap();
-            prop_assert!(rec.fills.iter().filter(|f| f.kind == FillKind::Liquidation).all(|f| f.price == b));
+            let liq: Vec<_> = rec.fills.iter().filter(|f| f.kind == FillKind::Liquidation).collect();
+            prop_assert!(!liq.is_empty(), "liquidated without a liquidation fill");
+            prop_assert!(liq.iter().all(|f| f.price == b));
         }
         let mut r2 = VecRecorder::default();
         let mr = Engine::reference().run_candles(slice, &p, &ctx, &mut r2).unwrap();
