@@ -288,10 +288,20 @@ fn wild_candles(start: f64, steps: &[(i16, u8, u8, i16, bool)]) -> (Vec<i64>, [V
     (ts, [o, h, l, c])
 }
 
+/// Cases of the property below: 96, or `PROPTEST_CASES` when set; a value that is not a
+/// positive integer fails (0 cases would pass without running anything, and a typo would
+/// silently run the default).
+fn cases() -> u32 {
+    match std::env::var("PROPTEST_CASES") {
+        Err(std::env::VarError::NotPresent) => 96,
+        v => v.ok().and_then(|s| s.parse().ok()).filter(|n| *n > 0).unwrap_or_else(|| {
+            panic!("PROPTEST_CASES must be a positive integer, e.g. PROPTEST_CASES=500")
+        }),
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(96)
-    ))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     /// No bybit run errors on any price path; every liquidated run ends at or above zero,
     /// closed at its bankruptcy price; the fast engine equals the reference engine.
@@ -332,7 +342,9 @@ proptest! {
         if m.liquidated {
             prop_assert!(m.final_balance < 1e-6 * p.account.initial_balance, "{}", m.final_balance);
             let b = m.bankruptcy_price.unwrap();
-            prop_assert!(rec.fills.iter().filter(|f| f.kind == FillKind::Liquidation).all(|f| f.price == b));
+            let liq: Vec<_> = rec.fills.iter().filter(|f| f.kind == FillKind::Liquidation).collect();
+            prop_assert!(!liq.is_empty(), "liquidated without a liquidation fill");
+            prop_assert!(liq.iter().all(|f| f.price == b));
         }
         let mut r2 = VecRecorder::default();
         let mr = Engine::reference().run_candles(slice, &p, &ctx, &mut r2).unwrap();

@@ -2,7 +2,8 @@
 //! ever sees a partial or corrupt file, and no writer's entry is lost.
 //!
 //! The parent test spawns this test binary again, once per worker, running only
-//! `stress_worker` with `TIERS_STRESS_*` set; without them `stress_worker` does nothing.
+//! `stress_worker` with `TIERS_STRESS_*` set; without them `stress_worker` is one worker
+//! alone on a fresh cache (so it never passes without doing the work).
 
 mod tiers_common;
 
@@ -76,15 +77,33 @@ fn run_worker(dir: &Path, worker: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// What a worker process prints when its work is done; the parent looks for it, so a child
+/// that ran the standalone branch (variables lost) cannot count as a worker.
+const WORKER_DONE: &str = "tiers stress worker done:";
+
+/// Worker `TIERS_STRESS_ID` on the cache in `TIERS_STRESS_DIR`, when
+/// `many_processes_write_and_read_one_cache` runs this binary as a child; run on its own
+/// (neither variable set), worker 0 alone on a fresh cache, with the final checks.
 #[test]
 fn stress_worker() {
-    let (Ok(dir), Ok(id)) = (std::env::var("TIERS_STRESS_DIR"), std::env::var("TIERS_STRESS_ID"))
-    else {
-        return;
-    };
-    let id: usize = id.parse().unwrap();
-    if let Err(e) = run_worker(&PathBuf::from(dir), id) {
-        panic!("worker {id}: {e}");
+    use std::env::{var, VarError::NotPresent};
+    match (var("TIERS_STRESS_DIR"), var("TIERS_STRESS_ID")) {
+        (Ok(dir), Ok(id)) => {
+            let id: usize = id.parse().unwrap_or_else(|e| panic!("TIERS_STRESS_ID {id:?}: {e}"));
+            if let Err(e) = run_worker(&PathBuf::from(dir), id) {
+                panic!("worker {id}: {e}");
+            }
+            println!("{WORKER_DONE} {id}");
+        }
+        (Err(NotPresent), Err(NotPresent)) => {
+            let dir = TempDir::new("alone");
+            dir.conf();
+            if let Err(e) = run_worker(dir.path(), 0) {
+                panic!("worker 0 alone: {e}");
+            }
+            check_final(dir.path(), 1);
+        }
+        (d, i) => panic!("set both TIERS_STRESS_DIR and TIERS_STRESS_ID or neither: {d:?}, {i:?}"),
     }
 }
 
@@ -127,7 +146,8 @@ fn many_processes_write_and_read_one_cache() {
     for (i, c) in children.into_iter().enumerate() {
         let out = c.wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        if !out.status.success() || !stdout.contains("1 passed") {
+        let done = format!("{WORKER_DONE} {i}\n");
+        if !out.status.success() || !stdout.contains("1 passed") || !stdout.contains(&done) {
             failures
                 .push(format!("worker {i}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
         }

@@ -503,24 +503,79 @@ mod property_tests {
         })
     }
 
+    /// The checks every successful parse must pass: ends in Infinity, no negative rate or
+    /// deduction, finite caps strictly ascending, the cache format round trip.
+    fn check_success(tiers: Vec<Tier>) -> Result<(), TestCaseError> {
+        prop_assert_eq!(tiers.last().map(|t| t.cap), Some(Cap::Infinity));
+        for t in &tiers {
+            prop_assert!(
+                !t.mmr.is_negative() && !t.imr.is_negative() && !t.deduction.is_negative()
+            );
+        }
+        let caps: Vec<Cap> = tiers.iter().map(|t| t.cap).collect();
+        let finite: Vec<Dec> = caps
+            .iter()
+            .filter_map(|c| match c {
+                Cap::Value(v) => Some(*v),
+                _ => None,
+            })
+            .collect();
+        prop_assert!(finite.windows(2).all(|w| w[0] < w[1]));
+        // Two Infinity caps are accepted by the parser but refused by the stricter
+        // cache reader; everything else round-trips.
+        if caps.iter().filter(|c| **c == Cap::Infinity).count() == 1 {
+            prop_assert_eq!(tiers_from_dict(&tiers_to_dict(&tiers)).unwrap(), tiers);
+        }
+        Ok(())
+    }
+
+    /// A tier as Bybit could send it: a positive integer cap (sometimes from a small range, so
+    /// that two tiers share one), an MMR in (0, 0.1), no deduction, an IMR in (0, 1).
+    fn near_valid_tier() -> impl Strategy<Value = (u64, Value)> {
+        (
+            prop_oneof![1u64..20, 1u64..100_000_000],
+            "0\\.0[1-9][0-9]{0,2}",
+            prop_oneof![Just(json!("0")), Just(Value::Null), Just(json!(""))],
+            "0\\.[1-9][0-9]{0,2}",
+        )
+            .prop_map(|(cap, mmr, ded, imr)| {
+                let t = json!({"riskLimitValue": cap.to_string(), "maintenanceMargin": mmr, "mmDeduction": ded, "initialMargin": imr});
+                (cap, t)
+            })
+    }
+
     proptest! {
-        /// Arbitrary field values never panic; a success is sorted, ends in Infinity,
-        /// and survives the cache format unchanged.
+        /// Arbitrary field values never panic; a success passes [`check_success`]. (Almost
+        /// every such table is refused, so the success checks get their cases from the
+        /// near-valid tables below.)
         #[test]
         fn prop_parser_never_panics_and_round_trips(list in proptest::collection::vec(tier_obj(), 0..6)) {
             if let Ok(tiers) = parse_risk_limit_tiers(&Value::Array(list)) {
-                prop_assert_eq!(tiers.last().map(|t| t.cap), Some(Cap::Infinity));
-                for t in &tiers {
-                    prop_assert!(!t.mmr.is_negative() && !t.imr.is_negative() && !t.deduction.is_negative());
+                check_success(tiers)?;
+            }
+        }
+
+        /// Near-valid tables, in any order, parse exactly when their caps are distinct: sorted
+        /// by cap, the largest becoming Infinity, and pass [`check_success`]; otherwise the
+        /// error names the duplicate boundary.
+        #[test]
+        fn prop_near_valid_tables_parse_when_caps_are_distinct(list in proptest::collection::vec(near_valid_tier(), 1..8)) {
+            let mut caps: Vec<u64> = list.iter().map(|t| t.0).collect();
+            caps.sort_unstable();
+            let distinct = caps.windows(2).all(|w| w[0] < w[1]);
+            match parse_risk_limit_tiers(&Value::Array(list.into_iter().map(|t| t.1).collect())) {
+                Ok(tiers) => {
+                    prop_assert!(distinct, "caps {:?} accepted with a duplicate", caps);
+                    prop_assert_eq!(tiers.len(), caps.len());
+                    for (t, c) in tiers.iter().zip(&caps[..caps.len() - 1]) {
+                        prop_assert_eq!(t.cap.to_f64(), *c as f64);
+                    }
+                    check_success(tiers)?;
                 }
-                let caps: Vec<Cap> = tiers.iter().map(|t| t.cap).collect();
-                let finite: Vec<Dec> = caps.iter().filter_map(|c| match c { Cap::Value(v) => Some(*v), _ => None }).collect();
-                prop_assert!(finite.windows(2).all(|w| w[0] < w[1]));
-                // Two Infinity caps are accepted by the parser but refused by the stricter
-                // cache reader; everything else round-trips.
-                if caps.iter().filter(|c| **c == Cap::Infinity).count() == 1 {
-                    prop_assert_eq!(tiers_from_dict(&tiers_to_dict(&tiers)).unwrap(), tiers);
-                }
+                Err(e) => prop_assert!(
+                    !distinct && matches!(e, TierError::DuplicateBoundary(_)),
+                    "caps {:?}: {}", caps, e
+                ),
             }
         }
     }
