@@ -1,4 +1,5 @@
 //! Configuration: the parameter registry and the backtest config file.
 
 pub mod backtest;
+pub mod common;
 pub mod fields;
