@@ -223,7 +223,10 @@ fn huge_initial_balance_is_refused() {
     );
     let (code, _, err) = backtest(&cfg, &[]);
     assert_eq!(code, Some(2));
-    assert!(err.contains("b.toml: initial_balance must be at most 1e12 USDT (was 1e300)"), "{err}");
+    assert!(
+        err.contains("b.toml: initial_balance: must be at most 1e12 USDT (was 1e300)"),
+        "{err}"
+    );
 }
 
 #[test]

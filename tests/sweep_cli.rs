@@ -44,6 +44,13 @@ const AXES_24: &str = "[params]\ngrid_count = 20\nwind_down_mode = \"close_all\"
     grid_step = { start = 0.3, stop = 0.8, step = 0.25 }\nleverage = [5, 20]\n\
     amount = [\"x0.005\", \"x0.01\", \"x0.02\", \"x0.04\"]\n";
 
+/// The first 12 hex digits of the SHA-256 of `text` (computed here with `sha2`, not by
+/// gridsweep).
+fn sha12(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
 fn run(args: &[&str]) -> Output {
     bin().args(args).output().unwrap()
 }
@@ -365,11 +372,20 @@ fn test_resume_after_kill_keeps_finished_runs_and_gives_the_same_file() {
     assert!(kept >= 3, "only {kept} blocks were durable");
 
     // A changed sweep file is refused for resume, with the way out in the message.
-    std::fs::write(&f, format!("{}# edited\n", std::fs::read_to_string(&f).unwrap())).unwrap();
+    let before = std::fs::read_to_string(&f).unwrap();
+    let edited = format!("{before}# edited\n");
+    std::fs::write(&f, &edited).unwrap();
     let o = run(&args);
     assert_eq!(o.status.code(), Some(2));
     let e = String::from_utf8_lossy(&o.stderr);
-    assert!(e.contains("cannot resume from") && e.contains("the sweep file changed"), "{e}");
+    // Both sha256 values are named, the partial results' (before the edit) first.
+    let want = format!(
+        "the sweep files differ (sha256 {}… and {}…), the partial results' first and this \
+         run's second",
+        sha12(&before),
+        sha12(&edited)
+    );
+    assert!(e.contains("cannot resume from") && e.contains(&want), "{want} not in {e}");
     assert!(
         e.contains("Delete") && e.contains("killed.parquet.parts") && e.contains("--out"),
         "{e}"
@@ -457,7 +473,13 @@ fn test_shards_merge_into_the_unsharded_file() {
         other.to_str().unwrap(),
     ]));
     let e = err(&["merge", &parts[0], &parts[1], other.to_str().unwrap(), "-o", m2s]);
-    assert!(e.contains("parts of different sweeps: their sweep files differ (sha256"), "{e}");
+    // The first part's sweep file first, the other part's second.
+    let want = format!(
+        "parts of different sweeps: the sweep files differ (sha256 {}… and {}…)",
+        sha12(&std::fs::read_to_string(&f).unwrap()),
+        sha12(&std::fs::read_to_string(&g).unwrap())
+    );
+    assert!(e.contains(&want), "{want} not in {e}");
     let e = err(&["merge", whole.to_str().unwrap(), &parts[1], "-o", m2s]);
     assert!(e.contains("all parts must come from the same --shard K/N split"), "{e}");
     assert!(!m2.exists());

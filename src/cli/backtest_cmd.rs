@@ -5,14 +5,12 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 
-use crate::candles::Candles;
 use crate::config::backtest::{BacktestConfig, TierChoice};
 use crate::engine::{Engine, RunContext, Tick, VecRecorder};
 use crate::metrics::Metrics;
 use crate::output::guard::{self, Input, Kind, Output};
 use crate::output::{check_format, thin_equity, write_equity, write_trades};
 use crate::tickfile::read_ticks_csv;
-use crate::tiers::source::resolve_for_run;
 use crate::time::format_iso;
 
 /// Arguments of `gridsweep backtest`.
@@ -55,8 +53,9 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
     cfg.warnings.iter().for_each(|w| eprintln!("warning: {w}"));
     check_outputs(&args, &cfg)?;
     let symbol = cfg.instrument.symbol.clone();
-    let (tiers, layer) = resolve_for_run(&cfg.tiers.to_source(), &symbol)
-        .with_context(|| format!("cannot resolve risk-limit tiers for {symbol}"))?;
+    let data = cfg.data();
+    let resolved = data.resolve_tiers().map_err(anyhow::Error::msg)?;
+    let (tiers, layer) = (resolved.tiers, resolved.layer);
     let ctx = RunContext { instrument: &cfg.instrument, tiers: &tiers, funding_series: None };
     let mut rec = VecRecorder { keep_equity: args.equity.is_some(), ..Default::default() };
     let mut engine = Engine::new();
@@ -71,15 +70,8 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
         if paths.is_empty() {
             bail!("{}: no candles given; set `candles` in the config or pass --candles FILE.parquet (or --ticks FILE.csv)", args.config.display());
         }
-        let candles = Candles::open_parquet(&paths)?;
-        cfg.check_candle_symbol(candles.symbol(), &paths).map_err(anyhow::Error::msg)?;
+        let candles = data.open_candles(&paths, "config").map_err(anyhow::Error::msg)?;
         let window = candles.window(cfg.start_ms, cfg.end_ms);
-        if window.is_empty() {
-            bail!(
-                "no candles between start and end in {}",
-                paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-            );
-        }
         if let Some(w) = window.gaps().warning() {
             eprintln!("warning: {w}");
         }

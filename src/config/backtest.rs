@@ -5,11 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::fields::{self, ParamValue};
-use crate::decimal::Dec;
+use super::common::{set_toml_param, validate_params, DataSection, Problem, DATA_KEYS};
+use super::fields;
 use crate::engine::RunParams;
 use crate::instrument::Instrument;
-use crate::time::{nonexistent_day, parse_iso};
 
 /// Where a run's tier table comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,78 +66,7 @@ pub struct BacktestConfig {
     pub warnings: Vec<String>,
 }
 
-/// Reads a decimal from a TOML string, integer or float (floats by their shortest repr).
-pub fn toml_dec(v: &toml::Value) -> Option<Dec> {
-    match v {
-        toml::Value::String(s) => Dec::parse(s).ok(),
-        toml::Value::Integer(i) => Some(Dec::from_int(*i)),
-        toml::Value::Float(f) => Dec::from_f64_shortest(*f),
-        _ => None,
-    }
-}
-
-/// Parses a `tiers` value: `"builtin"`, `"origin"`, `{ cache = "path" }` or `{ file = "path" }`.
-///
-/// # Errors
-/// A sentence saying which forms are accepted.
-pub fn parse_tiers(v: &toml::Value) -> Result<TierChoice, String> {
-    let help = "tiers must be \"builtin\" (shipped Bybit snapshots), \"origin\" (the origin's hard-coded tables), { cache = \"conf/risk_limits_cache.json\" } or { file = \"tiers.json\" }";
-    match v {
-        toml::Value::String(s) if s == "builtin" => Ok(TierChoice::Builtin),
-        toml::Value::String(s) if s == "origin" => Ok(TierChoice::Origin),
-        toml::Value::Table(t) if t.len() == 1 => match t.iter().next() {
-            Some((k, toml::Value::String(p))) if k == "cache" => {
-                Ok(TierChoice::Cache(PathBuf::from(p)))
-            }
-            Some((k, toml::Value::String(p))) if k == "file" => {
-                Ok(TierChoice::File(PathBuf::from(p)))
-            }
-            _ => Err(help.to_string()),
-        },
-        _ => Err(help.to_string()),
-    }
-}
-
-/// Parses a list of paths given as a string or an array of strings.
-///
-/// # Errors
-/// A sentence naming `field`.
-pub fn parse_paths(field: &str, v: &toml::Value) -> Result<Vec<PathBuf>, String> {
-    match v {
-        toml::Value::String(s) => Ok(vec![PathBuf::from(s)]),
-        toml::Value::Array(a) => a
-            .iter()
-            .map(|x| {
-                x.as_str()
-                    .map(PathBuf::from)
-                    .ok_or_else(|| format!("{field} must be a path or a list of paths"))
-            })
-            .collect(),
-        _ => Err(format!("{field} must be a path or a list of paths")),
-    }
-}
-
-/// Parses an ISO-8601 UTC time field.
-///
-/// # Errors
-/// A sentence naming `field` and the accepted formats.
-pub fn parse_time(field: &str, v: &toml::Value) -> Result<i64, String> {
-    let s = match v {
-        toml::Value::String(s) => s.clone(),
-        toml::Value::Datetime(d) => d.to_string(),
-        _ => {
-            return Err(format!(
-                "{field} must be a UTC time like \"2026-02-01\" or \"2026-02-01T12:00:00Z\""
-            ))
-        }
-    };
-    parse_iso(&s).ok_or_else(|| match nonexistent_day(&s) {
-        Some(why) => format!("{field}: {s:?} is not a date: {why}"),
-        None => format!(
-            "{field}: {s:?} is not a UTC time like \"2026-02-01\" or \"2026-02-01T12:00:00Z\""
-        ),
-    })
-}
+pub use super::common::{parse_paths, parse_tiers, parse_time, toml_dec};
 
 impl BacktestConfig {
     /// Parses and validates config text; `origin` names the file in messages.
@@ -148,94 +76,59 @@ impl BacktestConfig {
     pub fn parse(text: &str, origin: &Path) -> Result<BacktestConfig, String> {
         let table: toml::Table =
             text.parse().map_err(|e| format!("{}: not valid TOML: {e}", origin.display()))?;
-        let mut errs: Vec<String> = Vec::new();
+        let mut problems: Vec<Problem> = Vec::new();
+        let data = DataSection::parse(&table, false, &mut problems);
         let mut params = RunParams::default();
-        let (mut symbol, mut tick, mut step) = (None, None, None);
-        let (mut candles, mut start_ms, mut end_ms) = (Vec::new(), None, None);
-        let mut tiers = TierChoice::Builtin;
+        let mut cache_path = None;
         for (key, v) in &table {
             match key.as_str() {
-                "symbol" => match v.as_str() {
-                    Some(s) if !s.is_empty() => symbol = Some(s.to_string()),
-                    _ => errs.push("symbol must be a non-empty string like \"BTCUSDT\"".into()),
-                },
-                "tick_size" => match toml_dec(v) {
-                    Some(d) => tick = Some(d),
-                    None => errs.push("tick_size must be a decimal number like \"0.1\"".into()),
-                },
-                "qty_step" => match toml_dec(v) {
-                    Some(d) => step = Some(d),
-                    None => errs.push("qty_step must be a decimal number like \"0.001\"".into()),
-                },
-                "candles" => match parse_paths("candles", v) {
-                    Ok(p) => candles = p,
-                    Err(e) => errs.push(e),
-                },
-                "start" => match parse_time("start", v) {
-                    Ok(t) => start_ms = Some(t),
-                    Err(e) => errs.push(e),
-                },
-                "end" => match parse_time("end", v) {
-                    Ok(t) => end_ms = Some(t),
-                    Err(e) => errs.push(e),
-                },
-                "tiers" => match parse_tiers(v) {
-                    Ok(t) => tiers = t,
-                    Err(e) => errs.push(e),
-                },
+                k if DATA_KEYS.contains(&k) || IGNORED_KEYS.contains(&k) => {}
                 "risk_limits_cache_path" => match v.as_str() {
-                    Some(p) => tiers = TierChoice::Cache(PathBuf::from(p)),
-                    None => errs.push("risk_limits_cache_path must be a path".into()),
+                    Some(p) => cache_path = Some(PathBuf::from(p)),
+                    None => problems.push(Problem::new(key, "must be a path")),
                 },
-                k if IGNORED_KEYS.contains(&k) => {}
-                k => match ParamValue::from_toml(v) {
-                    Some(pv) => {
-                        if let Err(e) = fields::set_param(&mut params, k, &pv) {
-                            errs.push(e);
-                        }
+                k => {
+                    if let Err(e) = set_toml_param(&mut params, k, v) {
+                        problems.push(Problem::new(k, e));
                     }
-                    None => errs.push(format!("{k}: unsupported value type")),
-                },
-            }
-        }
-        let instrument = match &symbol {
-            Some(s) => match Instrument::resolve(s, tick, step) {
-                Ok(i) => Some(i),
-                Err(e) => {
-                    errs.push(e);
-                    None
                 }
-            },
-            None => {
-                errs.push("symbol is required, e.g. symbol = \"BTCUSDT\"".into());
-                None
-            }
-        };
-        if let (Some(a), Some(b)) = (start_ms, end_ms) {
-            if a >= b {
-                errs.push("start must be earlier than end".into());
             }
         }
-        // Leverage is checked against the tier table when the run starts.
-        if let Err(list) = params.validate(f64::INFINITY) {
-            errs.extend(list.iter().map(ToString::to_string));
-        }
+        // Every parameter of a backtest is fixed: defaults and set values alike.
+        validate_params(&params, "", |_| true, &mut problems);
         let warnings = config_warnings(&params, origin);
-        match (errs.is_empty(), instrument) {
-            (true, Some(instrument)) => Ok(BacktestConfig {
-                instrument,
-                params,
-                candles,
-                start_ms,
-                end_ms,
-                tiers,
-                warnings,
-            }),
-            _ => Err(errs
+        match data {
+            Some(mut data) if problems.is_empty() => {
+                // The origin's key for the cache file; an explicit `tiers` wins.
+                if let (Some(p), false) = (cache_path, table.contains_key("tiers")) {
+                    data.tiers = TierChoice::Cache(p);
+                }
+                Ok(BacktestConfig {
+                    instrument: data.instrument,
+                    params,
+                    candles: data.candles,
+                    start_ms: data.start_ms,
+                    end_ms: data.end_ms,
+                    tiers: data.tiers,
+                    warnings,
+                })
+            }
+            _ => Err(problems
                 .iter()
-                .map(|e| format!("{}: {e}", origin.display()))
+                .map(|p| format!("{}: {p}", origin.display()))
                 .collect::<Vec<_>>()
                 .join("\n")),
+        }
+    }
+
+    /// The data section of the config, for the shared loader.
+    pub fn data(&self) -> DataSection {
+        DataSection {
+            instrument: self.instrument.clone(),
+            candles: self.candles.clone(),
+            start_ms: self.start_ms,
+            end_ms: self.end_ms,
+            tiers: self.tiers.clone(),
         }
     }
 
@@ -318,9 +211,14 @@ mod tests {
     fn reports_every_problem_with_its_field() {
         let e = parse("grid_count = 2\ngrid_stepp = 1\namount = \"b1\"\nwind_down_mode = \"x\"")
             .unwrap_err();
-        for needle in
-            ["grid_count", "grid_stepp", "amount", "wind_down_mode", "symbol is required", "t.toml"]
-        {
+        for needle in [
+            "grid_count",
+            "grid_stepp",
+            "amount",
+            "wind_down_mode",
+            "symbol: is required",
+            "t.toml",
+        ] {
             assert!(e.contains(needle), "{needle} missing in:\n{e}");
         }
         assert!(parse("symbol = \"ZZZUSDT\"").unwrap_err().contains("tick_size"));
@@ -349,7 +247,10 @@ mod tests {
     fn huge_initial_balance_is_refused() {
         // Regression: initial_balance = 1e300 ran, and every money figure came out 0.
         let e = parse("symbol = \"BTCUSDT\"\ninitial_balance = 1e300").unwrap_err();
-        assert!(e.contains("t.toml: initial_balance must be at most 1e12 USDT (was 1e300)"), "{e}");
+        assert!(
+            e.contains("t.toml: initial_balance: must be at most 1e12 USDT (was 1e300)"),
+            "{e}"
+        );
         let c = parse("symbol = \"BTCUSDT\"\ninitial_balance = 1_000_000_000_000").unwrap();
         assert_eq!(c.params.account.initial_balance, 1e12);
         assert!(c.warnings.is_empty());

@@ -1,4 +1,6 @@
-//! Configuration: the parameter registry and the backtest config file.
+//! Configuration: the parameter registry, the backtest config file, and the front end
+//! (data section, parameters, loader) it shares with sweep files.
 
 pub mod backtest;
+pub mod common;
 pub mod fields;

@@ -297,14 +297,14 @@ fn completion(
     let kv = read_kv(out).unwrap_or_default();
     let reason = match Identity::from_kv(&kv) {
         Err(_) => "it is not a gridsweep result file".to_string(),
-        Ok(then) => match then.mismatch(ident) {
-            Some(r) => r,
-            None if kv_shard(&kv) != Some(opts.shard) => format!(
+        Ok(then) => match then.check_same(ident) {
+            Err(m) => format!("{m}, the file's first and this run's second"),
+            Ok(()) if kv_shard(&kv) != Some(opts.shard) => format!(
                 "it holds shard {} and this run is shard {}",
                 kv_shard(&kv).map_or("?".into(), |s| s.to_string()),
                 opts.shard
             ),
-            None => {
+            Ok(()) => {
                 let mut report = Report::new(opts.rank, opts.top_n);
                 for batch in open_results(out, b_runs)? {
                     let batch =

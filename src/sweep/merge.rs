@@ -8,7 +8,6 @@ use super::report::{RankBy, Report};
 use super::results::RUN_ID;
 use super::setup::Identity;
 use super::shard::{block_count, Shard};
-use super::spec::sha256_hex;
 use super::writer::{open_results, read_kv, Assembler};
 use super::{SweepError, ROW_GROUP_BLOCKS};
 use crate::config::backtest::{parse_paths, parse_tiers, TierChoice};
@@ -75,7 +74,7 @@ pub fn merge(
     }
     let first = &found[0];
     for p in &found[1..] {
-        if let Some(reason) = difference(&first.ident, &p.ident) {
+        if let Err(reason) = first.ident.check_same(&p.ident) {
             return Err(SweepError::Merge(format!(
                 "{} and {} are parts of different sweeps: {reason}; merge only the shards of \
                  one sweep run",
@@ -208,44 +207,6 @@ pub fn merge(
     })
 }
 
-/// The first difference between the identities of parts `a` and `b`, naming `a`'s value
-/// first.
-fn difference(a: &Identity, b: &Identity) -> Option<String> {
-    let short = |s: &str| s.chars().take(12).collect::<String>();
-    if a.sweep_sha256 != b.sweep_sha256 {
-        return Some(format!(
-            "their sweep files differ (sha256 {}… and {}…)",
-            short(&a.sweep_sha256),
-            short(&b.sweep_sha256)
-        ));
-    }
-    if a.data_fingerprint != b.data_fingerprint {
-        return Some(format!(
-            "they ran on different candle data (fingerprints {}… and {}…)",
-            short(&a.data_fingerprint),
-            short(&b.data_fingerprint)
-        ));
-    }
-    if a.tiers_json != b.tiers_json {
-        return Some(format!(
-            "they used different risk-limit tier tables (sha256 {}… and {}…; was the tier \
-             cache refreshed between shards?)",
-            short(&sha256_hex(a.tiers_json.as_bytes())),
-            short(&sha256_hex(b.tiers_json.as_bytes()))
-        ));
-    }
-    if a.version != b.version {
-        return Some(format!("they were written by gridsweep {} and {}", a.version, b.version));
-    }
-    if a.block_runs != b.block_runs {
-        return Some(format!("they use --block-runs {} and {}", a.block_runs, b.block_runs));
-    }
-    if a.total_runs != b.total_runs {
-        return Some(format!("they have {} and {} runs", a.total_runs, b.total_runs));
-    }
-    None
-}
-
 /// True when `path` is a file whose whole text is `text` (the sweep file these parts were
 /// run from, which the parts do not name).
 fn holds_text(path: &Path, text: &str) -> bool {
@@ -259,7 +220,7 @@ fn sweep_file_inputs(sweep_toml: &str) -> Vec<(&'static str, PathBuf)> {
     let Ok(table) = sweep_toml.parse::<toml::Table>() else { return Vec::new() };
     let mut inputs: Vec<(&'static str, PathBuf)> = table
         .get("candles")
-        .and_then(|v| parse_paths("candles", v).ok())
+        .and_then(|v| parse_paths(v).ok())
         .unwrap_or_default()
         .into_iter()
         .map(|p| ("a candle file of the merged sweep", p))

@@ -11,6 +11,7 @@
 //! sweep was interrupted, and whether it ran whole or as merged shards.
 
 pub mod exec;
+pub mod identity;
 pub mod merge;
 pub mod progress;
 pub mod report;

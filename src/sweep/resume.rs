@@ -303,14 +303,22 @@ impl PartsDir {
                                 .collect();
                             let shard_then = m.get("gridsweep.shard").and_then(|v| v.as_str());
                             match Identity::from_kv(&kv) {
-                                Ok(then) => then.mismatch(ident).or_else(|| {
-                                    (shard_then != Some(&shard.to_string())).then(|| {
+                                Ok(then) => then
+                                    .check_same(ident)
+                                    .err()
+                                    .map(|m| {
                                         format!(
-                                            "they are shard {} and this run is shard {shard}",
-                                            shard_then.unwrap_or("?")
+                                            "{m}, the partial results' first and this run's second"
                                         )
                                     })
-                                }),
+                                    .or_else(|| {
+                                        (shard_then != Some(&shard.to_string())).then(|| {
+                                            format!(
+                                                "they are shard {} and this run is shard {shard}",
+                                                shard_then.unwrap_or("?")
+                                            )
+                                        })
+                                    }),
                                 Err(_) => None,
                             }
                         })

@@ -11,7 +11,11 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::space::{Axis, AxisForm, Space};
-use crate::config::backtest::{parse_paths, parse_tiers, parse_time, toml_dec, TierChoice};
+use crate::config::backtest::TierChoice;
+use crate::config::common::{
+    kind_word, set_toml_param, strip_name, toml_dec, unknown_param, validate_params, DataSection,
+    Problem,
+};
 use crate::config::fields::{self, ParamKind, ParamValue};
 use crate::decimal::Dec;
 use crate::engine::RunParams;
@@ -41,14 +45,9 @@ pub const TOP_KEYS: &[&str] = &[
 /// Keys of an axis table.
 pub const AXIS_KEYS: &[&str] = &["values", "start", "stop", "step", "count"];
 
-/// One problem in a sweep file: where (`axes.leverage.step`) and what to change.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SpecProblem {
-    /// Field path, e.g. `axes.leverage.step`; empty for the file as a whole.
-    pub path: String,
-    /// A sentence saying what is wrong and how to fix it.
-    pub message: String,
-}
+/// One problem in a sweep file: where (`axes.leverage.step`) and what to change (the
+/// problem type shared with backtest configs).
+pub type SpecProblem = Problem;
 
 /// Every problem found in a sweep file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,11 +130,22 @@ struct Collector(Vec<SpecProblem>);
 
 impl Collector {
     fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.0.push(SpecProblem { path: path.into(), message: message.into() });
+        self.0.push(Problem::new(path, message));
     }
 }
 
 impl SweepSpec {
+    /// The data section of the sweep, for the shared loader.
+    pub fn data(&self) -> DataSection {
+        DataSection {
+            instrument: self.instrument.clone(),
+            candles: self.candles.clone(),
+            start_ms: self.start_ms,
+            end_ms: self.end_ms,
+            tiers: self.tiers.clone(),
+        }
+    }
+
     /// Reads and validates a sweep file.
     ///
     /// # Errors
@@ -207,83 +217,7 @@ impl SweepSpec {
             },
         };
 
-        let symbol = match table.get("symbol") {
-            None => {
-                errs.push("symbol", "is required, e.g. symbol = \"LTCUSDT\"");
-                None
-            }
-            Some(v) => match v.as_str() {
-                Some(s) if !s.is_empty() => Some(s.to_string()),
-                _ => {
-                    errs.push("symbol", "must be a non-empty string like \"LTCUSDT\"");
-                    None
-                }
-            },
-        };
-        let mut dec_field = |key: &str, example: &str| match table.get(key) {
-            None => None,
-            Some(v) => match toml_dec(v) {
-                Some(d) => Some(d),
-                None => {
-                    errs.push(key, format!("must be a decimal number like \"{example}\""));
-                    None
-                }
-            },
-        };
-        let tick = dec_field("tick_size", "0.01");
-        let step = dec_field("qty_step", "0.1");
-        let instrument = symbol.as_deref().and_then(|s| match Instrument::resolve(s, tick, step) {
-            Ok(i) => Some(i),
-            Err(e) => {
-                errs.push("", e);
-                None
-            }
-        });
-
-        let candles = match table.get("candles") {
-            None => {
-                errs.push(
-                    "candles",
-                    "is required: one Parquet file or a list, e.g. \
-                     candles = \"data/LTCUSDT-1m-2026-02.parquet\"",
-                );
-                Vec::new()
-            }
-            Some(v) => match parse_paths("candles", v) {
-                Ok(p) if p.is_empty() => {
-                    errs.push("candles", "must name at least one Parquet file");
-                    p
-                }
-                Ok(p) => p,
-                Err(_) => {
-                    errs.push("candles", "must be a path or a list of paths");
-                    Vec::new()
-                }
-            },
-        };
-        let mut time_field = |key: &str| {
-            table.get(key).and_then(|v| match parse_time(key, v) {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    errs.push(key, e.trim_start_matches(&format!("{key}: ")).to_string());
-                    None
-                }
-            })
-        };
-        let start_ms = time_field("start");
-        let end_ms = time_field("end");
-        if let (Some(a), Some(b)) = (start_ms, end_ms) {
-            if a >= b {
-                errs.push("end", "must be later than start (the window is [start, end))");
-            }
-        }
-        let tiers = match table.get("tiers") {
-            None => TierChoice::Builtin,
-            Some(v) => parse_tiers(v).unwrap_or_else(|e| {
-                errs.push("tiers", e.trim_start_matches("tiers ").to_string());
-                TierChoice::Builtin
-            }),
-        };
+        let data = DataSection::parse(&table, true, &mut errs.0);
 
         // [params]: fixed values over the defaults.
         let mut base = RunParams::default();
@@ -292,27 +226,12 @@ impl SweepSpec {
             None => {}
             Some(toml::Value::Table(t)) => {
                 for (k, v) in t {
-                    let path = format!("params.{k}");
-                    let Some(spec) = fields::spec(k) else {
-                        errs.push(path, unknown_param(k));
-                        continue;
-                    };
-                    let Some(pv) = ParamValue::from_toml(v) else {
-                        errs.push(path, format!("must be a single {}", kind_word(spec.kind)));
-                        continue;
-                    };
-                    match fields::set_param(&mut base, k, &pv) {
-                        Ok(()) => fixed.push(spec.name),
-                        Err(e) => errs.push(path, strip_name(&e, k)),
+                    match set_toml_param(&mut base, k, v) {
+                        Ok(name) => fixed.push(name),
+                        Err(e) => errs.push(format!("params.{k}"), e),
                     }
                 }
-                if let Err(list) = base.validate(f64::INFINITY) {
-                    for e in list {
-                        if fixed.contains(&e.field) {
-                            errs.push(format!("params.{}", e.field), e.message);
-                        }
-                    }
-                }
+                validate_params(&base, "params.", |f| fixed.contains(&f), &mut errs.0);
             }
             Some(_) => errs.push(
                 "params",
@@ -362,15 +281,15 @@ impl SweepSpec {
         if errs.0.is_empty() {
             check_size(&space, limit, &mut errs);
         }
-        match (errs.0.is_empty(), instrument) {
-            (true, Some(instrument)) => Ok(SweepSpec {
+        match (errs.0.is_empty(), data) {
+            (true, Some(data)) => Ok(SweepSpec {
                 name,
                 description,
-                instrument,
-                candles,
-                start_ms,
-                end_ms,
-                tiers,
+                instrument: data.instrument,
+                candles: data.candles,
+                start_ms: data.start_ms,
+                end_ms: data.end_ms,
+                tiers: data.tiers,
                 space,
                 text: text.to_string(),
                 text_sha256: sha256_hex(text.as_bytes()),
@@ -384,31 +303,6 @@ fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with('.')
         && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-}
-
-fn unknown_param(k: &str) -> String {
-    if k == "long_koef" {
-        return "was renamed to early_imbalance_multiplier; rename it".into();
-    }
-    format!("unknown parameter; valid parameters are: {}", fields::names())
-}
-
-fn kind_word(kind: ParamKind) -> &'static str {
-    match kind {
-        ParamKind::Int => "whole number",
-        ParamKind::Float => "number",
-        ParamKind::Bool => "true or false",
-        ParamKind::Text => "string",
-    }
-}
-
-/// Drops a leading `"name "` / `"name: "` from registry messages (the path names it already).
-fn strip_name(msg: &str, name: &str) -> String {
-    msg.strip_prefix(name)
-        .map(|r| r.trim_start_matches(':').trim_start())
-        .filter(|r| !r.is_empty())
-        .unwrap_or(msg)
-        .to_string()
 }
 
 /// The keys of the `[axes]` table in the order they appear in `text`.

@@ -1,0 +1,376 @@
+//! The configuration front end shared by `backtest` configs and sweep files: the data
+//! section (`symbol`, `tick_size`, `qty_step`, `candles`, `start`, `end`, `tiers`) and the
+//! parameters, parsed by the same code with the same messages, and one loader of the
+//! candles, the tier table and the instrument.
+//!
+//! A problem is a [`Problem`]: the field path and a sentence that does not repeat it. The
+//! backtest prints `file: field: message` per line, the sweep `  field: message` under a
+//! heading, so the same mistake reads the same in both.
+
+use std::path::PathBuf;
+
+use super::backtest::TierChoice;
+use super::fields::{self, ParamKind, ParamValue};
+use crate::candles::{CandleSlice, Candles};
+use crate::decimal::Dec;
+use crate::engine::RunParams;
+use crate::instrument::Instrument;
+use crate::tiers::note::Note;
+use crate::tiers::source::resolve;
+use crate::tiers::{SharedTiers, TierLayer};
+use crate::time::{format_iso, nonexistent_day, parse_iso};
+
+/// The keys of the data section, shared by backtest configs and sweep files.
+pub const DATA_KEYS: &[&str] =
+    &["symbol", "tick_size", "qty_step", "candles", "start", "end", "tiers"];
+
+/// One problem in a config or sweep file: where (`tick_size`, `axes.leverage.step`) and
+/// what to change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// Field path, e.g. `axes.leverage.step`; empty for the file as a whole.
+    pub path: String,
+    /// A sentence saying what is wrong and how to fix it (without the path).
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem at `path`.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Problem {
+        Problem { path: path.into(), message: message.into() }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Reads a decimal from a TOML string, integer or float (floats by their shortest repr).
+pub fn toml_dec(v: &toml::Value) -> Option<Dec> {
+    match v {
+        toml::Value::String(s) => Dec::parse(s).ok(),
+        toml::Value::Integer(i) => Some(Dec::from_int(*i)),
+        toml::Value::Float(f) => Dec::from_f64_shortest(*f),
+        _ => None,
+    }
+}
+
+/// Parses a `tiers` value: `"builtin"`, `"origin"`, `{ cache = "path" }` or `{ file = "path" }`.
+///
+/// # Errors
+/// A sentence (without the field name) saying which forms are accepted.
+pub fn parse_tiers(v: &toml::Value) -> Result<TierChoice, String> {
+    let help = "must be \"builtin\" (shipped Bybit snapshots), \"origin\" (the origin's hard-coded tables), { cache = \"conf/risk_limits_cache.json\" } or { file = \"tiers.json\" }";
+    match v {
+        toml::Value::String(s) if s == "builtin" => Ok(TierChoice::Builtin),
+        toml::Value::String(s) if s == "origin" => Ok(TierChoice::Origin),
+        toml::Value::Table(t) if t.len() == 1 => match t.iter().next() {
+            Some((k, toml::Value::String(p))) if k == "cache" => {
+                Ok(TierChoice::Cache(PathBuf::from(p)))
+            }
+            Some((k, toml::Value::String(p))) if k == "file" => {
+                Ok(TierChoice::File(PathBuf::from(p)))
+            }
+            _ => Err(help.to_string()),
+        },
+        _ => Err(help.to_string()),
+    }
+}
+
+/// Parses a list of paths given as a string or an array of strings.
+///
+/// # Errors
+/// A sentence (without the field name).
+pub fn parse_paths(v: &toml::Value) -> Result<Vec<PathBuf>, String> {
+    let bad = || "must be a path or a list of paths".to_string();
+    match v {
+        toml::Value::String(s) => Ok(vec![PathBuf::from(s)]),
+        toml::Value::Array(a) => {
+            a.iter().map(|x| x.as_str().map(PathBuf::from).ok_or_else(bad)).collect()
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// Parses an ISO-8601 UTC time.
+///
+/// # Errors
+/// A sentence (without the field name) naming the accepted formats.
+pub fn parse_time(v: &toml::Value) -> Result<i64, String> {
+    let s = match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Datetime(d) => d.to_string(),
+        _ => {
+            return Err(
+                "must be a UTC time like \"2026-02-01\" or \"2026-02-01T12:00:00Z\"".to_string()
+            )
+        }
+    };
+    parse_iso(&s).ok_or_else(|| match nonexistent_day(&s) {
+        Some(why) => format!("{s:?} is not a date: {why}"),
+        None => format!("{s:?} is not a UTC time like \"2026-02-01\" or \"2026-02-01T12:00:00Z\""),
+    })
+}
+
+/// The data section: instrument, candle files, window and tier source.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataSection {
+    /// Symbol, tick size and quantity step (`symbol`, `tick_size`, `qty_step`).
+    pub instrument: Instrument,
+    /// Candle Parquet files (`candles`; empty when not given and not required).
+    pub candles: Vec<PathBuf>,
+    /// Window start (`start`, UTC epoch ms, inclusive).
+    pub start_ms: Option<i64>,
+    /// Window end (`end`, UTC epoch ms, exclusive).
+    pub end_ms: Option<i64>,
+    /// Tier source (`tiers`, default builtin).
+    pub tiers: TierChoice,
+}
+
+impl DataSection {
+    /// Reads the data keys of `table`, pushing every problem to `problems`;
+    /// `candles_required` makes a missing or empty `candles` a problem (sweeps).
+    /// Returns the section when its own keys had no problem.
+    pub fn parse(
+        table: &toml::Table,
+        candles_required: bool,
+        problems: &mut Vec<Problem>,
+    ) -> Option<DataSection> {
+        let before = problems.len();
+        let mut push = |path: &str, m: String| problems.push(Problem::new(path, m));
+        let symbol = match table.get("symbol") {
+            None => {
+                push("symbol", "is required, e.g. symbol = \"BTCUSDT\"".into());
+                None
+            }
+            Some(v) => match v.as_str() {
+                Some(s) if !s.is_empty() => Some(s.to_string()),
+                _ => {
+                    push("symbol", "must be a non-empty string like \"BTCUSDT\"".into());
+                    None
+                }
+            },
+        };
+        let mut dec_field = |key: &str, example: &str| {
+            table.get(key).and_then(|v| {
+                let d = toml_dec(v);
+                if d.is_none() {
+                    push(key, format!("must be a decimal number like \"{example}\""));
+                }
+                d
+            })
+        };
+        let tick = dec_field("tick_size", "0.1");
+        let step = dec_field("qty_step", "0.001");
+        let instrument = symbol.as_deref().and_then(|s| match Instrument::resolve(s, tick, step) {
+            Ok(i) => Some(i),
+            Err(e) => {
+                push("", e);
+                None
+            }
+        });
+        let candles = match table.get("candles").map(parse_paths) {
+            Some(Err(e)) => {
+                push("candles", e);
+                Vec::new()
+            }
+            Some(Ok(p)) if p.is_empty() && candles_required => {
+                push("candles", "must name at least one Parquet file".into());
+                p
+            }
+            None if candles_required => {
+                push(
+                    "candles",
+                    "is required: one Parquet file or a list, e.g. \
+                     candles = \"data/BTCUSDT-1m-2026-02.parquet\""
+                        .into(),
+                );
+                Vec::new()
+            }
+            Some(Ok(p)) => p,
+            None => Vec::new(),
+        };
+        let mut time_field = |key: &str| {
+            table.get(key).and_then(|v| match parse_time(v) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    push(key, e);
+                    None
+                }
+            })
+        };
+        let start_ms = time_field("start");
+        let end_ms = time_field("end");
+        if let (Some(a), Some(b)) = (start_ms, end_ms) {
+            if a >= b {
+                push("end", "must be later than start (the window is [start, end))".into());
+            }
+        }
+        let tiers = match table.get("tiers") {
+            None => TierChoice::Builtin,
+            Some(v) => parse_tiers(v).unwrap_or_else(|e| {
+                push("tiers", e);
+                TierChoice::Builtin
+            }),
+        };
+        match instrument {
+            Some(instrument) if problems.len() == before => {
+                Some(DataSection { instrument, candles, start_ms, end_ms, tiers })
+            }
+            _ => None,
+        }
+    }
+
+    /// Resolves the tier table of the section's symbol (before any run, once).
+    ///
+    /// # Errors
+    /// A sentence naming the symbol and the tier problem.
+    pub fn resolve_tiers(&self) -> Result<ResolvedTiers, String> {
+        let symbol = &self.instrument.symbol;
+        let r = resolve(&self.tiers.to_source(), symbol)
+            .map_err(|e| format!("cannot resolve risk-limit tiers for {symbol}: {e}"))?;
+        Ok(ResolvedTiers { tiers: std::sync::Arc::new(r.table), layer: r.layer, notes: r.notes })
+    }
+
+    /// Opens the candle files `paths` (the section's own unless overridden), refuses
+    /// candles of another symbol and an empty window; `whose` ("config", "sweep") names
+    /// the file to fix.
+    ///
+    /// # Errors
+    /// Unreadable or invalid candles, another symbol's candles, an empty window.
+    pub fn open_candles(&self, paths: &[PathBuf], whose: &str) -> Result<Candles, String> {
+        let list = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+        let candles =
+            Candles::open_parquet(paths).map_err(|e| format!("cannot open candles {list}: {e}"))?;
+        self.instrument.check_data_symbol(candles.symbol(), paths, whose)?;
+        if candles.window(self.start_ms, self.end_ms).is_empty() {
+            let range = match (candles.first_ts_ms(), candles.last_ts_ms()) {
+                (Some(a), Some(b)) => format!("{} .. {}", format_iso(a), format_iso(b)),
+                _ => "nothing".into(),
+            };
+            return Err(format!(
+                "no candles between start and end in {list}; the data covers {range}: fix \
+                 `start`/`end` in the {whose} file"
+            ));
+        }
+        Ok(candles)
+    }
+
+    /// The one loader: the tier table, then the candles of the section (or `paths`).
+    ///
+    /// # Errors
+    /// As [`DataSection::resolve_tiers`] and [`DataSection::open_candles`].
+    pub fn load(&self, paths: Option<&[PathBuf]>, whose: &str) -> Result<LoadedData, String> {
+        let tiers = self.resolve_tiers()?;
+        let candles = self.open_candles(paths.unwrap_or(&self.candles), whose)?;
+        let gap_warning = candles.window(self.start_ms, self.end_ms).gaps().warning();
+        Ok(LoadedData {
+            instrument: self.instrument.clone(),
+            candles,
+            start_ms: self.start_ms,
+            end_ms: self.end_ms,
+            tiers,
+            gap_warning,
+        })
+    }
+}
+
+/// A resolved tier table: frozen, with its layer and the notes emitted on the way.
+#[derive(Clone, Debug)]
+pub struct ResolvedTiers {
+    /// The frozen table.
+    pub tiers: SharedTiers,
+    /// Where it came from.
+    pub layer: TierLayer,
+    /// Notes (already logged), e.g. the fallback to the origin's table.
+    pub notes: Vec<Note>,
+}
+
+/// What the loader returns: instrument, candles (with their window) and tiers.
+#[derive(Debug)]
+pub struct LoadedData {
+    /// The instrument.
+    pub instrument: Instrument,
+    /// All candles of the files, decoded once.
+    pub candles: Candles,
+    /// Window start (inclusive).
+    pub start_ms: Option<i64>,
+    /// Window end (exclusive).
+    pub end_ms: Option<i64>,
+    /// The tier table.
+    pub tiers: ResolvedTiers,
+    /// The gap warning of the window, if it has gaps (print it as `warning: …`).
+    pub gap_warning: Option<String>,
+}
+
+impl LoadedData {
+    /// The candles of the window (never empty).
+    pub fn window(&self) -> CandleSlice<'_> {
+        self.candles.window(self.start_ms, self.end_ms)
+    }
+}
+
+/// The message for an unknown parameter name (without the name).
+pub fn unknown_param(k: &str) -> String {
+    if k == "long_koef" {
+        return "was renamed to early_imbalance_multiplier; rename it".into();
+    }
+    format!("unknown parameter; valid parameters are: {}", fields::names())
+}
+
+/// The word for a parameter kind in messages.
+pub fn kind_word(kind: ParamKind) -> &'static str {
+    match kind {
+        ParamKind::Int => "whole number",
+        ParamKind::Float => "number",
+        ParamKind::Bool => "true or false",
+        ParamKind::Text => "string",
+    }
+}
+
+/// Drops a leading `"name "` / `"name: "` from registry messages (the path names it already).
+pub fn strip_name(msg: &str, name: &str) -> String {
+    msg.strip_prefix(name)
+        .map(|r| r.trim_start_matches(':').trim_start())
+        .filter(|r| !r.is_empty())
+        .unwrap_or(msg)
+        .to_string()
+}
+
+/// Sets parameter `key` of `params` from a TOML value; returns its registry name.
+///
+/// # Errors
+/// A sentence (without the name): unknown parameter, wrong type or bad value.
+pub fn set_toml_param(
+    params: &mut RunParams,
+    key: &str,
+    v: &toml::Value,
+) -> Result<&'static str, String> {
+    let Some(spec) = fields::spec(key) else { return Err(unknown_param(key)) };
+    let Some(pv) = ParamValue::from_toml(v) else {
+        return Err(format!("must be a single {}", kind_word(spec.kind)));
+    };
+    fields::set_param(params, key, &pv).map_err(|e| strip_name(&e, key))?;
+    Ok(spec.name)
+}
+
+/// Pushes the problems of `params.validate` (leverage is checked against the tier table
+/// later) for the fields `keep` accepts, each at `prefix` + field.
+pub fn validate_params(
+    params: &RunParams,
+    prefix: &str,
+    keep: impl Fn(&str) -> bool,
+    problems: &mut Vec<Problem>,
+) {
+    if let Err(list) = params.validate(f64::INFINITY) {
+        for e in list.into_iter().filter(|e| keep(e.field)) {
+            problems.push(Problem::new(format!("{prefix}{}", e.field), e.message));
+        }
+    }
+}
