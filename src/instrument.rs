@@ -13,7 +13,7 @@ pub struct Instrument {
     pub qty_step: Dec,
 }
 
-/// Built-in `(tick_size, qty_step)` for common Bybit symbols (PRODUCT §2).
+/// Built-in `(tick_size, qty_step)` for common Bybit symbols (docs/backtest.md).
 pub fn default_steps(symbol: &str) -> Option<(Dec, Dec)> {
     let (t, q) = match symbol {
         "BTCUSDT" => ("0.1", "0.001"),

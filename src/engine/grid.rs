@@ -1,4 +1,4 @@
-//! The grid ladder (ORIGIN_BEHAVIOUR §1.2–§1.4): build, fill-time update, rebalance.
+//! The grid ladder (docs/strategy.md, "Build", "Fill-time update", "Rebalance"): build, fill-time update, rebalance.
 //!
 //! Prices are `f64` exactly as in the origin (which works in float here), including its
 //! `round_tick` that formats to 10 decimals and parses back.
@@ -181,7 +181,7 @@ impl Grid {
         self.levels.binary_search_by(|l| l.price.total_cmp(&price)).ok()
     }
 
-    /// Builds the ladder around `last_close` (§1.3); does nothing for a zero price.
+    /// Builds the ladder around `last_close` (docs/strategy.md, "Build"); does nothing for a zero price.
     ///
     /// # Errors
     /// [`DuplicatePrices`] when two levels round to the same tick.
@@ -221,7 +221,7 @@ impl Grid {
         Ok(())
     }
 
-    /// Fill-time update (§1.4 `update_grid`): bounds check, side assignment, one rebalance.
+    /// Fill-time update (`update_grid`, docs/strategy.md "Fill-time update"): bounds check, side assignment, one rebalance.
     ///
     /// # Errors
     /// [`DuplicatePrices`] when a rebuild fails.
@@ -268,7 +268,7 @@ impl Grid {
         price > 0.0 && (price - fill_price).abs() * 100.0 > quarter * price * (1.0 + 1e-9)
     }
 
-    /// §1.4 side assignment, level by level (any ladder order).
+    /// Side assignment (docs/strategy.md, "Fill-time update"), level by level (any ladder order).
     fn assign_sides_any_order(&mut self, fill_price: f64, last_close: f64) {
         for k in 0..self.levels.len() {
             let price = self.levels[k].price;
@@ -299,7 +299,7 @@ impl Grid {
         k
     }
 
-    /// §1.4 side assignment on an ascending ladder: BUY below `last_close`, SELL above, equal
+    /// Side assignment (docs/strategy.md, "Fill-time update") on an ascending ladder: BUY below `last_close`, SELL above, equal
     /// prices unchanged, then WAIT for the levels near `fill_price`. Relative distance to the
     /// fill grows away from it, so the scan for near levels stops at the first far one.
     fn assign_sides_sorted(&mut self, fill_price: f64, last_close: f64) {

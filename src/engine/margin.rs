@@ -345,7 +345,7 @@ mod tests {
         Dec::parse(s).unwrap()
     }
 
-    /// The help-centre XYZUSDT table (BYBIT_FACTS §3): 1,000-wide tiers at 2 %, 2.5 %, …
+    /// The help-centre XYZUSDT table (docs/model.md, "Margin, valued at the price"): 1,000-wide tiers at 2 %, 2.5 %, …
     fn xyz() -> TierTable {
         let rows = [
             (Some("1000"), "0.02", "0", "0.04"),

@@ -1,7 +1,7 @@
 //! The engine: one grid backtest over a tick stream. Pure: no I/O, no clock, no randomness.
 //!
 //! A run is `Engine::run(ticks, params, ctx, recorder)` over a tick stream, or
-//! `Engine::run_candles(candles, …)` over candles (each four ticks, PRODUCT §1, as
+//! `Engine::run_candles(candles, …)` over candles (each four ticks, docs/strategy.md "Candles become ticks", as
 //! [`candle_ticks`] yields them; same results, faster). The [`Engine`] value is the reusable
 //! scratch space (grid, order book, intent buffers); after the first run on a thread nothing
 //! is allocated per run or per tick.
@@ -180,10 +180,10 @@ pub enum RunError {
     Params(String),
 }
 
-/// Offsets of a candle's four ticks from its open time (PRODUCT §1).
+/// Offsets of a candle's four ticks from its open time (docs/strategy.md, "Candles become ticks").
 pub const TICK_OFFSETS_MS: [i64; 4] = [0, 15_000, 30_000, 45_000];
 
-/// The prices of a candle's four ticks (PRODUCT §1): open, then low/high (or high/low when
+/// The prices of a candle's four ticks (docs/strategy.md, "Candles become ticks"): open, then low/high (or high/low when
 /// the candle closes down), then close.
 #[inline]
 pub fn candle_prices(open: f64, high: f64, low: f64, close: f64) -> [f64; 4] {

@@ -99,7 +99,7 @@ pub enum WindDown {
     CloseAll,
 }
 
-/// Grid strategy parameters (ORIGIN_BEHAVIOUR §1.1 names).
+/// Grid strategy parameters (the origin's names; docs/strategy.md, "Parameters").
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct GridParams {
     /// Levels per side are `grid_count / 2`; ≥ 4.
@@ -108,9 +108,9 @@ pub struct GridParams {
     pub grid_step: f64,
     /// Order size.
     pub amount: Amount,
-    /// Turns the risk multipliers (§1.6) on.
+    /// Turns the risk multipliers (docs/strategy.md, "Risk multipliers") on.
     pub enable_risk_multipliers: bool,
-    /// Early-imbalance multiplier (§1.7), in (0, 100].
+    /// Early-imbalance multiplier (docs/strategy.md, "Early imbalance"), in (0, 100].
     pub early_imbalance_multiplier: f64,
     /// Long-side liquidation-risk threshold.
     pub min_liq_ratio: f64,

@@ -1,4 +1,4 @@
-//! One direction's position (ORIGIN_BEHAVIOUR §2.3): size in lots, average entry, PnL.
+//! One direction's position (docs/strategy.md, "Positions, fees and funding"): size in lots, average entry, PnL.
 
 /// Long or short book (hedge mode).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

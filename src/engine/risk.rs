@@ -1,4 +1,4 @@
-//! Risk multipliers (ORIGIN_BEHAVIOUR §1.6) and the pair liquidation estimate (§2.7).
+//! Risk multipliers (docs/strategy.md, "Risk multipliers") and the pair liquidation estimate (docs/strategy.md, "The pair liquidation estimate").
 
 use super::params::GridParams;
 use crate::tiers::TierTable;
@@ -156,7 +156,7 @@ mod tests {
         (a - b).abs() <= 1e-9 * b.abs().max(1.0)
     }
 
-    /// ORIGIN_BEHAVIOUR §2.7: the origin computed these with its repository's tier file
+    /// The pair liquidation estimate (docs/strategy.md): the origin computed these with its repository's tier file
     /// (`conf/risk_limits_cache.json`, 35 BTCUSDT tiers), read here from the real file.
     #[test]
     fn pair_liquidation_table() {
@@ -226,7 +226,7 @@ mod tests {
 
     #[test]
     fn pnl_helper_vectors() {
-        // ORIGIN_BEHAVIOUR §4.1 item 8.
+        // The origin's PnL-helper vectors (docs/strategy.md, "Risk multipliers").
         assert_eq!(roe_pct(true, 50000.0, 50500.0, 10.0), 10.0);
         assert_eq!(roe_pct(true, 100.0, 102.0, 1.0), 2.0);
         assert_eq!(roe_pct(false, 100.0, 98.0, 1.0), 2.0);

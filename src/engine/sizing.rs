@@ -1,4 +1,4 @@
-//! Order sizing (ORIGIN_BEHAVIOUR §1.7): amount → raw quantity → 5-USDT floor → ceiling to
+//! Order sizing (docs/strategy.md, "Sizing chain"): amount → raw quantity → 5-USDT floor → ceiling to
 //! the quantity step, then risk and early-imbalance multipliers, all in integer lots.
 //!
 //! The fast path is `f64`; when a quotient lies so close to an integer (or the notional so
@@ -118,7 +118,7 @@ mod tests {
 
     #[test]
     fn origin_qty_vectors() {
-        // ORIGIN_BEHAVIOUR §1.7 (qty_step 0.001).
+        // The origin's sizing vectors (docs/strategy.md, "Sizing chain"; qty_step 0.001).
         assert_eq!(sizer("x0.01", "0.001").base_lots(50000.0, 10000.0), 2);
         assert_eq!(sizer("x0.01", "0.001").base_lots(30000.0, 10000.0), 4);
         assert_eq!(sizer("100", "0.001").base_lots(50000.0, 0.0), 2);

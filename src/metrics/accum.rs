@@ -533,7 +533,7 @@ mod tests {
 
     #[test]
     fn margin_peaks_follow_origin_session_vector() {
-        // ORIGIN_BEHAVIOUR §4.1 item 12: update_equity(..., IM 500, MM 50) on equity 10000.
+        // The origin's session vector (docs/metrics.md): update_equity(..., IM 500, MM 50) on equity 10000.
         let mut a = MetricsAccumulator::new(10_000.0);
         a.on_tick(0, 10_000.0, 500.0, 50.0, true);
         a.on_tick(60_000, 10_000.0, 100.0, 10.0, true);

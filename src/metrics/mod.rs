@@ -1,4 +1,4 @@
-//! Run metrics (PRODUCT §3): one flat record per run, the single source for every writer.
+//! Run metrics (docs/metrics.md): one flat record per run, the single source for every writer.
 
 pub mod accum;
 

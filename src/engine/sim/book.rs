@@ -1,4 +1,4 @@
-//! The order book and the ticker-event planner (ORIGIN_BEHAVIOUR §1.5, §1.7, §1.8): resting
+//! The order book and the ticker-event planner (docs/strategy.md, "Placement", "Sizing chain", "Close gate"): resting
 //! orders, per-direction aggregates, one survivor per price, the centre-out placement walk,
 //! sizing with the close gate, and (bybit model) the initial-margin check.
 
@@ -394,7 +394,7 @@ impl Engine {
         (k != NONE).then(|| self.orders[slot_index(k)])
     }
 
-    /// Plans one direction's intents (§1.5) into `self.intents`.
+    /// Plans one direction's intents (docs/strategy.md, "Placement") into `self.intents`.
     pub(super) fn plan(&mut self, dir: Direction, last_close: f64) -> Result<(), RunError> {
         let n_dir = self.stats.count[dir.index()];
         self.open_levels[dir.index()].clear();
@@ -468,7 +468,7 @@ impl Engine {
         Ok(())
     }
 
-    /// The placement filter (§1.5 item 6): the right side of the market, beyond half a step.
+    /// The placement filter (docs/strategy.md, "Placement filter"): the right side of the market, beyond half a step.
     #[inline]
     pub(super) fn try_place(
         &mut self,

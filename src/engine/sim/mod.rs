@@ -1,4 +1,4 @@
-//! The per-tick simulation (ORIGIN_BEHAVIOUR §2.1 order of operations, PRODUCT §2 models).
+//! The per-tick simulation (docs/strategy.md, "Order of events in one tick"; docs/model.md).
 
 use super::grid::Grid;
 use super::level_bits::LevelBits;
@@ -229,7 +229,7 @@ impl Engine {
         Ok(self.end(&s, prev_ts, rec))
     }
 
-    /// Runs one backtest over 1-minute candles, each one four ticks (PRODUCT §1): the same
+    /// Runs one backtest over 1-minute candles, each one four ticks (docs/strategy.md, "Candles become ticks"): the same
     /// result as `run(candle_ticks(candles), …)`, bit for bit, with a per-candle fast path
     /// for candles that lie wholly inside the quiet band.
     ///
@@ -729,7 +729,7 @@ impl Engine {
         }
     }
 
-    /// Processes one limit fill (§2.1 phase 1, steps a–g).
+    /// Processes one limit fill (docs/strategy.md, "Order of events in one tick", step 2).
     #[allow(clippy::too_many_arguments)]
     fn fill<R: Recorder>(
         &mut self,
@@ -861,7 +861,7 @@ mod tests {
         }
     }
 
-    /// ORIGIN_BEHAVIOUR §4.1 item 15 (`test_engine.py` funding hours).
+    /// The origin's funding-hour vectors (`test_engine.py`; docs/strategy.md, "Positions, fees and funding").
     #[test]
     fn funding_hours_follow_origin_vectors() {
         let p = RunParams::default();
@@ -896,7 +896,7 @@ mod tests {
         assert_eq!(e.funding_due(&s, &ctx, t("04:00:00")), None);
     }
 
-    /// Funding: long 0.1 @ 100000 pays 1 at rate 0.0001; a short receives it (§2.3 vectors).
+    /// Funding: long 0.1 @ 100000 pays 1 at rate 0.0001; a short receives it (docs/strategy.md, "Positions, fees and funding").
     #[test]
     fn funding_payment_signs() {
         let mut p = RunParams::default();
