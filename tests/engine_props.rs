@@ -5,8 +5,8 @@ use gridsweep::candles::CandleSlice;
 use gridsweep::decimal::Dec;
 use gridsweep::engine::grid::{round_tick, Grid, LevelSide};
 use gridsweep::engine::{
-    candle_ticks, Amount, Engine, FillRecord, Model, Recorder, RunContext, RunError, RunParams,
-    WindDown,
+    candle_ticks, Amount, Engine, FastPaths, FillRecord, Model, Recorder, RunContext, RunError,
+    RunParams, WindDown,
 };
 use gridsweep::instrument::Instrument;
 use gridsweep::tiers::builtin::builtin_tiers;
@@ -75,12 +75,61 @@ fn candles(start: f64, steps: &[(i16, u8, u8, i16)]) -> (Vec<i64>, [Vec<f64>; 4]
     (ts, [o, h, l, c])
 }
 
+/// The case count: `PROPTEST_CASES` when set (CI may raise it), else `default`.
+fn cases(default: u32) -> u32 {
+    match std::env::var("PROPTEST_CASES") {
+        Ok(v) => v.parse().unwrap_or_else(|_| panic!("PROPTEST_CASES={v:?} is not a number")),
+        Err(_) => default,
+    }
+}
+
+/// Every parameter of the registry, varied (`src/config/fields.rs`): the strategy's and the
+/// account's, the bybit model's hedge rule and the grid-bot sizing included.
 fn params() -> impl Strategy<Value = RunParams> {
+    (params_core(), params_rest()).prop_map(|(mut p, rest)| {
+        let (fees, thresholds, low_margin_variant, rebalance, funding_rate, per_leg) = rest;
+        p.account.commission_rate = fees.0;
+        p.account.taker_fee_rate = fees.1;
+        p.grid.min_liq_ratio = thresholds.0;
+        p.grid.max_liq_ratio = thresholds.1;
+        p.grid.min_total_margin = thresholds.2;
+        p.grid.increase_same_position_on_low_margin = low_margin_variant;
+        p.grid.rebalance_threshold = rebalance;
+        p.account.funding_rate = funding_rate;
+        if per_leg {
+            p.account.hedge_margin = gridsweep::engine::HedgeMargin::PerLeg;
+        }
+        p
+    })
+}
+
+type Rest = ((f64, f64), (f64, f64, f64), bool, f64, f64, bool);
+
+/// The parameters the core strategy below leaves at their defaults.
+fn params_rest() -> impl Strategy<Value = Rest> {
+    (
+        prop_oneof![Just((0.0002, 0.00055)), Just((0.0, 0.0)), Just((0.001, 0.0005))],
+        prop_oneof![Just((0.8, 1.2, 0.15)), Just((0.9, 1.1, 1.0)), Just((0.5, 2.0, 0.05))],
+        any::<bool>(),
+        prop_oneof![Just(0.3), Just(0.1), Just(0.6)],
+        prop_oneof![Just(0.0005), Just(0.0001), Just(-0.0003)],
+        any::<bool>(),
+    )
+}
+
+fn params_core() -> impl Strategy<Value = RunParams> {
     (
         prop_oneof![Just(Model::Origin), Just(Model::Bybit)],
         prop_oneof![6u32..60, 60u32..150], // one bit-set word and several
         prop_oneof![Just(0.1), Just(0.2), Just(0.35), Just(0.5), Just(1.0)],
-        prop_oneof![Just("x0.001"), Just("x0.01"), Just("x0.05"), Just("100"), Just("7.5")],
+        prop_oneof![
+            Just("x0.001"),
+            Just("x0.01"),
+            Just("x0.05"),
+            Just("100"),
+            Just("7.5"),
+            Just("grid_bot:500")
+        ],
         any::<bool>(),
         prop_oneof![Just(1.0), Just(1.5), Just(3.0)],
         prop_oneof![Just(1.0), Just(5.0), Just(25.0), Just(50.0)],
@@ -99,7 +148,6 @@ fn params() -> impl Strategy<Value = RunParams> {
             p.account.leverage = lev;
             p.account.initial_balance = bal;
             p.account.enable_funding = funding;
-            p.account.funding_rate = 0.0005;
             p.account.wind_down = if close_all { WindDown::CloseAll } else { WindDown::LeaveOpen };
             p
         })
@@ -135,7 +183,7 @@ fn ltc() -> Instrument {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(96), ..ProptestConfig::default() })]
 
     /// Fast engine ≡ reference engine: same fills, same equity marks, same metrics, bit for bit.
     #[test]
@@ -162,6 +210,27 @@ proptest! {
             prop_assert_eq!(&log.fills, &r.fills);
             if !log.skip_marks {
                 prop_assert_eq!(&log.equity, &r.equity);
+            }
+        }
+    }
+
+    /// Each fast path alone, and all but each one, give the reference engine's results bit
+    /// for bit: a failure names the mechanism (`FastPaths::NAMES`).
+    #[test]
+    fn prop_each_fast_path_is_exact_on_its_own(p in params(), st in steps(), start in 20.0f64..200.0) {
+        let (ts, [o, h, l, c]) = candles(start, &st);
+        let slice = CandleSlice { ts_ms: &ts, open: &o, high: &h, low: &l, close: &c };
+        let inst = ltc();
+        let tiers = builtin_tiers("LTCUSDT");
+        let ctx = RunContext { instrument: &inst, tiers: &tiers, funding_series: None };
+        let mut r = Log { skip_marks: true, ..Log::default() };
+        let rr = Engine::reference().run_candles(slice, &p, &ctx, &mut r).map(|m| metric_fields(&m));
+        for name in FastPaths::NAMES {
+            for (label, fast) in [("alone", FastPaths::NONE.with(name, true)), ("all but", FastPaths::ALL.with(name, false))] {
+                let mut q = Log { skip_marks: true, ..Log::default() };
+                let rq = Engine::with_fast_paths(fast).run_candles(slice, &p, &ctx, &mut q).map(|m| metric_fields(&m));
+                prop_assert_eq!(&rq, &rr, "fast path {} {}: metrics differ", label, name);
+                prop_assert_eq!(&q.fills, &r.fills, "fast path {} {}: fills differ", label, name);
             }
         }
     }
@@ -270,6 +339,43 @@ proptest! {
         let t = builtin_tiers(sym);
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
         prop_assert!(t.maintenance_margin(lo).0 <= t.maintenance_margin(hi).0 + 1e-6);
+    }
+}
+
+/// On the shipped month every fast path is taken (so the differential tests above test them).
+#[test]
+fn every_fast_path_runs_on_the_real_month() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/LTCUSDT-1m-2026-02.parquet");
+    let candles = gridsweep::candles::Candles::open_parquet(&[path]).unwrap();
+    let inst = Instrument::resolve("LTCUSDT", None, None).unwrap();
+    let tiers = builtin_tiers("LTCUSDT");
+    let ctx = RunContext { instrument: &inst, tiers: &tiers, funding_series: None };
+    for model in [Model::Bybit, Model::Origin] {
+        let mut p = RunParams::default();
+        p.account.model = model;
+        p.grid.grid_count = 50;
+        p.grid.grid_step = 0.3;
+        p.grid.amount = Amount::parse("x0.002").unwrap();
+        let mut e = Engine::new();
+        e.run_candles(candles.slice(), &p, &ctx, &mut Log { skip_marks: true, ..Log::default() })
+            .unwrap();
+        let c = e.fast_path_counts();
+        let all = [
+            ("quiet_band", c.quiet_ticks),
+            ("still_stretches", c.still_candles),
+            ("survivor_map", c.survivor_map_kept),
+            ("survivor_shift", c.survivor_shifts),
+            ("fill_walk", c.fill_walks),
+            ("open_level_bits", c.open_level_words),
+            ("mapped_placement", c.mapped_placements),
+        ];
+        for (name, n) in all {
+            assert!(n > 0, "{model:?}: fast path {name} never ran ({c:?})");
+        }
+        // The reference engine takes none.
+        let mut r = Engine::reference();
+        r.run_candles(candles.slice(), &p, &ctx, &mut Log::default()).unwrap();
+        assert_eq!(r.fast_path_counts(), gridsweep::engine::FastPathCounts::default());
     }
 }
 

@@ -18,7 +18,7 @@ pub mod sizing;
 pub use margin::HedgeMargin;
 pub use params::{AccountParams, Amount, GridParams, Model, ParamError, RunParams, WindDown};
 pub use position::{Direction, Side};
-pub use sim::Engine;
+pub use sim::{Engine, FastPathCounts, FastPaths};
 
 use crate::candles::CandleSlice;
 use crate::instrument::Instrument;

@@ -138,9 +138,14 @@ impl Engine {
         let usable = self.slots_ok && self.dead <= MAX_DEAD && self.dups.iter().all(Vec::is_empty);
         let current = usable
             && (self.survivors_version == self.grid.version()
-                || (!self.reference && self.follow_shift()));
-        if self.reference || !current {
+                || (self.fast.survivor_shift && self.follow_shift() && {
+                    self.counts.survivor_shifts += 1;
+                    true
+                }));
+        if !self.fast.survivor_map || !current {
             self.collect_survivors();
+        } else {
+            self.counts.survivor_map_kept += 1;
         }
     }
 
@@ -251,11 +256,12 @@ impl Engine {
     /// it, found from the extreme slots inward; otherwise every trigger is tested.
     pub(super) fn take_fills(&mut self, p: f64) {
         self.fills.clear();
-        let by_slots = !self.reference
+        let by_slots = self.fast.fill_walk
             && self.map_current()
             && self.grid.is_sorted_unique()
             && self.dups.iter().chain(&self.off_grid).all(Vec::is_empty);
         if by_slots {
+            self.counts.fill_walks += 1;
             self.fill_indices.clear();
             let levels = self.grid.levels();
             let (top_buy, bottom_sell) = self.extreme_slot_levels();
@@ -420,7 +426,7 @@ impl Engine {
             .zip(sell_levels.words().iter().zip(sell_slots.words()))
             .map(|((b, bs), (s, ss))| (b & !bs) | (s & !ss));
         let open = &mut self.open_levels[di];
-        if self.reference {
+        if !self.fast.open_level_bits {
             // Level by level, so the differential tests check the bit sets.
             let (levels, slots) = (self.grid.levels(), &self.slots[di]);
             for (li, level) in levels.iter().enumerate() {
@@ -435,6 +441,7 @@ impl Engine {
                 }
             }
         } else {
+            self.counts.open_level_words += 1;
             for_each_set(open_words, |li| open.push(li as u32));
         }
         // Visit them outward from the centre, lower price first at equal distance.
@@ -612,11 +619,12 @@ impl Engine {
                 // at this (ladder) price in this direction is the slot's.
                 let li = level as usize;
                 let d = dir.index();
-                let mapped = !self.reference
+                let mapped = self.fast.mapped_placement
                     && self.map_current()
                     && self.dups[d].is_empty()
                     && self.grid.is_sorted_unique()
                     && self.grid.levels().get(li).is_some_and(|l| l.price == price);
+                self.counts.mapped_placements += u64::from(mapped);
                 let exists = if mapped {
                     let k = self.slots[d][li];
                     k != NONE && slot_is_sell(k) == (side == Side::Sell)

@@ -72,6 +72,101 @@ impl LotSize for Setup {
     }
 }
 
+/// Which fast paths an engine takes, one switch per mechanism (docs/engine.md): any
+/// combination gives the reference engine's results bit for bit, so a differential test
+/// that enables one at a time names the one that broke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FastPaths {
+    /// Ticks and candles inside the quiet band only mark equity.
+    pub quiet_band: bool,
+    /// Runs of still candles inside the quiet band are accounted at once (needs `quiet_band`
+    /// and a recorder that keeps no equity curve).
+    pub still_stretches: bool,
+    /// The survivor map is kept up to date instead of rebuilt on every plan.
+    pub survivor_map: bool,
+    /// The survivor map follows a one-level rebalance shift instead of a rebuild.
+    pub survivor_shift: bool,
+    /// Fills are found by walking the survivor map's slots instead of testing every order.
+    pub fill_walk: bool,
+    /// The planner finds open levels with bit-set words instead of level by level.
+    pub open_level_bits: bool,
+    /// A placement looks its level's slot up instead of scanning the orders.
+    pub mapped_placement: bool,
+}
+
+impl FastPaths {
+    /// Every fast path (the engine sweeps run).
+    pub const ALL: FastPaths = FastPaths {
+        quiet_band: true,
+        still_stretches: true,
+        survivor_map: true,
+        survivor_shift: true,
+        fill_walk: true,
+        open_level_bits: true,
+        mapped_placement: true,
+    };
+    /// None: the reference engine.
+    pub const NONE: FastPaths = FastPaths {
+        quiet_band: false,
+        still_stretches: false,
+        survivor_map: false,
+        survivor_shift: false,
+        fill_walk: false,
+        open_level_bits: false,
+        mapped_placement: false,
+    };
+    /// The switches by name, for tests that turn them on or off one at a time.
+    pub const NAMES: [&'static str; 7] = [
+        "quiet_band",
+        "still_stretches",
+        "survivor_map",
+        "survivor_shift",
+        "fill_walk",
+        "open_level_bits",
+        "mapped_placement",
+    ];
+
+    /// A copy with switch `name` set to `on` (unknown names change nothing).
+    pub fn with(mut self, name: &str, on: bool) -> FastPaths {
+        match name {
+            "quiet_band" => self.quiet_band = on,
+            "still_stretches" => self.still_stretches = on,
+            "survivor_map" => self.survivor_map = on,
+            "survivor_shift" => self.survivor_shift = on,
+            "fill_walk" => self.fill_walk = on,
+            "open_level_bits" => self.open_level_bits = on,
+            "mapped_placement" => self.mapped_placement = on,
+            _ => {}
+        }
+        self
+    }
+}
+
+impl Default for FastPaths {
+    fn default() -> Self {
+        FastPaths::ALL
+    }
+}
+
+/// How often each fast path was taken in the last run (to assert that tests exercise them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FastPathCounts {
+    /// Ticks that took the quiet path (quiet candles count four).
+    pub quiet_ticks: u64,
+    /// Candles accounted in still stretches.
+    pub still_candles: u64,
+    /// Plans that found the survivor map current without a rebuild.
+    pub survivor_map_kept: u64,
+    /// Rebalance shifts the survivor map followed.
+    pub survivor_shifts: u64,
+    /// Ticks whose fills were found by the slot walk.
+    pub fill_walks: u64,
+    /// Plans whose open levels came from bit-set words.
+    pub open_level_words: u64,
+    /// Placements decided by a slot lookup.
+    pub mapped_placements: u64,
+}
+
 /// Reusable simulation state: create once per thread, run many times.
 #[derive(Debug, Default)]
 pub struct Engine {
@@ -103,7 +198,8 @@ pub struct Engine {
     stats: BookStats,
     im_mm: (f64, f64),
     band: band::Band,
-    reference: bool,
+    fast: FastPaths,
+    counts: FastPathCounts,
     full_ticks: u64,
     still_candles: u64,
     legs: [Leg; 2],
@@ -147,7 +243,17 @@ impl Engine {
     /// The straightforward reference engine: every tick takes the full path. Results are
     /// identical to [`Engine::new`]'s, bit for bit; it exists for differential tests.
     pub fn reference() -> Engine {
-        Engine { reference: true, ..Engine::default() }
+        Engine::with_fast_paths(FastPaths::NONE)
+    }
+
+    /// An engine taking exactly the fast paths `fast` switches on.
+    pub fn with_fast_paths(fast: FastPaths) -> Engine {
+        Engine { fast, ..Engine::default() }
+    }
+
+    /// How often each fast path was taken in the last run.
+    pub fn fast_path_counts(&self) -> FastPathCounts {
+        FastPathCounts { still_candles: self.still_candles, ..self.counts }
     }
 
     /// Ticks of the last run that took the full path (the rest only marked equity).
@@ -177,6 +283,7 @@ impl Engine {
         self.band = band::Band::EMPTY;
         self.full_ticks = 0;
         self.still_candles = 0;
+        self.counts = FastPathCounts::default();
         self.legs = [Leg::default(); 2];
         self.realized = 0.0;
         self.commission = 0.0;
@@ -245,13 +352,14 @@ impl Engine {
         let s = self.begin(params, ctx)?;
         let mut prev_ts = i64::MIN;
         // Still stretches skip the marks, so only when nobody records them.
-        let still_ok = !self.reference && !rec.wants_equity();
+        let still_ok = self.fast.quiet_band && self.fast.still_stretches && !rec.wants_equity();
         let mut i = 0;
         'candles: while i < c.len() {
             let ts = c.ts_ms[i];
             let prices = candle_prices(c.open[i], c.high[i], c.low[i], c.close[i]);
             i += 1;
-            if !self.reference && ts >= prev_ts && self.band.contains_candle(ts, &prices) {
+            if self.fast.quiet_band && ts >= prev_ts && self.band.contains_candle(ts, &prices) {
+                self.counts.quiet_ticks += 4;
                 self.quiet_candle(&s, ctx, ts, prices, rec);
                 prev_ts = ts + TICK_OFFSETS_MS[3];
                 if still_ok {
@@ -332,7 +440,8 @@ impl Engine {
             return Err(RunError::BadTick { ts_ms: t.ts_ms, reason: "time goes backwards" });
         }
         *prev_ts = t.ts_ms;
-        if !self.reference && self.band.contains(t) {
+        if self.fast.quiet_band && self.band.contains(t) {
+            self.counts.quiet_ticks += 1;
             self.quiet_tick(s, ctx, t, rec);
             return Ok(true);
         }
@@ -340,7 +449,7 @@ impl Engine {
         if !self.tick(s, params, ctx, t, rec)? {
             return Ok(false);
         }
-        if !self.reference {
+        if self.fast.quiet_band {
             self.band = self.compute_band(s, ctx, t);
         }
         Ok(true)
