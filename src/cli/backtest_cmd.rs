@@ -5,15 +5,15 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 
-use crate::candles::Candles;
-use crate::config::backtest::{BacktestConfig, TierChoice};
-use crate::engine::{Engine, RunContext, Tick, VecRecorder};
-use crate::metrics::Metrics;
-use crate::output::guard::{self, Input, Kind, Output};
-use crate::output::{check_format, thin_equity, write_equity, write_trades};
-use crate::tickfile::read_ticks_csv;
-use crate::tiers::source::resolve_for_run;
-use crate::time::format_iso;
+use gridsweep::candles::Candles;
+use gridsweep::config::backtest::{BacktestConfig, TierChoice};
+use gridsweep::engine::{Engine, RunContext, Tick, VecRecorder};
+use gridsweep::metrics::Metrics;
+use gridsweep::output::guard::{self, Input, Kind, Output};
+use gridsweep::output::{check_format, thin_equity, write_equity, write_trades};
+use gridsweep::tickfile::read_ticks_csv;
+use gridsweep::tiers::source::resolve_for_run;
+use gridsweep::time::format_iso;
 
 /// Arguments of `gridsweep backtest`.
 #[derive(clap::Args, Debug)]
@@ -119,7 +119,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
             o.insert("symbol".into(), symbol.clone().into());
             o.insert("model".into(), cfg.params.account.model.as_str().into());
             o.insert("tier_layer".into(), layer.as_str().into());
-            o.insert("tier_table".into(), crate::tiers::cache_format::tiers_to_json(&tiers));
+            o.insert("tier_table".into(), gridsweep::tiers::cache_format::tiers_to_json(&tiers));
         }
         writeln!(super::stdout(), "{v}")?;
     } else {
