@@ -153,6 +153,7 @@ impl BacktestConfig {
         let (mut symbol, mut tick, mut step) = (None, None, None);
         let (mut candles, mut start_ms, mut end_ms) = (Vec::new(), None, None);
         let mut tiers = TierChoice::Builtin;
+        let mut ignored: Vec<String> = Vec::new();
         for (key, v) in &table {
             match key.as_str() {
                 "symbol" => match v.as_str() {
@@ -188,6 +189,9 @@ impl BacktestConfig {
                     None => errs.push("risk_limits_cache_path must be a path".into()),
                 },
                 k if IGNORED_KEYS.contains(&k) => {}
+                k if fields::ignored_param(k).is_some() => {
+                    ignored.extend(fields::ignored_param(k).map(String::from));
+                }
                 k => match ParamValue::from_toml(v) {
                     Some(pv) => {
                         if let Err(e) = fields::set_param(&mut params, k, &pv) {
@@ -220,7 +224,7 @@ impl BacktestConfig {
         if let Err(list) = params.validate(f64::INFINITY) {
             errs.extend(list.iter().map(ToString::to_string));
         }
-        let warnings = config_warnings(&params, origin);
+        let warnings = config_warnings(&params, ignored, origin);
         match (errs.is_empty(), instrument) {
             (true, Some(instrument)) => Ok(BacktestConfig {
                 instrument,
@@ -264,9 +268,10 @@ impl BacktestConfig {
 }
 
 /// Warnings about a valid config, each prefixed with `origin`.
-fn config_warnings(params: &RunParams, origin: &Path) -> Vec<String> {
-    fields::amount_warning(&params.grid.amount)
+fn config_warnings(params: &RunParams, ignored: Vec<String>, origin: &Path) -> Vec<String> {
+    ignored
         .into_iter()
+        .chain(fields::amount_warning(&params.grid.amount))
         .map(|w| format!("{}: {w}", origin.display()))
         .collect()
 }
@@ -366,6 +371,20 @@ mod tests {
         // A bare number is the same amount.
         assert_eq!(parse("symbol = \"BTCUSDT\"\namount = 0.5").unwrap().warnings.len(), 1);
         assert!(parse("symbol = \"BTCUSDT\"\namount = \"x0.01\"").unwrap().warnings.is_empty());
+    }
+
+    #[test]
+    fn maintenance_margin_rate_loads_with_a_warning() {
+        // Regression: maintenance_margin_rate was validated and written to every result row
+        // but never read by the engine (the tier table sets the MMR).
+        let c = parse("symbol = \"BTCUSDT\"\nmaintenance_margin_rate = 0.005").unwrap();
+        assert_eq!(
+            c.warnings,
+            ["t.toml: maintenance_margin_rate is ignored (the tier table sets the MMR)"]
+        );
+        assert_eq!(c.params, parse("symbol = \"BTCUSDT\"").unwrap().params);
+        // Ignored whatever its value, as the origin's configs set it.
+        assert_eq!(parse("symbol = \"BTCUSDT\"\nmaintenance_margin_rate = -1").unwrap().warnings.len(), 1);
     }
 
     #[test]

@@ -154,8 +154,6 @@ pub struct AccountParams {
     pub taker_fee_rate: f64,
     /// Leverage: the ROE scale of the risk rules; in the bybit model it sets IMR = max(1/L, tier IMR).
     pub leverage: f64,
-    /// Flat MMR of the liquidation estimate when no tier table exists (never, in practice).
-    pub maintenance_margin_rate: f64,
     /// Hedge-mode maintenance-margin rule of the bybit model.
     pub hedge_margin: super::HedgeMargin,
     /// Charge funding.
@@ -174,7 +172,6 @@ impl Default for AccountParams {
             commission_rate: 0.0002,
             taker_fee_rate: 0.00055,
             leverage: 10.0,
-            maintenance_margin_rate: 0.005,
             hedge_margin: super::HedgeMargin::Combined,
             enable_funding: true,
             funding_rate: 0.0001,
@@ -258,12 +255,6 @@ impl RunParams {
         }
         if !(0.0..=0.01).contains(&a.taker_fee_rate) {
             bad("taker_fee_rate", format!("must be in [0, 0.01] (was {})", a.taker_fee_rate));
-        }
-        if !(a.maintenance_margin_rate >= 0.0 && a.maintenance_margin_rate.is_finite()) {
-            bad(
-                "maintenance_margin_rate",
-                format!("must be ≥ 0 (was {})", a.maintenance_margin_rate),
-            );
         }
         if !a.funding_rate.is_finite() || a.funding_rate.abs() > 0.05 {
             bad(

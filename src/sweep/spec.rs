@@ -390,6 +390,9 @@ fn unknown_param(k: &str) -> String {
     if k == "long_koef" {
         return "was renamed to early_imbalance_multiplier; rename it".into();
     }
+    if let Some(w) = fields::ignored_param(k) {
+        return format!("{}; remove it", w.trim_start_matches(k).trim_start());
+    }
     format!("unknown parameter; valid parameters are: {}", fields::names())
 }
 
@@ -907,6 +910,22 @@ mod tests {
         );
         assert_eq!(s.space.len(), 12);
         assert_eq!(s.name, "t");
+    }
+
+    #[test]
+    fn test_maintenance_margin_rate_is_no_parameter() {
+        // Regression: it was swept and written to every row, never read by the engine.
+        let p = problems("[params]\nmaintenance_margin_rate = 0.01\n[axes]\nleverage = [5, 10]\n");
+        assert_eq!(
+            p,
+            [(
+                "params.maintenance_margin_rate".to_string(),
+                "is ignored (the tier table sets the MMR); remove it".to_string()
+            )]
+        );
+        let p = problems("[axes]\nmaintenance_margin_rate = [0.005, 0.01]\n");
+        assert_eq!(p[0].0, "axes.maintenance_margin_rate");
+        assert!(p[0].1.starts_with("is ignored (the tier table sets the MMR)"), "{}", p[0].1);
     }
 
     #[test]
