@@ -54,6 +54,7 @@ pub mod durable;
 pub mod engine;
 pub mod instrument;
 pub mod metrics;
+#[cfg(feature = "parquet")]
 pub mod output;
 pub mod sweep;
 pub mod tickfile;
