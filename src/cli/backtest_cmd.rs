@@ -51,7 +51,7 @@ pub struct BacktestArgs {
 /// # Errors
 /// Config, data, tier or output problems, and a run that fails (exit 2 in `main`).
 pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
-    let cfg = BacktestConfig::load(&args.config).map_err(anyhow::Error::msg)?;
+    let cfg = BacktestConfig::load(&args.config)?;
     cfg.warnings.iter().for_each(|w| eprintln!("warning: {w}"));
     check_outputs(&args, &cfg)?;
     let symbol = cfg.instrument.symbol.clone();

@@ -37,6 +37,52 @@ impl TierChoice {
     }
 }
 
+/// Why a backtest config was refused ([`BacktestConfig::load`], [`BacktestConfig::parse`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {}: {source}", path.display())]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The text is not TOML.
+    #[error("{}: not valid TOML: {source}", path.display())]
+    Toml {
+        /// The config file.
+        path: PathBuf,
+        /// The TOML parser's error (with line and column).
+        source: toml::de::Error,
+    },
+    /// The TOML is read but fields are wrong: every problem, each naming its field.
+    #[error("{}", problem_lines(path, problems))]
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// One sentence per problem, each starting with the field it is about.
+        problems: Vec<String>,
+    },
+}
+
+impl ConfigError {
+    /// The config file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            ConfigError::Read { path, .. }
+            | ConfigError::Toml { path, .. }
+            | ConfigError::Invalid { path, .. } => path,
+        }
+    }
+}
+
+/// `path: problem`, one per line.
+fn problem_lines(path: &Path, problems: &[String]) -> String {
+    problems.iter().map(|e| format!("{}: {e}", path.display())).collect::<Vec<_>>().join("\n")
+}
+
 /// Keys the origin accepts that gridsweep reads and ignores.
 pub const IGNORED_KEYS: &[&str] = &[
     "strat_id",
@@ -144,10 +190,12 @@ impl BacktestConfig {
     /// Parses and validates config text; `origin` names the file in messages.
     ///
     /// # Errors
-    /// Every problem found, one per line, each naming its field.
-    pub fn parse(text: &str, origin: &Path) -> Result<BacktestConfig, String> {
-        let table: toml::Table =
-            text.parse().map_err(|e| format!("{}: not valid TOML: {e}", origin.display()))?;
+    /// [`ConfigError::Toml`], or [`ConfigError::Invalid`] with every problem found, each
+    /// naming its field.
+    pub fn parse(text: &str, origin: &Path) -> Result<BacktestConfig, ConfigError> {
+        let table: toml::Table = text
+            .parse()
+            .map_err(|source| ConfigError::Toml { path: origin.to_path_buf(), source })?;
         let mut errs: Vec<String> = Vec::new();
         let mut params = RunParams::default();
         let (mut symbol, mut tick, mut step) = (None, None, None);
@@ -235,11 +283,7 @@ impl BacktestConfig {
                 tiers,
                 warnings,
             }),
-            _ => Err(errs
-                .iter()
-                .map(|e| format!("{}: {e}", origin.display()))
-                .collect::<Vec<_>>()
-                .join("\n")),
+            _ => Err(ConfigError::Invalid { path: origin.to_path_buf(), problems: errs }),
         }
     }
 
@@ -259,10 +303,10 @@ impl BacktestConfig {
     /// Reads and parses a config file.
     ///
     /// # Errors
-    /// The file cannot be read, or [`BacktestConfig::parse`] fails.
-    pub fn load(path: &Path) -> Result<BacktestConfig, String> {
+    /// [`ConfigError::Read`] when the file cannot be read, or [`BacktestConfig::parse`]'s.
+    pub fn load(path: &Path) -> Result<BacktestConfig, ConfigError> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         BacktestConfig::parse(&text, path)
     }
 }
@@ -282,7 +326,32 @@ mod tests {
     use crate::engine::{Model, WindDown};
 
     fn parse(s: &str) -> Result<BacktestConfig, String> {
-        BacktestConfig::parse(s, Path::new("t.toml"))
+        BacktestConfig::parse(s, Path::new("t.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn errors_are_typed() {
+        // Issue 14 item 20: config errors were bare Strings.
+        let e = BacktestConfig::load(Path::new("/nonexistent/c.toml")).unwrap_err();
+        match &e {
+            ConfigError::Read { path, source } => {
+                assert_eq!(path, Path::new("/nonexistent/c.toml"));
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(e.to_string().starts_with("cannot read config /nonexistent/c.toml: "), "{e}");
+        let e = BacktestConfig::parse("x = ", Path::new("t.toml")).unwrap_err();
+        assert!(matches!(e, ConfigError::Toml { .. }), "{e:?}");
+        assert!(e.to_string().starts_with("t.toml: not valid TOML: "), "{e}");
+        let e = BacktestConfig::parse("grid_step = \"a\"", Path::new("t.toml")).unwrap_err();
+        let ConfigError::Invalid { problems, .. } = &e else { panic!("{e:?}") };
+        assert_eq!(problems.len(), 2, "{problems:?}"); // grid_step, and the missing symbol
+        assert!(problems[0].starts_with("grid_step"), "{problems:?}");
+        assert_eq!(problems[1], "symbol is required, e.g. symbol = \"BTCUSDT\"");
+        assert_eq!(e.path(), Path::new("t.toml"));
+        assert_eq!(e.to_string().lines().count(), 2);
+        assert!(e.to_string().lines().all(|l| l.starts_with("t.toml: ")), "{e}");
     }
 
     #[test]

@@ -188,8 +188,10 @@ pub fn set_param(p: &mut RunParams, name: &str, v: &ParamValue) -> Result<(), St
         "grid_step" => g.grid_step = num()?,
         "amount" => {
             g.amount = match v {
-                ParamValue::Text(s) => Amount::parse(s)?,
-                ParamValue::Int(_) | ParamValue::Float(_) => Amount::parse(&v.to_string())?,
+                ParamValue::Text(s) => Amount::parse(s).map_err(|e| e.to_string())?,
+                ParamValue::Int(_) | ParamValue::Float(_) => {
+                    Amount::parse(&v.to_string()).map_err(|e| e.to_string())?
+                }
                 _ => return Err(format!("amount must be a string like \"x0.001\" or \"100\" (was {v})")),
             }
         }
