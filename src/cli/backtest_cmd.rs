@@ -72,7 +72,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
             bail!("{}: no candles given; set `candles` in the config or pass --candles FILE.parquet (or --ticks FILE.csv)", args.config.display());
         }
         let candles = Candles::open_parquet(&paths)?;
-        cfg.check_candle_symbol(candles.symbol(), &paths).map_err(anyhow::Error::msg)?;
+        cfg.check_candle_symbol(candles.symbol(), &paths)?;
         let window = candles.window(cfg.start_ms, cfg.end_ms);
         if window.is_empty() {
             bail!(

@@ -254,7 +254,7 @@ impl BacktestConfig {
             Some(s) => match Instrument::resolve(s, tick, step) {
                 Ok(i) => Some(i),
                 Err(e) => {
-                    errs.push(e);
+                    errs.push(e.to_string());
                     None
                 }
             },
@@ -296,7 +296,7 @@ impl BacktestConfig {
         &self,
         candle_symbol: Option<&str>,
         files: &[PathBuf],
-    ) -> Result<(), String> {
+    ) -> Result<(), crate::instrument::InstrumentError> {
         self.instrument.check_data_symbol(candle_symbol, files, "config")
     }
 
@@ -462,7 +462,7 @@ mod tests {
         let files = [PathBuf::from("data/LTCUSDT-1m-2026-02.parquet")];
         let e = c.check_candle_symbol(Some("LTCUSDT"), &files).unwrap_err();
         assert_eq!(
-            e,
+            e.to_string(),
             "the candles in data/LTCUSDT-1m-2026-02.parquet are LTCUSDT, but the config's \
              symbol is BTCUSDT; fix `symbol` or `candles` in the config file"
         );

@@ -235,7 +235,7 @@ impl SweepSpec {
         let instrument = symbol.as_deref().and_then(|s| match Instrument::resolve(s, tick, step) {
             Ok(i) => Some(i),
             Err(e) => {
-                errs.push("", e);
+                errs.push("", e.to_string());
                 None
             }
         });
