@@ -30,4 +30,3 @@ pub use slice::CandleSlice;
 pub use store::open;
 pub use store::{Candles, Columns};
 pub use validate::GapReport;
-

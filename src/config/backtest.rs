@@ -453,7 +453,10 @@ mod tests {
         );
         assert_eq!(c.params, parse("symbol = \"BTCUSDT\"").unwrap().params);
         // Ignored whatever its value, as the origin's configs set it.
-        assert_eq!(parse("symbol = \"BTCUSDT\"\nmaintenance_margin_rate = -1").unwrap().warnings.len(), 1);
+        assert_eq!(
+            parse("symbol = \"BTCUSDT\"\nmaintenance_margin_rate = -1").unwrap().warnings.len(),
+            1
+        );
     }
 
     #[test]

@@ -316,7 +316,8 @@ mod tests {
         // row but never read by the engine; it is no parameter any more.
         assert!(spec("maintenance_margin_rate").is_none());
         assert!(get_param(&p, "maintenance_margin_rate").is_none());
-        let e = set_param(&mut p, "maintenance_margin_rate", &ParamValue::Float(0.005)).unwrap_err();
+        let e =
+            set_param(&mut p, "maintenance_margin_rate", &ParamValue::Float(0.005)).unwrap_err();
         assert!(e.contains("ignored (the tier table sets the MMR)"), "{e}");
         set_param(&mut p, "amount", &ParamValue::Int(100)).unwrap();
         assert_eq!(p.grid.amount.to_string(), "100");
