@@ -38,15 +38,23 @@
 //!     - metrics.total_commission + metrics.total_funding;
 //! assert!((metrics.final_balance - equity).abs() < 1e-9);
 //! ```
+//!
+//! # The command line is not part of the library
+//! The `gridsweep` binary's argument parsing and dispatch live in the binary; the library
+//! exports no `cli` module:
+//!
+//! ```compile_fail
+//! use gridsweep::cli::tiers_cmd::TiersCommand;
+//! ```
 
 pub mod candles;
-pub mod cli;
 pub mod config;
 pub mod decimal;
 pub mod durable;
 pub mod engine;
 pub mod instrument;
 pub mod metrics;
+#[cfg(feature = "parquet")]
 pub mod output;
 pub mod sweep;
 pub mod tickfile;

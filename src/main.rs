@@ -3,8 +3,10 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+mod cli;
+
 use clap::{Parser, Subcommand};
-use gridsweep::cli::{backtest_cmd, import_cmd, sweep_cmd, tiers_cmd};
+use cli::{backtest_cmd, import_cmd, sweep_cmd, tiers_cmd};
 
 /// Parallel sweep and optimisation harness for grid trading strategies on Bybit USDT perpetuals.
 #[derive(Parser, Debug)]
@@ -30,7 +32,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    gridsweep::cli::init_logging();
+    cli::init_logging();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Backtest(a) => backtest_cmd::run(a),
@@ -42,10 +44,20 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(2)),
         // A closed stdout (`| head`) ends the command quietly with status 0, as in ripgrep.
-        Err(e) if gridsweep::cli::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if cli::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "Error: {}", gridsweep::cli::error_text(&e));
+            let _ = writeln!(std::io::stderr(), "Error: {}", cli::error_text(&e));
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_valid() {
+        super::Cli::command().debug_assert();
     }
 }

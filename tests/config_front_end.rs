@@ -13,7 +13,7 @@ fn backtest_lines(data: &str, params: &str) -> Vec<String> {
     let text = format!("{data}\n{params}\n");
     match BacktestConfig::parse(&text, Path::new("c.toml")) {
         Ok(_) => Vec::new(),
-        Err(e) => e.lines().map(String::from).collect(),
+        Err(e) => e.to_string().lines().map(String::from).collect(),
     }
 }
 

@@ -1,25 +1,33 @@
-//! `gridsweep tiers show|refresh|diff` through `cli::tiers_cmd::run`: exit codes and the
-//! cache they leave, against a 127.0.0.1 server. The binary-level tests live in
-//! `tiers_cli_bin.rs`.
+//! `gridsweep tiers show|refresh|diff` run as the real binary: exit codes, messages and the
+//! cache they leave, against a 127.0.0.1 server. (The CLI is private to the binary; more
+//! binary-level tests live in `tiers_cli_bin.rs`.)
 
 mod tiers_common;
 
-use clap::{CommandFactory, Parser};
-use gridsweep::cli::tiers_cmd::{run, TiersCommand};
+use std::process::Command;
+
 use gridsweep::tiers::cache::CacheFile;
 use gridsweep::tiers::config::CacheConfig;
 use gridsweep::tiers::parse::parse_risk_limit_tiers;
 use serde_json::json;
 use tiers_common::*;
 
-#[derive(Parser, Debug)]
-struct Tiers {
-    #[command(subcommand)]
-    cmd: TiersCommand,
-}
-
-fn parse(args: &[&str]) -> TiersCommand {
-    Tiers::try_parse_from(std::iter::once("tiers").chain(args.iter().copied())).unwrap().cmd
+/// Runs `gridsweep tiers <args>`: `Ok(code)` for exit codes 0 and 1, `Err(stderr)` for an
+/// error (exit 2, `Error: ...` on stderr).
+fn tiers(args: &[&str]) -> Result<i32, String> {
+    let o = Command::new(env!("CARGO_BIN_EXE_gridsweep"))
+        .arg("tiers")
+        .args(args)
+        .env_remove("GRIDSWEEP_LOG")
+        .env_remove("GRIDBOT_RISK_CACHE_MAX_SIZE")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    match o.status.code() {
+        Some(2) => Err(err),
+        Some(c) => Ok(c),
+        None => panic!("killed by a signal: {err}"),
+    }
 }
 
 /// `--cache <tmp>/conf/c.json --cache-root <tmp>/conf` plus fast network options.
@@ -46,8 +54,8 @@ fn net(mut v: Vec<String>, base: &str) -> Vec<String> {
     v
 }
 
-fn run_args(v: &[String]) -> anyhow::Result<i32> {
-    run(parse(&v.iter().map(String::as_str).collect::<Vec<_>>()))
+fn run_args(v: &[String]) -> Result<i32, String> {
+    tiers(&v.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 fn cache(dir: &TempDir) -> CacheFile {
@@ -64,12 +72,13 @@ fn tier(symbol: &str, rlv: &str, mmr: &str) -> serde_json::Value {
 }
 
 #[test]
-fn clap_definition_is_valid() {
-    Tiers::command().debug_assert();
-    assert!(Tiers::try_parse_from(["tiers", "refresh"]).is_err(), "symbols or --all required");
-    assert!(Tiers::try_parse_from(["tiers", "refresh", "BTCUSDT", "--all"]).is_err());
-    assert!(Tiers::try_parse_from(["tiers", "refresh", "--all", "--testnet", "--base-url", "x"])
-        .is_err());
+fn refresh_argument_rules() {
+    let e = tiers(&["refresh"]).unwrap_err();
+    assert!(e.contains("required"), "symbols or --all required: {e}");
+    let e = tiers(&["refresh", "BTCUSDT", "--all"]).unwrap_err();
+    assert!(e.contains("cannot be used with"), "{e}");
+    let e = tiers(&["refresh", "--all", "--testnet", "--base-url", "x"]).unwrap_err();
+    assert!(e.contains("cannot be used with"), "{e}");
 }
 
 #[test]

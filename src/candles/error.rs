@@ -160,6 +160,7 @@ pub enum CandleError {
         path: PathBuf,
     },
     /// The Parquet library rejected the file.
+    #[cfg(feature = "parquet")]
     #[error("{}: not a readable Parquet candle file: {source}", path.display())]
     Parquet {
         /// The file.

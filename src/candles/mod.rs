@@ -7,48 +7,26 @@
 //! Parquet format; [`validate`] holds the row rules and gap reporting
 //! ([`CandleSlice::gaps`]: what a run's window is missing, for the caller to warn about).
 
+//!
+//! The Parquet reader and writer ([`parquet_io`], `pages`, `pread`) and [`open`] need the
+//! `parquet` feature; [`CandleSlice`] (module `slice`), [`Candles`], [`Columns`], [`import`]
+//! and [`validate`] do not.
+
 pub mod error;
 pub mod import;
+#[cfg(feature = "parquet")]
 mod pages;
+#[cfg(feature = "parquet")]
 pub mod parquet_io;
+#[cfg(feature = "parquet")]
 mod pread;
+mod slice;
 pub mod store;
 pub mod validate;
 
 pub use error::{CandleError, Loc, Problem};
-pub use store::{open, Candles, Columns};
+pub use slice::CandleSlice;
+#[cfg(feature = "parquet")]
+pub use store::open;
+pub use store::{Candles, Columns};
 pub use validate::GapReport;
-
-/// Borrowed struct-of-arrays view of candles, all columns the same length, `ts_ms` strictly
-/// increasing (open time, UTC epoch milliseconds).
-#[derive(Clone, Copy, Debug)]
-pub struct CandleSlice<'a> {
-    /// Open time of each candle, UTC epoch milliseconds.
-    pub ts_ms: &'a [i64],
-    /// Open prices.
-    pub open: &'a [f64],
-    /// High prices.
-    pub high: &'a [f64],
-    /// Low prices.
-    pub low: &'a [f64],
-    /// Close prices.
-    pub close: &'a [f64],
-}
-
-impl CandleSlice<'_> {
-    /// Number of candles.
-    pub fn len(&self) -> usize {
-        self.ts_ms.len()
-    }
-
-    /// True when there are no candles.
-    pub fn is_empty(&self) -> bool {
-        self.ts_ms.is_empty()
-    }
-
-    /// Missing candles inside this slice, judged against its smallest step (see
-    /// [`validate::find_gaps`]); [`GapReport::warning`] is the text to show the user.
-    pub fn gaps(&self) -> GapReport {
-        validate::find_gaps(self.ts_ms, validate::infer_interval(self.ts_ms))
-    }
-}

@@ -185,6 +185,7 @@ impl Candles {
     /// Any file's read or validation error; [`CandleError::Overlap`] when two files share a
     /// time range; [`CandleError::SymbolMismatch`] when their symbols differ;
     /// [`CandleError::NoInput`] for an empty list.
+    #[cfg(feature = "parquet")]
     pub fn open_parquet<P: AsRef<Path>>(paths: &[P]) -> Result<Candles, CandleError> {
         let mut parts = Vec::with_capacity(paths.len());
         for p in paths {
@@ -332,6 +333,7 @@ fn hash_le(h: &mut Sha256, values: impl Iterator<Item = [u8; 8]>) {
 ///
 /// # Errors
 /// As [`Candles::open_parquet`].
+#[cfg(feature = "parquet")]
 pub fn open<P: AsRef<Path>>(paths: &[P]) -> Result<Candles, CandleError> {
     Candles::open_parquet(paths)
 }

@@ -5,13 +5,13 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 
-use crate::config::backtest::{BacktestConfig, TierChoice};
-use crate::engine::{Engine, RunContext, Tick, VecRecorder};
-use crate::metrics::Metrics;
-use crate::output::guard::{self, Input, Kind, Output};
-use crate::output::{check_format, thin_equity, write_equity, write_trades};
-use crate::tickfile::read_ticks_csv;
-use crate::time::format_iso;
+use gridsweep::config::backtest::{BacktestConfig, TierChoice};
+use gridsweep::engine::{Engine, RunContext, Tick, VecRecorder};
+use gridsweep::metrics::Metrics;
+use gridsweep::output::guard::{self, Input, Kind, Output};
+use gridsweep::output::{check_format, thin_equity, write_equity, write_trades};
+use gridsweep::tickfile::read_ticks_csv;
+use gridsweep::time::format_iso;
 
 /// Arguments of `gridsweep backtest`.
 #[derive(clap::Args, Debug)]
@@ -49,7 +49,7 @@ pub struct BacktestArgs {
 /// # Errors
 /// Config, data, tier or output problems, and a run that fails (exit 2 in `main`).
 pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
-    let cfg = BacktestConfig::load(&args.config).map_err(anyhow::Error::msg)?;
+    let cfg = BacktestConfig::load(&args.config)?;
     cfg.warnings.iter().for_each(|w| eprintln!("warning: {w}"));
     check_outputs(&args, &cfg)?;
     let symbol = cfg.instrument.symbol.clone();
@@ -111,7 +111,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
             o.insert("symbol".into(), symbol.clone().into());
             o.insert("model".into(), cfg.params.account.model.as_str().into());
             o.insert("tier_layer".into(), layer.as_str().into());
-            o.insert("tier_table".into(), crate::tiers::cache_format::tiers_to_json(&tiers));
+            o.insert("tier_table".into(), gridsweep::tiers::cache_format::tiers_to_json(&tiers));
         }
         writeln!(super::stdout(), "{v}")?;
     } else {

@@ -3,11 +3,11 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::candles::import::{import_files, InputFormat};
-use crate::candles::parquet_io::{write_parquet, WriteMeta};
-use crate::candles::validate::{interval_label, MINUTE_MS};
-use crate::output::guard::{self, Input, Kind, Output};
-use crate::time::format_iso;
+use gridsweep::candles::import::{import_files, InputFormat};
+use gridsweep::candles::parquet_io::{write_parquet, WriteMeta};
+use gridsweep::candles::validate::{interval_label, MINUTE_MS};
+use gridsweep::output::guard::{self, Input, Kind, Output};
+use gridsweep::time::format_iso;
 
 /// Arguments of `gridsweep import`.
 #[derive(clap::Args, Debug)]
@@ -74,7 +74,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<i32> {
         args.inputs.iter().map(|p| Input { role: "an input file", path: p }).collect();
     let out = Output { flag: "--out", path: &args.out, kind: Kind::Candles };
     guard::check(&inputs, &[out], args.force)?;
-    for stale in crate::durable::remove_stale_temps(&args.out) {
+    for stale in gridsweep::durable::remove_stale_temps(&args.out) {
         errln!("note: removed {}, left by an import that was killed", stale.display());
     }
     let imported = import_files(&args.inputs, args.format.into(), args.symbol.as_deref())?;

@@ -9,16 +9,16 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde_json::json;
 
-use crate::config::backtest::TierChoice;
-use crate::output::guard::{self, Input, Kind, Output};
-use crate::sweep::exec::MAX_BLOCK_RUNS;
-use crate::sweep::merge::merge;
-use crate::sweep::report::{RankBy, Report};
-use crate::sweep::resume::parts_dir_of;
-use crate::sweep::shard::{block_count, block_runs_range};
-use crate::sweep::spec::{fmt_count, DEFAULT_MAX_RUNS};
-use crate::sweep::{execute, ExecOptions, Shard, SizeLimit, SweepSetup, SweepSpec};
-use crate::time::format_iso;
+use gridsweep::config::backtest::TierChoice;
+use gridsweep::output::guard::{self, Input, Kind, Output};
+use gridsweep::sweep::exec::MAX_BLOCK_RUNS;
+use gridsweep::sweep::merge::merge;
+use gridsweep::sweep::report::{RankBy, Report};
+use gridsweep::sweep::resume::parts_dir_of;
+use gridsweep::sweep::shard::{block_count, block_runs_range};
+use gridsweep::sweep::spec::{fmt_count, DEFAULT_MAX_RUNS};
+use gridsweep::sweep::{execute, ExecOptions, Shard, SizeLimit, SweepSetup, SweepSpec};
+use gridsweep::time::format_iso;
 
 /// Arguments of `gridsweep sweep`.
 #[derive(clap::Args, Debug)]
@@ -51,7 +51,7 @@ pub struct SweepArgs {
     /// (Ctrl-C, a kill, a lost node) keeps every finished block and loses at most the blocks
     /// in flight, about 2 × threads (at least 4) blocks of N runs; running the same command again
     /// resumes. Resume and merge need the same value.
-    #[arg(long, value_name = "N", default_value_t = crate::sweep::DEFAULT_BLOCK_RUNS)]
+    #[arg(long, value_name = "N", default_value_t = gridsweep::sweep::DEFAULT_BLOCK_RUNS)]
     pub block_runs: u64,
 }
 
@@ -229,7 +229,7 @@ fn check_counts(report: &ReportArgs, block_runs: Option<u64>) -> anyhow::Result<
             anyhow::bail!(
                 "--block-runs must be between 1 and {} (was {b}); the default is {}",
                 fmt_count(MAX_BLOCK_RUNS),
-                crate::sweep::DEFAULT_BLOCK_RUNS
+                gridsweep::sweep::DEFAULT_BLOCK_RUNS
             );
         }
     }

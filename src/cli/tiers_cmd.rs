@@ -12,13 +12,13 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 
-use crate::tiers::cache::CacheFile;
-use crate::tiers::cache_format::tiers_to_json;
-use crate::tiers::config::{CacheConfig, DEFAULT_ALLOWED_ROOT, DEFAULT_CACHE_PATH};
-use crate::tiers::note::Note;
-use crate::tiers::rest::{BybitClient, RestConfig, MAINNET, TESTNET};
-use crate::tiers::source::read_tier_file;
-use crate::tiers::{Cap, RiskLimitProvider, Tier, TierLayer, TierTable};
+use gridsweep::tiers::cache::CacheFile;
+use gridsweep::tiers::cache_format::tiers_to_json;
+use gridsweep::tiers::config::{CacheConfig, DEFAULT_ALLOWED_ROOT, DEFAULT_CACHE_PATH};
+use gridsweep::tiers::note::Note;
+use gridsweep::tiers::rest::{BybitClient, RestConfig, MAINNET, TESTNET};
+use gridsweep::tiers::source::read_tier_file;
+use gridsweep::tiers::{Cap, RiskLimitProvider, Tier, TierLayer, TierTable};
 
 /// `gridsweep tiers …` subcommands.
 #[derive(Subcommand, Debug)]
@@ -247,7 +247,7 @@ fn refresh(
     let file = CacheFile::new(&cache_config(cache)?)?;
     let mut ok: Vec<(String, Vec<Tier>)> = Vec::new();
     let mut failed = 0;
-    let results: Vec<(String, Result<Vec<Tier>, crate::tiers::TierError>)> = if all {
+    let results: Vec<(String, Result<Vec<Tier>, gridsweep::tiers::TierError>)> = if all {
         client
             .get_all_risk_limits()
             .context("cannot fetch the risk limits of all symbols")?
@@ -294,7 +294,7 @@ fn diff(
              (run `gridsweep tiers refresh {symbol}` or pass --base-url)"
         );
     }
-    let builtin = crate::tiers::snapshot::default_tiers(symbol).0;
+    let builtin = gridsweep::tiers::snapshot::default_tiers(symbol).0;
     let lines = diff_lines(builtin.tiers(), r.table.tiers());
     let mut w = super::stdout();
     if lines.is_empty() {

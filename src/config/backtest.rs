@@ -36,6 +36,52 @@ impl TierChoice {
     }
 }
 
+/// Why a backtest config was refused ([`BacktestConfig::load`], [`BacktestConfig::parse`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {}: {source}", path.display())]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The text is not TOML.
+    #[error("{}: not valid TOML: {source}", path.display())]
+    Toml {
+        /// The config file.
+        path: PathBuf,
+        /// The TOML parser's error (with line and column).
+        source: toml::de::Error,
+    },
+    /// The TOML is read but fields are wrong: every problem, each naming its field.
+    #[error("{}", problem_lines(path, problems))]
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// One sentence per problem, each starting with the field it is about.
+        problems: Vec<String>,
+    },
+}
+
+impl ConfigError {
+    /// The config file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            ConfigError::Read { path, .. }
+            | ConfigError::Toml { path, .. }
+            | ConfigError::Invalid { path, .. } => path,
+        }
+    }
+}
+
+/// `path: problem`, one per line.
+fn problem_lines(path: &Path, problems: &[String]) -> String {
+    problems.iter().map(|e| format!("{}: {e}", path.display())).collect::<Vec<_>>().join("\n")
+}
+
 /// Keys the origin accepts that gridsweep reads and ignores.
 pub const IGNORED_KEYS: &[&str] = &[
     "strat_id",
@@ -72,14 +118,17 @@ impl BacktestConfig {
     /// Parses and validates config text; `origin` names the file in messages.
     ///
     /// # Errors
-    /// Every problem found, one per line, each naming its field.
-    pub fn parse(text: &str, origin: &Path) -> Result<BacktestConfig, String> {
-        let table: toml::Table =
-            text.parse().map_err(|e| format!("{}: not valid TOML: {e}", origin.display()))?;
+    /// [`ConfigError::Toml`], or [`ConfigError::Invalid`] with every problem found, each
+    /// naming its field.
+    pub fn parse(text: &str, origin: &Path) -> Result<BacktestConfig, ConfigError> {
+        let table: toml::Table = text
+            .parse()
+            .map_err(|source| ConfigError::Toml { path: origin.to_path_buf(), source })?;
         let mut problems: Vec<Problem> = Vec::new();
         let data = DataSection::parse(&table, false, &mut problems);
         let mut params = RunParams::default();
         let mut cache_path = None;
+        let mut ignored: Vec<String> = Vec::new();
         for (key, v) in &table {
             match key.as_str() {
                 k if DATA_KEYS.contains(&k) || IGNORED_KEYS.contains(&k) => {}
@@ -87,6 +136,9 @@ impl BacktestConfig {
                     Some(p) => cache_path = Some(PathBuf::from(p)),
                     None => problems.push(Problem::new(key, "must be a path")),
                 },
+                k if fields::ignored_param(k).is_some() => {
+                    ignored.extend(fields::ignored_param(k).map(String::from));
+                }
                 k => {
                     if let Err(e) = set_toml_param(&mut params, k, v) {
                         problems.push(Problem::new(k, e));
@@ -96,7 +148,7 @@ impl BacktestConfig {
         }
         // Every parameter of a backtest is fixed: defaults and set values alike.
         validate_params(&params, "", |_| true, &mut problems);
-        let warnings = config_warnings(&params, origin);
+        let warnings = config_warnings(&params, ignored, origin);
         match data {
             Some(mut data) if problems.is_empty() => {
                 // The origin's key for the cache file; an explicit `tiers` wins.
@@ -113,11 +165,10 @@ impl BacktestConfig {
                     warnings,
                 })
             }
-            _ => Err(problems
-                .iter()
-                .map(|p| format!("{}: {p}", origin.display()))
-                .collect::<Vec<_>>()
-                .join("\n")),
+            _ => Err(ConfigError::Invalid {
+                path: origin.to_path_buf(),
+                problems: problems.iter().map(ToString::to_string).collect(),
+            }),
         }
     }
 
@@ -141,25 +192,26 @@ impl BacktestConfig {
         &self,
         candle_symbol: Option<&str>,
         files: &[PathBuf],
-    ) -> Result<(), String> {
+    ) -> Result<(), crate::instrument::InstrumentError> {
         self.instrument.check_data_symbol(candle_symbol, files, "config")
     }
 
     /// Reads and parses a config file.
     ///
     /// # Errors
-    /// The file cannot be read, or [`BacktestConfig::parse`] fails.
-    pub fn load(path: &Path) -> Result<BacktestConfig, String> {
+    /// [`ConfigError::Read`] when the file cannot be read, or [`BacktestConfig::parse`]'s.
+    pub fn load(path: &Path) -> Result<BacktestConfig, ConfigError> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         BacktestConfig::parse(&text, path)
     }
 }
 
 /// Warnings about a valid config, each prefixed with `origin`.
-fn config_warnings(params: &RunParams, origin: &Path) -> Vec<String> {
-    fields::amount_warning(&params.grid.amount)
+fn config_warnings(params: &RunParams, ignored: Vec<String>, origin: &Path) -> Vec<String> {
+    ignored
         .into_iter()
+        .chain(fields::amount_warning(&params.grid.amount))
         .map(|w| format!("{}: {w}", origin.display()))
         .collect()
 }
@@ -170,7 +222,32 @@ mod tests {
     use crate::engine::{Model, WindDown};
 
     fn parse(s: &str) -> Result<BacktestConfig, String> {
-        BacktestConfig::parse(s, Path::new("t.toml"))
+        BacktestConfig::parse(s, Path::new("t.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn errors_are_typed() {
+        // Issue 14 item 20: config errors were bare Strings.
+        let e = BacktestConfig::load(Path::new("/nonexistent/c.toml")).unwrap_err();
+        match &e {
+            ConfigError::Read { path, source } => {
+                assert_eq!(path, Path::new("/nonexistent/c.toml"));
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(e.to_string().starts_with("cannot read config /nonexistent/c.toml: "), "{e}");
+        let e = BacktestConfig::parse("x = ", Path::new("t.toml")).unwrap_err();
+        assert!(matches!(e, ConfigError::Toml { .. }), "{e:?}");
+        assert!(e.to_string().starts_with("t.toml: not valid TOML: "), "{e}");
+        let e = BacktestConfig::parse("grid_step = \"a\"", Path::new("t.toml")).unwrap_err();
+        let ConfigError::Invalid { problems, .. } = &e else { panic!("{e:?}") };
+        assert_eq!(problems.len(), 2, "{problems:?}"); // grid_step, and the missing symbol
+        assert!(problems.iter().any(|p| p.starts_with("grid_step")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.starts_with("symbol: is required")), "{problems:?}");
+        assert_eq!(e.path(), Path::new("t.toml"));
+        assert_eq!(e.to_string().lines().count(), 2);
+        assert!(e.to_string().lines().all(|l| l.starts_with("t.toml: ")), "{e}");
     }
 
     #[test]
@@ -270,12 +347,29 @@ mod tests {
     }
 
     #[test]
+    fn maintenance_margin_rate_loads_with_a_warning() {
+        // Regression: maintenance_margin_rate was validated and written to every result row
+        // but never read by the engine (the tier table sets the MMR).
+        let c = parse("symbol = \"BTCUSDT\"\nmaintenance_margin_rate = 0.005").unwrap();
+        assert_eq!(
+            c.warnings,
+            ["t.toml: maintenance_margin_rate is ignored (the tier table sets the MMR)"]
+        );
+        assert_eq!(c.params, parse("symbol = \"BTCUSDT\"").unwrap().params);
+        // Ignored whatever its value, as the origin's configs set it.
+        assert_eq!(
+            parse("symbol = \"BTCUSDT\"\nmaintenance_margin_rate = -1").unwrap().warnings.len(),
+            1
+        );
+    }
+
+    #[test]
     fn candles_of_another_symbol_are_refused() {
         let c = parse("symbol = \"BTCUSDT\"").unwrap();
         let files = [PathBuf::from("data/LTCUSDT-1m-2026-02.parquet")];
         let e = c.check_candle_symbol(Some("LTCUSDT"), &files).unwrap_err();
         assert_eq!(
-            e,
+            e.to_string(),
             "the candles in data/LTCUSDT-1m-2026-02.parquet are LTCUSDT, but the config's \
              symbol is BTCUSDT; fix `symbol` or `candles` in the config file"
         );

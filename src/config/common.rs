@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use super::backtest::TierChoice;
 use super::fields::{self, ParamKind, ParamValue};
+#[cfg(feature = "parquet")]
 use crate::candles::{CandleSlice, Candles};
 use crate::decimal::Dec;
 use crate::engine::RunParams;
@@ -18,7 +19,9 @@ use crate::instrument::Instrument;
 use crate::tiers::note::Note;
 use crate::tiers::source::resolve;
 use crate::tiers::{SharedTiers, TierLayer};
-use crate::time::{format_iso, nonexistent_day, parse_iso};
+#[cfg(feature = "parquet")]
+use crate::time::format_iso;
+use crate::time::{nonexistent_day, parse_iso};
 
 /// The keys of the data section, shared by backtest configs and sweep files.
 pub const DATA_KEYS: &[&str] =
@@ -171,7 +174,7 @@ impl DataSection {
         let instrument = symbol.as_deref().and_then(|s| match Instrument::resolve(s, tick, step) {
             Ok(i) => Some(i),
             Err(e) => {
-                push("", e);
+                push("", e.to_string());
                 None
             }
         });
@@ -244,11 +247,14 @@ impl DataSection {
     ///
     /// # Errors
     /// Unreadable or invalid candles, another symbol's candles, an empty window.
+    #[cfg(feature = "parquet")]
     pub fn open_candles(&self, paths: &[PathBuf], whose: &str) -> Result<Candles, String> {
         let list = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
         let candles =
             Candles::open_parquet(paths).map_err(|e| format!("cannot open candles {list}: {e}"))?;
-        self.instrument.check_data_symbol(candles.symbol(), paths, whose)?;
+        self.instrument
+            .check_data_symbol(candles.symbol(), paths, whose)
+            .map_err(|e| e.to_string())?;
         if candles.window(self.start_ms, self.end_ms).is_empty() {
             let range = match (candles.first_ts_ms(), candles.last_ts_ms()) {
                 (Some(a), Some(b)) => format!("{} .. {}", format_iso(a), format_iso(b)),
@@ -266,6 +272,7 @@ impl DataSection {
     ///
     /// # Errors
     /// As [`DataSection::resolve_tiers`] and [`DataSection::open_candles`].
+    #[cfg(feature = "parquet")]
     pub fn load(&self, paths: Option<&[PathBuf]>, whose: &str) -> Result<LoadedData, String> {
         let tiers = self.resolve_tiers()?;
         let candles = self.open_candles(paths.unwrap_or(&self.candles), whose)?;
@@ -292,6 +299,7 @@ pub struct ResolvedTiers {
     pub notes: Vec<Note>,
 }
 
+#[cfg(feature = "parquet")]
 /// What the loader returns: instrument, candles (with their window) and tiers.
 #[derive(Debug)]
 pub struct LoadedData {
@@ -309,6 +317,7 @@ pub struct LoadedData {
     pub gap_warning: Option<String>,
 }
 
+#[cfg(feature = "parquet")]
 impl LoadedData {
     /// The candles of the window (never empty).
     pub fn window(&self) -> CandleSlice<'_> {
@@ -320,6 +329,9 @@ impl LoadedData {
 pub fn unknown_param(k: &str) -> String {
     if k == "long_koef" {
         return "was renamed to early_imbalance_multiplier; rename it".into();
+    }
+    if let Some(w) = fields::ignored_param(k) {
+        return format!("{}; remove it", w.trim_start_matches(k).trim_start());
     }
     format!("unknown parameter; valid parameters are: {}", fields::names())
 }

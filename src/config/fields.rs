@@ -95,7 +95,6 @@ specs! {
     "min_total_margin", Float, "threshold of the equal-positions low-margin rule";
     "increase_same_position_on_low_margin", Bool, "variant of the low-margin rule";
     "rebalance_threshold", Float, "grid rebalance threshold (origin: 0.3)";
-    "maintenance_margin_rate", Float, "flat MMR when no tier table exists";
     "enable_funding", Bool, "charge funding";
     "funding_rate", Float, "constant funding rate at 00:00, 08:00, 16:00 UTC";
     "wind_down_mode", Text, "\"leave_open\" (default) or \"close_all\"";
@@ -134,6 +133,18 @@ pub fn amount_warning(a: &Amount) -> Option<String> {
         )),
         _ => None,
     }
+}
+
+/// Origin parameters that gridsweep accepts in backtest configs and ignores, each with the
+/// warning shown when a config sets it.
+pub const IGNORED_PARAMS: &[(&str, &str)] = &[(
+    "maintenance_margin_rate",
+    "maintenance_margin_rate is ignored (the tier table sets the MMR)",
+)];
+
+/// The warning for an ignored origin parameter `name` ([`IGNORED_PARAMS`]), if it is one.
+pub fn ignored_param(name: &str) -> Option<&'static str> {
+    IGNORED_PARAMS.iter().find(|(n, _)| *n == name).map(|(_, w)| *w)
 }
 
 /// The registry entry for `name`.
@@ -177,8 +188,10 @@ pub fn set_param(p: &mut RunParams, name: &str, v: &ParamValue) -> Result<(), St
         "grid_step" => g.grid_step = num()?,
         "amount" => {
             g.amount = match v {
-                ParamValue::Text(s) => Amount::parse(s)?,
-                ParamValue::Int(_) | ParamValue::Float(_) => Amount::parse(&v.to_string())?,
+                ParamValue::Text(s) => Amount::parse(s).map_err(|e| e.to_string())?,
+                ParamValue::Int(_) | ParamValue::Float(_) => {
+                    Amount::parse(&v.to_string()).map_err(|e| e.to_string())?
+                }
                 _ => return Err(format!("amount must be a string like \"x0.001\" or \"100\" (was {v})")),
             }
         }
@@ -193,7 +206,6 @@ pub fn set_param(p: &mut RunParams, name: &str, v: &ParamValue) -> Result<(), St
         "min_total_margin" => g.min_total_margin = num()?,
         "increase_same_position_on_low_margin" => g.increase_same_position_on_low_margin = boolean()?,
         "rebalance_threshold" => g.rebalance_threshold = num()?,
-        "maintenance_margin_rate" => a.maintenance_margin_rate = num()?,
         "enable_funding" => a.enable_funding = boolean()?,
         "funding_rate" => a.funding_rate = num()?,
         "wind_down_mode" => {
@@ -217,6 +229,9 @@ pub fn set_param(p: &mut RunParams, name: &str, v: &ParamValue) -> Result<(), St
                     ))
                 }
             }
+        }
+        n if ignored_param(n).is_some() => {
+            return Err(format!("{n}: {}; remove it", ignored_param(n).unwrap_or_default()))
         }
         "long_koef" => {
             return Err("Config field 'long_koef' was renamed to 'early_imbalance_multiplier' in feature 0028; rename it".into())
@@ -248,7 +263,6 @@ pub fn get_param(p: &RunParams, name: &str) -> Option<ParamValue> {
             ParamValue::Bool(g.increase_same_position_on_low_margin)
         }
         "rebalance_threshold" => ParamValue::Float(g.rebalance_threshold),
-        "maintenance_margin_rate" => ParamValue::Float(a.maintenance_margin_rate),
         "enable_funding" => ParamValue::Bool(a.enable_funding),
         "funding_rate" => ParamValue::Float(a.funding_rate),
         "hedge_margin" => ParamValue::Text(a.hedge_margin.as_str().into()),
@@ -298,6 +312,13 @@ mod tests {
         assert!(set_param(&mut p, "model", &ParamValue::Text("x".into()))
             .unwrap_err()
             .contains("origin"));
+        // Regression: maintenance_margin_rate was validated, swept and written to every result
+        // row but never read by the engine; it is no parameter any more.
+        assert!(spec("maintenance_margin_rate").is_none());
+        assert!(get_param(&p, "maintenance_margin_rate").is_none());
+        let e =
+            set_param(&mut p, "maintenance_margin_rate", &ParamValue::Float(0.005)).unwrap_err();
+        assert!(e.contains("ignored (the tier table sets the MMR)"), "{e}");
         set_param(&mut p, "amount", &ParamValue::Int(100)).unwrap();
         assert_eq!(p.grid.amount.to_string(), "100");
     }

@@ -16,7 +16,9 @@ mod sim;
 pub mod sizing;
 
 pub use margin::HedgeMargin;
-pub use params::{AccountParams, Amount, GridParams, Model, ParamError, RunParams, WindDown};
+pub use params::{
+    AccountParams, Amount, AmountError, GridParams, Model, ParamError, RunParams, WindDown,
+};
 pub use position::{Direction, Side};
 pub use sim::{Engine, FastPathCounts, FastPaths};
 

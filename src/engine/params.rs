@@ -44,39 +44,86 @@ impl Amount {
     /// the origin.
     ///
     /// # Errors
-    /// A sentence saying what is wrong with the text.
-    pub fn parse(s: &str) -> Result<Amount, String> {
+    /// An [`AmountError`] saying what is wrong with the text.
+    pub fn parse(s: &str) -> Result<Amount, AmountError> {
         let t = s.trim();
+        let text = || s.to_string();
         if let Some(rest) = t.strip_prefix("grid_bot:") {
-            let n = Dec::parse(rest.trim()).map_err(|_| {
-                format!("amount {s:?}: the investment after 'grid_bot:' is not a number of USDT")
-            })?;
+            let n = Dec::parse(rest.trim())
+                .map_err(|_| AmountError::InvestmentNotANumber { text: text() })?;
             if n.mantissa() <= 0 {
-                return Err(format!("amount {s:?}: the investment must be > 0"));
+                return Err(AmountError::InvestmentNotPositive { text: text() });
             }
             return Ok(Amount::GridBot(n));
         }
         if let Some(rest) = t.strip_prefix('x') {
-            let f = Dec::parse(rest)
-                .map_err(|_| format!("amount {s:?}: the fraction after 'x' is not a number"))?;
+            let f =
+                Dec::parse(rest).map_err(|_| AmountError::FractionNotANumber { text: text() })?;
             if f.mantissa() <= 0 {
-                return Err(format!("amount {s:?}: the fraction must be > 0"));
+                return Err(AmountError::FractionNotPositive { text: text() });
             }
             Ok(Amount::EquityFraction(f))
         } else if t.starts_with('b') {
-            Err(format!(
-                "amount {s:?}: base-currency amounts ('b…') are not supported; use \"xF\" (fraction of equity) or \"N\" (USDT)"
-            ))
+            Err(AmountError::BaseCurrency { text: text() })
         } else {
-            let n = Dec::parse(t).map_err(|_| {
-                format!("amount {s:?} is neither \"xF\" (fraction of equity) nor \"N\" (USDT)")
-            })?;
+            let n = Dec::parse(t).map_err(|_| AmountError::NotAnAmount { text: text() })?;
             if n.mantissa() <= 0 {
-                return Err(format!("amount {s:?}: the USDT amount must be > 0"));
+                return Err(AmountError::QuoteNotPositive { text: text() });
             }
             Ok(Amount::Quote(n))
         }
     }
+}
+
+/// Why [`Amount::parse`] refused a string; every variant holds the string as given.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AmountError {
+    /// `"grid_bot:N"` with an N that is not a number.
+    #[error("amount {text:?}: the investment after 'grid_bot:' is not a number of USDT")]
+    InvestmentNotANumber {
+        /// The amount text.
+        text: String,
+    },
+    /// `"grid_bot:N"` with N ≤ 0.
+    #[error("amount {text:?}: the investment must be > 0")]
+    InvestmentNotPositive {
+        /// The amount text.
+        text: String,
+    },
+    /// `"xF"` with an F that is not a number.
+    #[error("amount {text:?}: the fraction after 'x' is not a number")]
+    FractionNotANumber {
+        /// The amount text.
+        text: String,
+    },
+    /// `"xF"` with F ≤ 0.
+    #[error("amount {text:?}: the fraction must be > 0")]
+    FractionNotPositive {
+        /// The amount text.
+        text: String,
+    },
+    /// `"b…"`: a base-currency amount, which the origin refuses too.
+    #[error(
+        "amount {text:?}: base-currency amounts ('b…') are not supported; use \"xF\" (fraction \
+         of equity) or \"N\" (USDT)"
+    )]
+    BaseCurrency {
+        /// The amount text.
+        text: String,
+    },
+    /// Neither `"xF"`, `"N"` nor `"grid_bot:N"`.
+    #[error("amount {text:?} is neither \"xF\" (fraction of equity) nor \"N\" (USDT)")]
+    NotAnAmount {
+        /// The amount text.
+        text: String,
+    },
+    /// `"N"` with N ≤ 0.
+    #[error("amount {text:?}: the USDT amount must be > 0")]
+    QuoteNotPositive {
+        /// The amount text.
+        text: String,
+    },
 }
 
 impl std::fmt::Display for Amount {
@@ -154,8 +201,6 @@ pub struct AccountParams {
     pub taker_fee_rate: f64,
     /// Leverage: the ROE scale of the risk rules; in the bybit model it sets IMR = max(1/L, tier IMR).
     pub leverage: f64,
-    /// Flat MMR of the liquidation estimate when no tier table exists (never, in practice).
-    pub maintenance_margin_rate: f64,
     /// Hedge-mode maintenance-margin rule of the bybit model.
     pub hedge_margin: super::HedgeMargin,
     /// Charge funding.
@@ -174,7 +219,6 @@ impl Default for AccountParams {
             commission_rate: 0.0002,
             taker_fee_rate: 0.00055,
             leverage: 10.0,
-            maintenance_margin_rate: 0.005,
             hedge_margin: super::HedgeMargin::Combined,
             enable_funding: true,
             funding_rate: 0.0001,
@@ -259,12 +303,6 @@ impl RunParams {
         if !(0.0..=0.01).contains(&a.taker_fee_rate) {
             bad("taker_fee_rate", format!("must be in [0, 0.01] (was {})", a.taker_fee_rate));
         }
-        if !(a.maintenance_margin_rate >= 0.0 && a.maintenance_margin_rate.is_finite()) {
-            bad(
-                "maintenance_margin_rate",
-                format!("must be ≥ 0 (was {})", a.maintenance_margin_rate),
-            );
-        }
         if !a.funding_rate.is_finite() || a.funding_rate.abs() > 0.05 {
             bad(
                 "funding_rate",
@@ -300,7 +338,23 @@ mod tests {
     fn amount_parsing_follows_origin() {
         assert_eq!(Amount::parse("x0.001"), Ok(Amount::EquityFraction(Dec::new(1, 3))));
         assert_eq!(Amount::parse("100"), Ok(Amount::Quote(Dec::new(100, 0))));
-        assert!(Amount::parse("b0.1").unwrap_err().contains("not supported"));
+        assert!(Amount::parse("b0.1").unwrap_err().to_string().contains("not supported"));
+        // Typed errors (issue 14 item 20): the variant says what is wrong, the text is kept.
+        assert_eq!(Amount::parse("b0.1"), Err(AmountError::BaseCurrency { text: "b0.1".into() }));
+        assert_eq!(Amount::parse("x"), Err(AmountError::FractionNotANumber { text: "x".into() }));
+        assert_eq!(Amount::parse("-5"), Err(AmountError::QuoteNotPositive { text: "-5".into() }));
+        assert_eq!(
+            Amount::parse("grid_bot:0"),
+            Err(AmountError::InvestmentNotPositive { text: "grid_bot:0".into() })
+        );
+        assert_eq!(
+            Amount::parse("x0.001").map_err(|e| e.to_string()),
+            Ok(Amount::EquityFraction(Dec::new(1, 3)))
+        );
+        assert_eq!(
+            Amount::parse("abc").unwrap_err().to_string(),
+            "amount \"abc\" is neither \"xF\" (fraction of equity) nor \"N\" (USDT)"
+        );
         assert!(Amount::parse("x").is_err());
         assert!(Amount::parse("-5").is_err());
         assert_eq!(Amount::parse("x0.001").unwrap().to_string(), "x0.001");

@@ -10,21 +10,37 @@
 //! blocks in order, so it is byte-identical whatever the thread count, however often the
 //! sweep was interrupted, and whether it ran whole or as merged shards.
 
+//!
+//! Without the `parquet` feature only the sweep-file front end is built: [`spec`], [`space`]
+//! and [`shard`].
+
+#[cfg(feature = "parquet")]
 pub mod exec;
+#[cfg(feature = "parquet")]
 pub mod identity;
+#[cfg(feature = "parquet")]
 pub mod merge;
+#[cfg(feature = "parquet")]
 pub mod progress;
+#[cfg(feature = "parquet")]
 pub mod report;
+#[cfg(feature = "parquet")]
 pub mod results;
+#[cfg(feature = "parquet")]
 pub mod resume;
+#[cfg(feature = "parquet")]
 pub mod runner;
+#[cfg(feature = "parquet")]
 pub mod setup;
 pub mod shard;
 pub mod space;
 pub mod spec;
+#[cfg(feature = "parquet")]
 pub mod writer;
 
+#[cfg(feature = "parquet")]
 pub use exec::{execute, ExecOptions, Summary};
+#[cfg(feature = "parquet")]
 pub use setup::SweepSetup;
 pub use shard::Shard;
 pub use space::{Axis, Space};
@@ -59,6 +75,7 @@ pub enum SweepError {
         source: std::io::Error,
     },
     /// A Parquet file could not be read or written.
+    #[cfg(feature = "parquet")]
     #[error("{context} {}: {source}", path.display())]
     Parquet {
         /// What was being done.
@@ -80,6 +97,7 @@ pub enum SweepError {
 }
 
 impl SweepError {
+    #[cfg(feature = "parquet")]
     pub(crate) fn io(
         context: &'static str,
         path: &std::path::Path,
@@ -88,6 +106,7 @@ impl SweepError {
         SweepError::Io { context, path: path.to_path_buf(), source }
     }
 
+    #[cfg(feature = "parquet")]
     pub(crate) fn parquet(
         context: &'static str,
         path: &std::path::Path,

@@ -804,6 +804,22 @@ mod tests {
     }
 
     #[test]
+    fn test_maintenance_margin_rate_is_no_parameter() {
+        // Regression: it was swept and written to every row, never read by the engine.
+        let p = problems("[params]\nmaintenance_margin_rate = 0.01\n[axes]\nleverage = [5, 10]\n");
+        assert_eq!(
+            p,
+            [(
+                "params.maintenance_margin_rate".to_string(),
+                "is ignored (the tier table sets the MMR); remove it".to_string()
+            )]
+        );
+        let p = problems("[axes]\nmaintenance_margin_rate = [0.005, 0.01]\n");
+        assert_eq!(p[0].0, "axes.maintenance_margin_rate");
+        assert!(p[0].1.starts_with("is ignored (the tier table sets the MMR)"), "{}", p[0].1);
+    }
+
+    #[test]
     fn test_axis_order_with_subtables() {
         let s = parse(
             "[axes.grid_step]\nstart = 0.5\nstop = 1.0\nstep = 0.25\n\

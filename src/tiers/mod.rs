@@ -22,8 +22,26 @@ pub mod parse;
 pub mod provider;
 /// Numbers as Python's `Decimal` reads them.
 pub mod pynum;
-/// Blocking Bybit REST client for `/v5/market/risk-limit`.
+/// Blocking Bybit REST client for `/v5/market/risk-limit` (feature `net`).
+#[cfg(feature = "net")]
 pub mod rest;
+/// Without the `net` feature: no Bybit client exists, so a provider never calls the API.
+#[cfg(not(feature = "net"))]
+pub mod rest {
+    use super::{Tier, TierError};
+
+    /// Stands in for the REST client when the `net` feature is off; it has no values, so
+    /// `Option<BybitClient>` is always `None`.
+    #[derive(Clone, Debug)]
+    pub enum BybitClient {}
+
+    impl BybitClient {
+        /// Never called: there is no `BybitClient` value without the `net` feature.
+        pub fn get_risk_limit(&self, _symbol: &str) -> Result<Vec<Tier>, TierError> {
+            match *self {}
+        }
+    }
+}
 /// Symlink-safe opens, lock file, permission and identity checks.
 pub mod secure_fs;
 /// Dated snapshots of real Bybit tables, the default source.

@@ -1,0 +1,37 @@
+//! [`CandleSlice`]: the borrowed column view the engine reads (no I/O, no Parquet).
+
+use super::validate::{self, GapReport};
+
+/// Borrowed struct-of-arrays view of candles, all columns the same length, `ts_ms` strictly
+/// increasing (open time, UTC epoch milliseconds).
+#[derive(Clone, Copy, Debug)]
+pub struct CandleSlice<'a> {
+    /// Open time of each candle, UTC epoch milliseconds.
+    pub ts_ms: &'a [i64],
+    /// Open prices.
+    pub open: &'a [f64],
+    /// High prices.
+    pub high: &'a [f64],
+    /// Low prices.
+    pub low: &'a [f64],
+    /// Close prices.
+    pub close: &'a [f64],
+}
+
+impl CandleSlice<'_> {
+    /// Number of candles.
+    pub fn len(&self) -> usize {
+        self.ts_ms.len()
+    }
+
+    /// True when there are no candles.
+    pub fn is_empty(&self) -> bool {
+        self.ts_ms.is_empty()
+    }
+
+    /// Missing candles inside this slice, judged against its smallest step (see
+    /// [`validate::find_gaps`]); [`GapReport::warning`] is the text to show the user.
+    pub fn gaps(&self) -> GapReport {
+        validate::find_gaps(self.ts_ms, validate::infer_interval(self.ts_ms))
+    }
+}
