@@ -197,7 +197,8 @@ proptest! {
         let mut q = Log { skip_marks: true, ..Log::default() };
         // The fast engine on candles (per-candle quiet path), on candles without an equity
         // curve (still stretches too), and on their ticks.
-        let ra = Engine::new().run_candles(slice, &p, &ctx, &mut a);
+        // (The survivor map's invariants are checked after every full tick.)
+        let ra = Engine::new().with_invariant_checks().run_candles(slice, &p, &ctx, &mut a);
         let rq = Engine::new().run_candles(slice, &p, &ctx, &mut q);
         let rb = Engine::new().run(candle_ticks(slice), &p, &ctx, &mut b);
         let rr = Engine::reference().run(candle_ticks(slice), &p, &ctx, &mut r);
@@ -356,7 +357,7 @@ fn every_fast_path_runs_on_the_real_month() {
         p.grid.grid_count = 50;
         p.grid.grid_step = 0.3;
         p.grid.amount = Amount::parse("x0.002").unwrap();
-        let mut e = Engine::new();
+        let mut e = Engine::new().with_invariant_checks();
         e.run_candles(candles.slice(), &p, &ctx, &mut Log { skip_marks: true, ..Log::default() })
             .unwrap();
         let c = e.fast_path_counts();

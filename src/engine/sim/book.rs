@@ -327,6 +327,58 @@ impl Engine {
     /// others. Extra orders at one price go to `self.dups[dir]` (ascending by price): the
     /// survivor is one whose side the grid wants there, else the first placed (the origin's rule).
     /// Drops the tombstones first.
+    /// The survivor map's invariants, when the map claims to be current: every occupied slot
+    /// holds a live order of its direction, side and level price; every live order is in its
+    /// slot, off the ladder or a duplicate, exactly once; the slot bits mirror the slots.
+    /// `None` when they hold (or the map is not current), else what is broken.
+    pub(super) fn survivor_invariant_violation(&self) -> Option<String> {
+        if !self.map_current() {
+            return None;
+        }
+        let levels = self.grid.levels();
+        let mut seen = vec![0u8; self.orders.len()];
+        for d in 0..2 {
+            if self.slots[d].len() != levels.len() {
+                return Some(format!(
+                    "dir {d}: {} slots for {} levels",
+                    self.slots[d].len(),
+                    levels.len()
+                ));
+            }
+            for (li, &slot) in self.slots[d].iter().enumerate() {
+                let bits = (self.slot_bits[d][0].contains(li), self.slot_bits[d][1].contains(li));
+                if slot == NONE {
+                    if bits != (false, false) {
+                        return Some(format!("dir {d} level {li}: empty slot with bits {bits:?}"));
+                    }
+                    continue;
+                }
+                let i = slot_index(slot);
+                let Some(o) = self.orders.get(i) else {
+                    return Some(format!("dir {d} level {li}: slot points past the orders"));
+                };
+                let sell = slot_is_sell(slot);
+                if !o.is_live() || o.dir.index() != d || o.price != levels[li].price {
+                    return Some(format!("dir {d} level {li}: slot holds {o:?}"));
+                }
+                if (o.side == Side::Sell) != sell || bits != (!sell, sell) {
+                    return Some(format!("dir {d} level {li}: side bits {bits:?} for {o:?}"));
+                }
+                seen[i] += 1;
+            }
+            for &(_, i) in self.off_grid[d].iter().chain(&self.dups[d]) {
+                seen[i] += 1;
+            }
+        }
+        for (i, o) in self.orders.iter().enumerate() {
+            let want = u8::from(o.is_live());
+            if seen[i] != want {
+                return Some(format!("order {i} ({o:?}) is listed {} times", seen[i]));
+            }
+        }
+        None
+    }
+
     pub(super) fn collect_survivors(&mut self) {
         if self.dead > 0 {
             self.orders.retain(Order::is_live);

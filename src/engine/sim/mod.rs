@@ -200,6 +200,8 @@ pub struct Engine {
     band: band::Band,
     fast: FastPaths,
     counts: FastPathCounts,
+    /// Check the survivor map's invariants after every full tick (tests).
+    check_invariants: bool,
     full_ticks: u64,
     still_candles: u64,
     legs: [Leg; 2],
@@ -249,6 +251,13 @@ impl Engine {
     /// An engine taking exactly the fast paths `fast` switches on.
     pub fn with_fast_paths(fast: FastPaths) -> Engine {
         Engine { fast, ..Engine::default() }
+    }
+
+    /// This engine, checking the survivor map's invariants after every full tick and
+    /// panicking with what broke (for tests; it costs a pass over the orders per tick).
+    pub fn with_invariant_checks(mut self) -> Engine {
+        self.check_invariants = true;
+        self
     }
 
     /// How often each fast path was taken in the last run.
@@ -448,6 +457,11 @@ impl Engine {
         self.full_ticks += 1;
         if !self.tick(s, params, ctx, t, rec)? {
             return Ok(false);
+        }
+        if self.check_invariants {
+            if let Some(broken) = self.survivor_invariant_violation() {
+                panic!("survivor map invariant broken at ts_ms {}: {broken}", t.ts_ms);
+            }
         }
         if self.fast.quiet_band {
             self.band = self.compute_band(s, ctx, t);
@@ -1003,6 +1017,41 @@ mod tests {
         assert_eq!(e.funding_due(&s, &ctx, t("02:59:00")), None);
         assert_eq!(e.funding_due(&s, &ctx, t("03:45:00")), Some(0.001 - 0.002));
         assert_eq!(e.funding_due(&s, &ctx, t("04:00:00")), None);
+    }
+
+    /// Bybit's order cost (docs/model.md): IM of position + orders at the price, the fee to
+    /// close the position, and each opening order's fees to open and to close.
+    #[test]
+    fn order_cost_follows_bybits_formula() {
+        let mut p = RunParams::default();
+        p.account.leverage = 10.0;
+        p.account.taker_fee_rate = 0.00055;
+        let inst = Instrument::resolve("LTCUSDT", None, None).unwrap();
+        let tiers = crate::tiers::TierTable::from_sorted(
+            "LTCUSDT",
+            vec![crate::tiers::Tier::new(
+                None,
+                crate::decimal::Dec::parse("0.01").unwrap(),
+                crate::decimal::Dec::parse("0").unwrap(),
+                crate::decimal::Dec::parse("0.02").unwrap(),
+            )],
+        );
+        let s = setup(&p, &inst);
+        let mut e = Engine::new();
+        e.reset(&p);
+        // Long 2 at 100, resting long buys worth 300, a new long buy of 100, price 110.
+        e.legs[0].apply(Direction::Long, true, 20, 2.0, 100.0, &s);
+        e.stats.open_notional = [300.0, 0.0];
+        let got = e.im_with(&s, &tiers, Direction::Long, 100.0, 110.0);
+        // Value 2 × 110 + 300 + 100 = 620 at max(2 %, 1/10) = 62; fee to close the position
+        // 220 × 0.00055; orders 400 × 0.00055 × (1 + (1 − 1/10)) (open + close of a buy).
+        let want = 62.0 + 220.0 * 0.00055 + 400.0 * 0.00055 * 1.9;
+        assert!((got - want).abs() < 1e-9, "{got} vs {want}");
+        // A short sell of 100 on a flat short book closes at price × (1 + 1/L).
+        let got = e.im_with(&s, &tiers, Direction::Short, 100.0, 110.0);
+        let want = 62.0 - 10.0 + 220.0 * 0.00055 + 300.0 * 0.00055 * 1.9 // the long side
+            + 100.0 * 0.1 + 100.0 * 0.00055 * 2.1;
+        assert!((got - want).abs() < 1e-9, "{got} vs {want}");
     }
 
     /// Funding: long 0.1 @ 100000 pays 1 at rate 0.0001; a short receives it (docs/strategy.md, "Positions, fees and funding").
