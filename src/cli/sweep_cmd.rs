@@ -103,6 +103,9 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
     check_counts(&args.report, Some(args.block_runs))?;
     let limit = SizeLimit { max_runs: DEFAULT_MAX_RUNS, force: args.force };
     let spec = SweepSpec::load(&args.file, limit)?;
+    for w in &spec.warnings {
+        eprintln!("warning: {}: {w}", args.file.display());
+    }
     let shard = args.shard.unwrap_or(Shard::WHOLE);
     let out = args.out.clone().unwrap_or_else(|| {
         let name = if shard.is_whole() {

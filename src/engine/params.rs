@@ -314,13 +314,12 @@ impl RunParams {
             Model::Bybit => max_leverage,
         };
         if !(a.leverage >= 1.0 && a.leverage <= lev_max) {
-            bad(
-                "leverage",
-                format!(
-                    "must be in 1..={lev_max} for this symbol's tier table (was {})",
-                    a.leverage
-                ),
-            );
+            let limit = if lev_max.is_finite() {
+                format!("between 1 and {lev_max} (this symbol's tier table allows {lev_max}x)")
+            } else {
+                "at least 1".to_string()
+            };
+            bad("leverage", format!("must be {limit} (was {})", a.leverage));
         }
         if errs.is_empty() {
             Ok(())

@@ -118,7 +118,7 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepE
     let started = Instant::now();
     if !(1..=MAX_BLOCK_RUNS).contains(&opts.block_runs) {
         return Err(SweepError::Usage(format!(
-            "--block-runs must be in 1..={MAX_BLOCK_RUNS} (was {}); the default is {}",
+            "--block-runs must be between 1 and {MAX_BLOCK_RUNS} (was {}); the default is {}",
             opts.block_runs, DEFAULT_BLOCK_RUNS
         )));
     }

@@ -119,6 +119,31 @@ pub struct SweepSpec {
     pub text: String,
     /// SHA-256 (hex) of the file text: identifies the sweep for resume and merge.
     pub text_sha256: String,
+    /// Things that are allowed but probably not meant (e.g. an `amount` below the 5-USDT
+    /// order floor), one sentence each naming the field; print them as `warning: …`.
+    pub warnings: Vec<String>,
+}
+
+/// Warnings for the sweep's amounts: the base one and every `amount` axis value.
+fn amount_warnings(space: &Space) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if let Some(w) = fields::amount_warning(&space.base().grid.amount) {
+        out.push(format!("params.amount: {w}"));
+    }
+    for axis in space.axes().iter().filter(|a| a.name == "amount") {
+        for v in &axis.values {
+            let text = match v {
+                ParamValue::Text(t) => t.clone(),
+                other => other.to_string(),
+            };
+            if let Some(w) =
+                crate::engine::Amount::parse(&text).ok().as_ref().and_then(fields::amount_warning)
+            {
+                out.push(format!("axes.amount: {w}"));
+            }
+        }
+    }
+    out
 }
 
 /// SHA-256 of `bytes` as lower-case hex.
@@ -290,6 +315,7 @@ impl SweepSpec {
                 start_ms: data.start_ms,
                 end_ms: data.end_ms,
                 tiers: data.tiers,
+                warnings: amount_warnings(&space),
                 space,
                 text: text.to_string(),
                 text_sha256: sha256_hex(text.as_bytes()),
@@ -801,6 +827,19 @@ mod tests {
         );
         assert_eq!(s.space.len(), 12);
         assert_eq!(s.name, "t");
+    }
+
+    #[test]
+    fn test_amounts_below_the_order_floor_warn() {
+        // "0.01" meant as "x0.01": 0.01 USDT orders become 5-USDT orders, so say so.
+        let s = parse("[params]\namount = \"0.01\"\n[axes]\nleverage = [5, 10]\n").unwrap();
+        assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+        assert!(s.warnings[0].starts_with("params.amount: amount = \"0.01\""), "{:?}", s.warnings);
+        assert!(s.warnings[0].contains("amount = \"x0.01\""), "{:?}", s.warnings);
+        let s = parse("[axes]\namount = [\"x0.01\", \"2\", \"100\"]\n").unwrap();
+        assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+        assert!(s.warnings[0].starts_with("axes.amount: amount = \"2\""), "{:?}", s.warnings);
+        assert!(parse("[axes]\nleverage = [5, 10]\n").unwrap().warnings.is_empty());
     }
 
     #[test]
