@@ -37,6 +37,15 @@ pub enum Problem {
         /// Fields this row has.
         found: usize,
     },
+    /// A JSON kline entry is not an array of `[startTime, open, high, low, close, volume,
+    /// …]` strings.
+    #[error("expected an array of at least {expected} values [startTime, open, high, low, close, volume, …], found {found}")]
+    JsonFieldCount {
+        /// Values the entry needs.
+        expected: usize,
+        /// What the entry has (0 when it is not an array).
+        found: usize,
+    },
     /// A field is not a number.
     #[error("column `{column}`: {text:?} is not a valid number")]
     BadNumber {

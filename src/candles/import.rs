@@ -258,10 +258,11 @@ pub fn parse_bybit_json(path: &Path, text: &str) -> Result<(Columns, Option<Stri
     let mut rows: Vec<(i64, usize, [f64; 5])> = Vec::with_capacity(list.len());
     for (i, entry) in list.iter().enumerate() {
         let bad = |p| CandleError::invalid(path, Loc::ListIndex(i as u64), p);
-        let fields =
-            entry.as_array().ok_or_else(|| bad(Problem::ColumnCount { expected: 7, found: 0 }))?;
+        let fields = entry
+            .as_array()
+            .ok_or_else(|| bad(Problem::JsonFieldCount { expected: 6, found: 0 }))?;
         if fields.len() < 6 {
-            return Err(bad(Problem::ColumnCount { expected: 7, found: fields.len() }));
+            return Err(bad(Problem::JsonFieldCount { expected: 6, found: fields.len() }));
         }
         let text_of = |k: usize| match &fields[k] {
             Value::String(s) => s.clone(),
@@ -358,6 +359,12 @@ mod tests {
         assert!(err.contains("retCode 10001"), "{err}");
         let err = parse_bybit_json(Path::new("k.json"), r#"[["1","2","3"]]"#).unwrap_err();
         assert!(err.to_string().contains("list[0]"), "{err}");
+        // A JSON entry is described as JSON, not as comma-separated fields.
+        let msg = err.to_string();
+        assert!(msg.contains("expected an array of at least 6 values"), "{msg}");
+        assert!(!msg.contains("comma-separated"), "{msg}");
+        let err = parse_bybit_json(Path::new("k.json"), r#"[{"a":1}]"#).unwrap_err().to_string();
+        assert!(err.contains("found 0") && !err.contains("comma-separated"), "{err}");
         let err = parse_bybit_json(
             Path::new("k.json"),
             r#"[["60000","1","2","1","2","5"],["60000","1","2","1","2","5"]]"#,

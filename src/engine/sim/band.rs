@@ -178,12 +178,12 @@ impl Engine {
         let until = self.funding_until(s, ctx, t.ts_ms);
         // The planner must have nothing to cancel (those intents do not depend on price).
         let levels = self.grid.levels().len();
-        let book = self.stats;
+        let book = self.book.stats;
         if book.count[0] > levels + 10 || book.count[1] > levels + 10 {
             return Band::EMPTY;
         }
         self.ensure_survivors();
-        if self.dups.iter().chain(&self.off_grid).any(|v| !v.is_empty()) {
+        if self.map.dups.iter().chain(&self.map.off_grid).any(|v| !v.is_empty()) {
             return Band::EMPTY;
         }
         // No fill: strict cross, so a buy at L is safe for p ≥ L and a sell for p ≤ L.
@@ -191,7 +191,7 @@ impl Engine {
         let (buy_max, sell_min) = if self.grid.is_sorted_unique() {
             self.slot_extremes()
         } else {
-            order_extremes(&self.triggers)
+            order_extremes(&self.book.triggers)
         };
         lo = lo.max(buy_max);
         hi = hi.min(sell_min);
@@ -205,11 +205,17 @@ impl Engine {
             let sell_scale = (1.0 + EPS) / (1.0 + half / 100.0);
             // Only levels the plan found without a matching order can be open now; the
             // rest kept their order through execution.
-            let listed =
-                if self.open_levels_ok { self.open_levels[d.index()].len() } else { levels };
+            let listed = if self.planner.open_levels_ok {
+                self.planner.open_levels[d.index()].len()
+            } else {
+                levels
+            };
             for k in 0..listed {
-                let li =
-                    if self.open_levels_ok { self.open_levels[d.index()][k] as usize } else { k };
+                let li = if self.planner.open_levels_ok {
+                    self.planner.open_levels[d.index()][k] as usize
+                } else {
+                    k
+                };
                 let level = self.grid.levels()[li];
                 let side = match level.side {
                     LevelSide::Buy => Side::Buy,
@@ -224,7 +230,7 @@ impl Engine {
                 }
                 // The close gate holds whatever the price (the common case: no position).
                 let di = d.index();
-                if side.closes(d) && self.legs[di].lots <= self.stats.pending_close[di] {
+                if side.closes(d) && self.legs[di].lots <= self.book.stats.pending_close[di] {
                     continue;
                 }
                 // BUY is eligible for p > L / (1 − g/200); SELL for p < L / (1 + g/200).
@@ -311,7 +317,7 @@ impl Engine {
     /// the origin's out-of-order ladders.)
     fn slot_extremes(&self) -> (f64, f64) {
         let levels = self.grid.levels();
-        let (top_buy, bottom_sell) = self.extreme_slot_levels();
+        let (top_buy, bottom_sell) = self.map.extreme_levels();
         let buy_max = top_buy.map_or(f64::NEG_INFINITY, |li| levels[li].price);
         let sell_min = bottom_sell.map_or(f64::INFINITY, |li| levels[li].price);
         (buy_max, sell_min)
@@ -331,7 +337,7 @@ impl Engine {
         b: f64,
     ) -> bool {
         let pos = self.legs[dir.index()].lots;
-        let pending = self.stats.pending_close[dir.index()];
+        let pending = self.book.stats.pending_close[dir.index()];
         if side.closes(dir) && pos <= pending {
             return true;
         }
@@ -346,7 +352,10 @@ impl Engine {
         if lots_max <= 0 {
             return true;
         }
-        if s.model != Model::Bybit || !self.rejected.contains(&(dir, price)) || lots_min <= 0 {
+        if s.model != Model::Bybit
+            || !self.planner.rejected.contains(&(dir, price))
+            || lots_min <= 0
+        {
             return false;
         }
         // The order cost grows with the price, so its least is at the band's low end.

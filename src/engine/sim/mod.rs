@@ -1,7 +1,6 @@
 //! The per-tick simulation (docs/strategy.md, "Order of events in one tick"; docs/model.md).
 
 use super::grid::Grid;
-use super::level_bits::LevelBits;
 use super::margin::{Exposure, HedgeMargin, MarginModel, TierKeys};
 use super::params::{Model, RunParams, WindDown};
 use super::position::{Direction, Leg, LotSize, Side};
@@ -21,9 +20,12 @@ pub(super) const FUNDING_PERIOD_MS: i64 = 8 * HOUR_MS;
 
 mod band;
 mod book;
+mod planner;
 mod still;
+mod survivors;
 
-use book::{BookStats, Intent, Order};
+use book::{BookStats, Order, OrderBook, Planner};
+use survivors::SurvivorMap;
 
 const DIRS: [Direction; 2] = [Direction::Long, Direction::Short];
 /// Empty survivor slot.
@@ -171,31 +173,15 @@ pub struct FastPathCounts {
 #[derive(Debug, Default)]
 pub struct Engine {
     grid: Grid,
-    orders: Vec<Order>,
-    /// `orders[i].trigger()`, kept beside the orders for the per-tick fill scan.
-    triggers: Vec<[f64; 2]>,
+    /// The resting orders and their aggregates.
+    book: OrderBook,
     fills: Vec<Order>,
     /// Scratch: order indices of this tick's fills found through the survivor map.
     fill_indices: Vec<u32>,
-    intents: Vec<Intent>,
-    slots: [Vec<u32>; 2],
-    /// Per direction, the levels whose slot holds a buy and those holding a sell.
-    slot_bits: [[LevelBits; 2]; 2],
-    off_grid: [Vec<(f64, usize)>; 2],
-    dups: [Vec<(f64, usize)>; 2],
-    survivors_version: u32,
-    /// The survivor map describes the live orders (see `ensure_survivors`).
-    slots_ok: bool,
-    /// Tombstones in `orders`.
-    dead: usize,
-    /// Per direction, the ladder indices the last plan found without a matching order.
-    open_levels: [Vec<u32>; 2],
-    /// `open_levels` covers every level (false after a plan that rebuilt the ladder).
-    open_levels_ok: bool,
-    rejected: Vec<(Direction, f64)>,
-    /// Levels rejected for margin and not placed since: `orders_rejected` counts each once.
-    rejected_open: Vec<(Direction, f64)>,
-    stats: BookStats,
+    /// One order per level and direction, kept up to date (`ensure_survivors`).
+    map: SurvivorMap,
+    /// The ticker-event planner's state.
+    planner: Planner,
     im_mm: (f64, f64),
     band: band::Band,
     fast: FastPaths,
@@ -278,17 +264,17 @@ impl Engine {
     fn reset(&mut self, p: &RunParams) {
         self.clear_orders();
         self.fills.clear();
-        self.intents.clear();
+        self.planner.intents.clear();
         for d in 0..2 {
-            self.slots[d].clear();
-            self.off_grid[d].clear();
-            self.dups[d].clear();
-            self.open_levels[d].clear();
+            self.map.slots[d].clear();
+            self.map.off_grid[d].clear();
+            self.map.dups[d].clear();
+            self.planner.open_levels[d].clear();
         }
-        self.open_levels_ok = false;
-        self.rejected.clear();
-        self.rejected_open.clear();
-        self.stats = BookStats::default();
+        self.planner.open_levels_ok = false;
+        self.planner.rejected.clear();
+        self.planner.rejected_open.clear();
+        self.book.stats = BookStats::default();
         self.band = band::Band::EMPTY;
         self.full_ticks = 0;
         self.still_candles = 0;
@@ -459,7 +445,11 @@ impl Engine {
             return Ok(false);
         }
         if self.check_invariants {
-            if let Some(broken) = self.survivor_invariant_violation() {
+            if let Some(broken) = self.map.invariant_violation(
+                &self.book.orders,
+                self.grid.levels(),
+                self.grid.version(),
+            ) {
                 panic!("survivor map invariant broken at ts_ms {}: {broken}", t.ts_ms);
             }
         }
@@ -641,7 +631,7 @@ impl Engine {
         let bankruptcy = m.bankruptcy_price(&x).unwrap_or(trigger);
         self.close_all(s, ts, bankruptcy, s.taker, FillKind::Liquidation, rec);
         self.clear_orders();
-        self.stats = BookStats::default();
+        self.book.stats = BookStats::default();
         self.liquidated_at = Some(ts);
         self.liquidation = Some(LiquidationRecord { trigger, bankruptcy, tick_price });
         self.min_liq_dist = Some(self.min_liq_dist.map_or(0.0, |d| d.min(0.0)));
@@ -728,7 +718,7 @@ impl Engine {
         // price meets them (bybit), each segment of the path checked for liquidation first.
         self.take_fills(p);
         if !self.fills.is_empty() {
-            self.rejected.clear();
+            self.planner.rejected.clear();
             for i in 0..self.fills.len() {
                 let o = self.fills[i];
                 self.book_remove(s, &o);
@@ -800,13 +790,13 @@ impl Engine {
             }
             return Ok(true);
         }
-        self.intents.clear();
-        self.open_levels_ok = true;
+        self.planner.intents.clear();
+        self.planner.open_levels_ok = true;
         for d in DIRS {
             self.plan(d, p)?;
         }
-        for i in 0..self.intents.len() {
-            let intent = self.intents[i];
+        for i in 0..self.planner.intents.len() {
+            let intent = self.planner.intents[i];
             self.execute(s, ctx, ts, intent, rec);
         }
         Ok(true)
@@ -1041,7 +1031,7 @@ mod tests {
         e.reset(&p);
         // Long 2 at 100, resting long buys worth 300, a new long buy of 100, price 110.
         e.legs[0].apply(Direction::Long, true, 20, 2.0, 100.0, &s);
-        e.stats.open_notional = [300.0, 0.0];
+        e.book.stats.open_notional = [300.0, 0.0];
         let got = e.im_with(&s, &tiers, Direction::Long, 100.0, 110.0);
         // Value 2 × 110 + 300 + 100 = 620 at max(2 %, 1/10) = 62; fee to close the position
         // 220 × 0.00055; orders 400 × 0.00055 × (1 + (1 − 1/10)) (open + close of a buy).
