@@ -68,6 +68,19 @@ impl Exposure {
         self.base + l + s
     }
 
+    /// The price-independent part `c` of equity written as `c + (long − short) · p`.
+    #[inline]
+    fn constant(&self) -> f64 {
+        let mut c = self.base;
+        if self.long > 0.0 {
+            c -= self.long_entry * self.long;
+        }
+        if self.short > 0.0 {
+            c += self.short_entry * self.short;
+        }
+        c
+    }
+
     /// Net size (long − short).
     #[inline]
     fn net(&self) -> f64 {
@@ -202,13 +215,7 @@ impl MarginModel<'_> {
     fn linear_root(&self, x: &Exposure, k: &TierKeys) -> Option<f64> {
         let t = self.tiers;
         // equity(p) = c + net·p
-        let mut c = x.base;
-        if x.long > 0.0 {
-            c -= x.long_entry * x.long;
-        }
-        if x.short > 0.0 {
-            c += x.short_entry * x.short;
-        }
+        let c = x.constant();
         let (mut slope, mut ded) = (x.total() * self.taker, 0.0);
         let mut add = |size: f64, i: usize| {
             if size > 0.0 {
@@ -280,13 +287,7 @@ impl MarginModel<'_> {
     /// the taker fee on the close leaves equity exactly zero,
     /// `c + net·p − taker·total·p = 0`. `None` when no positive price does.
     pub fn bankruptcy_price(&self, x: &Exposure) -> Option<f64> {
-        let mut c = x.base;
-        if x.long > 0.0 {
-            c -= x.long_entry * x.long;
-        }
-        if x.short > 0.0 {
-            c += x.short_entry * x.short;
-        }
+        let c = x.constant();
         let denom = self.taker * x.total() - x.net();
         let p = c / denom;
         (denom != 0.0 && p.is_finite() && p > 0.0).then_some(p)

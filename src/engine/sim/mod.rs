@@ -497,13 +497,10 @@ impl Engine {
     /// Equity with unrealised PnL at `price`.
     #[inline]
     fn equity_at(&self, s: &Setup, price: f64) -> f64 {
-        s.initial + self.realized - self.commission
-            + self.funding
-            + self.legs[0].unrealized(Direction::Long, price)
-            + self.legs[1].unrealized(Direction::Short, price)
+        self.exposure(s).equity(price)
     }
 
-    /// The positions as the margin rules see them (equity equals [`Self::equity_at`]).
+    /// The positions as the margin rules see them; its equity is the engine's equity mark.
     #[inline]
     fn exposure(&self, s: &Setup) -> Exposure {
         let [l, sh] = self.legs;
