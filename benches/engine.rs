@@ -3,6 +3,7 @@
 //!
 //! Workloads, all in one criterion run so their ratio cancels machine noise:
 //! - `bybit_50` / `origin_50`: the production engine, 50 levels, grid step 0.3 %;
+//! - `bybit_50_mark`: `bybit_50` with a mark-price path (the month's wicks halved);
 //! - `reference_engine_bybit_50`: the straightforward engine (full path every tick);
 //! - `kernel_50`: the reference kernel, the simplest honest grid loop (the yardstick).
 //!
@@ -45,7 +46,15 @@ fn bench_engine(c: &mut Criterion) {
             b.iter(|| engine.run_candles(black_box(slice), &p, &ctx, &mut NoRecorder).unwrap())
         });
     }
+    // The same bybit run with a mark-price path (the month's candles, wicks halved): the
+    // liquidation check and margins follow the marks, fills the last prices.
+    let marked = common::with_halved_wick_mark(&candles);
+    let marked_slice = marked.slice();
     let p = params(Model::Bybit);
+    let mut engine = Engine::new();
+    g.bench_function("bybit_50_mark", |b| {
+        b.iter(|| engine.run_candles(black_box(marked_slice), &p, &ctx, &mut NoRecorder).unwrap())
+    });
     let mut reference = Engine::reference();
     g.bench_function("reference_engine_bybit_50", |b| {
         b.iter(|| reference.run_candles(black_box(slice), &p, &ctx, &mut NoRecorder).unwrap())

@@ -20,7 +20,7 @@
 //!
 //! let ts = [0, 60_000, 120_000];
 //! let (open, high, low, close) = ([100.0, 99.5, 99.0], [100.2, 99.6, 100.9], [99.4, 98.8, 98.9], [99.5, 99.0, 100.8]);
-//! let candles = CandleSlice { ts_ms: &ts, open: &open, high: &high, low: &low, close: &close };
+//! let candles = CandleSlice { ts_ms: &ts, open: &open, high: &high, low: &low, close: &close, mark: None };
 //!
 //! let instrument = Instrument::resolve("LTCUSDT", None, None).unwrap(); // tick 0.01, lot 0.1
 //! let tiers = builtin_tiers("LTCUSDT");

@@ -3,12 +3,13 @@
 //! scenarios (a drift and a gap through the liquidation price, both legs open, a funding
 //! payment that liquidates, a tier boundary) give the values the formulas give.
 
-use gridsweep::candles::CandleSlice;
+use gridsweep::candles::{CandleSlice, MarkSlice};
 use gridsweep::decimal::Dec;
 use gridsweep::engine::{
     Amount, Engine, FillKind, FillRecord, Model, Recorder, RunContext, RunParams, Tick, VecRecorder,
 };
 use gridsweep::instrument::Instrument;
+use gridsweep::metrics::PriceSource;
 use gridsweep::tiers::{Tier, TierTable};
 use proptest::prelude::*;
 
@@ -108,6 +109,71 @@ fn check_long_liquidation(m: &gridsweep::metrics::Metrics, rec: &VecRecorder) {
     // MM over equity at the trigger is 100 %: the peak share includes the liquidating tick.
     assert!(m.peak_mmr_pct >= 100.0 * (1.0 - 1e-9), "{}", m.peak_mmr_pct);
     assert_eq!(m.min_liq_distance_pct, Some(0.0));
+}
+
+/// A long built on flat candles from 100 down to 95, then one candle whose last price stays
+/// at 95 while its mark price dips to `mark_low` and comes back (mark ticks 95, `mark_low`,
+/// 95, 95), then flat candles at 95. Returns the metrics and the fills.
+fn long_under_a_mark_dip(
+    mark_low: f64,
+    with_mark: bool,
+) -> (gridsweep::metrics::Metrics, VecRecorder) {
+    let t0 = 1_769_904_000_000i64;
+    let mut prices: Vec<f64> = (0..=50).map(|k| 100.0 - 0.1 * k as f64).collect();
+    prices.extend([95.0; 6]);
+    let n = prices.len();
+    let ts: Vec<i64> = (0..n as i64).map(|i| t0 + 60_000 * i).collect();
+    let (o, h, l, c) = (prices.clone(), prices.clone(), prices.clone(), prices.clone());
+    let mut mark_low_col = prices.clone();
+    mark_low_col[52] = mark_low; // the candle after the first flat one at 95
+    let mark = with_mark.then(|| MarkSlice { open: &o, high: &h, low: &mark_low_col, close: &c });
+    let slice = CandleSlice { ts_ms: &ts, open: &o, high: &h, low: &l, close: &c, mark };
+    let table = flat_table();
+    let inst = ltc();
+    let ctx = RunContext { instrument: &inst, tiers: &table, funding_series: None };
+    let mut p = params("5000", 50.0);
+    p.account.initial_balance = 1000.0;
+    let mut rec = VecRecorder::default();
+    let m = Engine::new().run_candles(slice, &p, &ctx, &mut rec).unwrap();
+    let mut r2 = VecRecorder::default();
+    let mr = Engine::reference().run_candles(slice, &p, &ctx, &mut r2).unwrap();
+    assert_eq!(format!("{:?}", m.fields()), format!("{:?}", mr.fields()), "fast = reference");
+    (m, rec)
+}
+
+#[test]
+fn a_mark_price_dip_liquidates_where_the_last_price_never_moved() {
+    // Without mark prices the flat last price at 95 liquidates nothing.
+    let (plain, _) = long_under_a_mark_dip(60.0, false);
+    assert!(!plain.liquidated);
+    assert_eq!(plain.liquidation_price_source, PriceSource::Last);
+    // The long's trigger from its fills (equity = MM + fee to close, see
+    // check_long_liquidation): a mark dip just above it liquidates nothing, one just below
+    // it liquidates.
+    let (_, plain_rec) = long_under_a_mark_dip(60.0, false);
+    let before_dip: Vec<FillRecord> = plain_rec
+        .fills
+        .iter()
+        .filter(|f| f.ts_ms < 1_769_904_000_000 + 52 * 60_000)
+        .copied()
+        .collect();
+    let ([(size, entry), _], cash) = replay(1000.0, &before_dip);
+    let trigger = (entry * size - cash) / (size - 0.0105 * size);
+    assert!(trigger > 60.0 && trigger < 95.0, "{trigger}");
+    let (shallow, _) = long_under_a_mark_dip(trigger * 1.0001, true);
+    assert!(!shallow.liquidated);
+    assert_eq!(shallow.liquidation_price_source, PriceSource::Mark);
+    let (deep, _) = long_under_a_mark_dip(trigger * 0.9999, true);
+    assert!(deep.liquidated);
+    // A mark dip to 60: liquidated where the mark meets equity = MM (the long's own
+    // formula, at the mark), closed at the bankruptcy price, while the last price is 95.
+    let (m, rec) = long_under_a_mark_dip(60.0, true);
+    check_long_liquidation(&m, &rec);
+    assert_eq!(m.liquidation_price_source, PriceSource::Mark);
+    assert_eq!(m.liquidation_tick_price, Some(95.0), "the last price of the liquidating tick");
+    assert_eq!(m.liquidation_ts_ms, Some(1_769_904_000_000 + 52 * 60_000 + 15_000));
+    assert!(m.liquidation_trigger_price.unwrap() > 60.0);
+    assert!(m.liquidation_trigger_price.unwrap() < 95.0);
 }
 
 #[test]
@@ -317,9 +383,20 @@ proptest! {
         risk in any::<bool>(),
         funding in prop_oneof![Just(0.0), Just(0.0001), Just(0.01)],
         per_leg in any::<bool>(),
+        mark_mode in 0u8..3,
+        mark_bias in -0.02f64..0.02,
+        mark_wicks in 0.0f64..2.0,
     ) {
         let (ts, [o, h, l, c]) = wild_candles(start, &steps);
-        let slice = CandleSlice { ts_ms: &ts, open: &o, high: &h, low: &l, close: &c };
+        // A mark path: none, the last prices themselves, or the candles shifted by a bias
+        // with their wicks scaled.
+        let marks = mark_candles(&[&o, &h, &l, &c], mark_bias, mark_wicks);
+        let mark = match mark_mode {
+            0 => None,
+            1 => Some(MarkSlice { open: &o, high: &h, low: &l, close: &c }),
+            _ => Some(MarkSlice { open: &marks[0], high: &marks[1], low: &marks[2], close: &marks[3] }),
+        };
+        let slice = CandleSlice { ts_ms: &ts, open: &o, high: &h, low: &l, close: &c, mark };
         let inst = ltc();
         let tiers = gridsweep::tiers::snapshot::snapshot_tiers("LTCUSDT").unwrap().0;
         let ctx = RunContext { instrument: &inst, tiers: &tiers, funding_series: None };
@@ -349,6 +426,33 @@ proptest! {
         let mut r2 = VecRecorder::default();
         let mr = Engine::reference().run_candles(slice, &p, &ctx, &mut r2).unwrap();
         prop_assert_eq!(format!("{:?}", m.fields()), format!("{:?}", mr.fields()));
-        prop_assert_eq!(rec.fills, r2.fills);
+        prop_assert_eq!(&rec.fills, &r2.fills);
+        prop_assert_eq!(m.liquidation_price_source, if mark_mode > 0 { PriceSource::Mark } else { PriceSource::Last });
+        if mark_mode == 1 {
+            // A mark path equal to the last prices changes nothing but the reported source.
+            let plain = CandleSlice { mark: None, ..slice };
+            let mut r3 = VecRecorder::default();
+            let m0 = Engine::new().run_candles(plain, &p, &ctx, &mut r3).unwrap();
+            let m1 = gridsweep::metrics::Metrics { liquidation_price_source: PriceSource::Last, ..m };
+            prop_assert_eq!(format!("{:?}", m0.fields()), format!("{:?}", m1.fields()));
+            prop_assert_eq!(&rec.fills, &r3.fills);
+        }
     }
+}
+
+/// Mark candles from last-price candles: open and close shifted by `bias` (relative), wicks
+/// scaled by `wicks`, lows kept above half the body.
+fn mark_candles(last: &[&Vec<f64>; 4], bias: f64, wicks: f64) -> [Vec<f64>; 4] {
+    let [o, h, l, c] = last;
+    let mut out: [Vec<f64>; 4] = Default::default();
+    for i in 0..o.len() {
+        let (mo, mc) = (o[i] * (1.0 + bias), c[i] * (1.0 + bias));
+        let top = mo.max(mc) + (h[i] - o[i].max(c[i])) * wicks;
+        let body_low = mo.min(mc);
+        let bottom = (body_low - (o[i].min(c[i]) - l[i]) * wicks).max(0.5 * body_low);
+        for (col, v) in out.iter_mut().zip([mo, top, bottom, mc]) {
+            col.push(v);
+        }
+    }
+    out
 }

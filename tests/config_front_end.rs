@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use gridsweep::config::backtest::BacktestConfig;
+use gridsweep::config::common::{funding_in_window, FundingChoice};
 use gridsweep::sweep::{SizeLimit, SweepSetup, SweepSpec};
 
 /// The backtest config `data` + `params` (flat), parsed; the error lines.
@@ -87,6 +88,22 @@ fn the_same_bad_data_key_gives_the_same_message_in_backtest_and_sweep() {
              hard-coded tables), { cache = \"conf/risk_limits_cache.json\" } or \
              { file = \"tiers.json\" }",
         ),
+        (
+            "symbol = \"BTCUSDT\"\nmark_candles = 7",
+            "mark_candles: must be a path or a list of paths",
+        ),
+        (
+            "symbol = \"BTCUSDT\"\nfunding = \"bybit\"",
+            "funding: must be \"constant\" (the funding_rate parameter) or a funding series, \
+             funding = { file = \"FUNDING.parquet\" } (from `gridsweep fetch funding` or \
+             `gridsweep import`)",
+        ),
+        (
+            "symbol = \"BTCUSDT\"\nfunding = { path = \"f.parquet\" }",
+            "funding: unknown key `path`; must be \"constant\" (the funding_rate parameter) \
+             or a funding series, funding = { file = \"FUNDING.parquet\" } (from `gridsweep \
+             fetch funding` or `gridsweep import`)",
+        ),
     ];
     for (data, want) in cases {
         let b = backtest_lines(data, "");
@@ -146,7 +163,7 @@ fn backtest_and_sweep_load_their_data_through_the_same_loader() {
     let ltc = ltc.display().to_string();
     let load_backtest = |data: &str| {
         let cfg = BacktestConfig::parse(data, Path::new("c.toml")).unwrap();
-        cfg.data().load(None, "config").map(|_| ()).unwrap_err()
+        cfg.data.load(None, "config").map(|_| ()).unwrap_err()
     };
     let load_sweep = |data: &str| {
         let text = format!("{data}\n[axes]\ngrid_step = [0.1, 0.2]\n");
@@ -180,4 +197,53 @@ fn backtest_and_sweep_load_their_data_through_the_same_loader() {
     let b = load_backtest(data);
     assert!(b.starts_with("cannot open candles /nonexistent/x.parquet: "), "{b}");
     assert!(load_sweep(data).contains(&b), "{b} not in {}", load_sweep(data));
+}
+
+#[test]
+fn mark_candles_and_a_funding_file_parse_alike_in_backtest_and_sweep() {
+    let data = "symbol = \"LTCUSDT\"\ncandles = \"c.parquet\"\nmark_candles = [\"m1.parquet\", \"m2.parquet\"]\nfunding = { file = \"f.parquet\" }";
+    let b = BacktestConfig::parse(&format!("{data}\n"), Path::new("c.toml")).unwrap();
+    let text = format!("{data}\n[axes]\ngrid_step = [0.1, 0.2]\n");
+    let s = SweepSpec::parse(&text, Path::new("s.toml"), SizeLimit::default()).unwrap();
+    for d in [&b.data, &s.data] {
+        assert_eq!(d.mark_candles, [PathBuf::from("m1.parquet"), PathBuf::from("m2.parquet")]);
+        assert_eq!(d.funding, FundingChoice::File(PathBuf::from("f.parquet")));
+        let roles: Vec<&str> = d.input_files(None).iter().map(|(r, _)| *r).collect();
+        assert_eq!(
+            roles,
+            ["a candle file", "a mark-price file", "a mark-price file", "the funding file"]
+        );
+    }
+    let plain = BacktestConfig::parse(
+        "symbol = \"LTCUSDT\"\nfunding = \"constant\"\n",
+        Path::new("c.toml"),
+    );
+    assert_eq!(plain.unwrap().data.funding, FundingChoice::Constant);
+}
+
+#[test]
+fn a_funding_series_must_cover_the_candle_window() {
+    const H: i64 = 3_600_000;
+    let f = Path::new("f.parquet");
+    // Window: candles opening 0 .. 24 h − 1 min; payments every 8 h from −8 h to 32 h.
+    let events: Vec<(i64, f64)> = (-1..=4).map(|k| (k * 8 * H, 0.0001 * k as f64)).collect();
+    let (inside, warning) = funding_in_window(&events, 0, 24 * H - 60_000, f).unwrap();
+    assert_eq!(inside, [(0, 0.0), (8 * H, 0.0001), (16 * H, 0.0002)]);
+    assert_eq!(warning, None);
+    // Entirely outside: named with both spans.
+    let e = funding_in_window(&events, 100 * H, 120 * H, f).unwrap_err();
+    assert!(e.starts_with("f.parquet: every funding timestamp lies outside the candle window 1970-01-05T04:00:00 .. 1970-01-06T00:00:00 (the series covers 1969-12-31T16:00:00 .. 1970-01-02T08:00:00)"), "{e}");
+    // Starting 9 h into the window: payments missing at its start.
+    let late: Vec<(i64, f64)> = vec![(9 * H, 0.0), (17 * H, 0.0)];
+    let e = funding_in_window(&late, 0, 24 * H - 60_000, f).unwrap_err();
+    assert!(
+        e.contains(
+            "covers 1970-01-01T09:00:00 .. 1970-01-01T17:00:00, not the whole candle window"
+        ),
+        "{e}"
+    );
+    // A 16-hour hole inside: a warning.
+    let holed: Vec<(i64, f64)> = vec![(0, 0.0), (16 * H, 0.0), (24 * H, 0.0)];
+    let (_, w) = funding_in_window(&holed, 0, 24 * H - 60_000, f).unwrap();
+    assert_eq!(w.unwrap(), "f.parquet: 1 stretch(es) of more than 8 h without a funding entry inside the window (1970-01-01T00:00:00 .. 1970-01-01T16:00:00): no funding is paid there");
 }

@@ -189,7 +189,7 @@ proptest! {
     #[test]
     fn prop_fast_engine_equals_reference(p in params(), st in steps(), start in 20.0f64..200.0) {
         let (ts, [o, h, l, c]) = candles(start, &st);
-        let slice = CandleSlice { ts_ms: &ts, open: &o, high: &h, low: &l, close: &c };
+        let slice = CandleSlice { ts_ms: &ts, open: &o, high: &h, low: &l, close: &c, mark: None };
         let inst = ltc();
         let tiers = builtin_tiers("LTCUSDT");
         let ctx = RunContext { instrument: &inst, tiers: &tiers, funding_series: None };
@@ -220,7 +220,7 @@ proptest! {
     #[test]
     fn prop_each_fast_path_is_exact_on_its_own(p in params(), st in steps(), start in 20.0f64..200.0) {
         let (ts, [o, h, l, c]) = candles(start, &st);
-        let slice = CandleSlice { ts_ms: &ts, open: &o, high: &h, low: &l, close: &c };
+        let slice = CandleSlice { ts_ms: &ts, open: &o, high: &h, low: &l, close: &c, mark: None };
         let inst = ltc();
         let tiers = builtin_tiers("LTCUSDT");
         let ctx = RunContext { instrument: &inst, tiers: &tiers, funding_series: None };
@@ -242,7 +242,7 @@ proptest! {
         let mut p = p;
         p.account.enable_funding = false; // funding has no fill record; checked by unit tests
         let (ts, [o, h, l, c]) = candles(start, &st);
-        let slice = CandleSlice { ts_ms: &ts, open: &o, high: &h, low: &l, close: &c };
+        let slice = CandleSlice { ts_ms: &ts, open: &o, high: &h, low: &l, close: &c, mark: None };
         let inst = ltc();
         let tiers = builtin_tiers("LTCUSDT");
         let ctx = RunContext { instrument: &inst, tiers: &tiers, funding_series: None };

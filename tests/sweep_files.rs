@@ -18,7 +18,7 @@ fn test_every_shipped_sweep_file_validates_within_the_size_guard() {
         let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
         assert_eq!(spec.name, stem, "{}: name should match the file name", path.display());
         assert!(!spec.space.is_empty());
-        for c in &spec.candles {
+        for c in &spec.data.candles {
             assert!(
                 Path::new(env!("CARGO_MANIFEST_DIR")).join(c).exists(),
                 "{}: candle file {} is not in the repository",

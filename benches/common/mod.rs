@@ -3,13 +3,30 @@
 
 use std::path::PathBuf;
 
-use gridsweep::candles::{CandleSlice, Candles};
+use gridsweep::candles::{CandleSlice, Candles, Columns};
 use gridsweep::tiers::TierTable;
 
 /// The shipped sample month (real LTCUSDT 1-minute candles, February 2026).
 pub fn sample_month() -> Candles {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/LTCUSDT-1m-2026-02.parquet");
     Candles::open_parquet(&[&p]).unwrap_or_else(|e| panic!("bench data {}: {e}", p.display()))
+}
+
+/// `c` with a synthetic mark-price path: each candle's open and close, its wicks halved
+/// (a mark price follows the index, smoother than the last traded price).
+pub fn with_halved_wick_mark(c: &Candles) -> Candles {
+    let mut mark = Columns::with_capacity(c.len());
+    let mut last = Columns::with_capacity(c.len());
+    for i in 0..c.len() {
+        let (o, h, l, cl) = (c.open()[i], c.high()[i], c.low()[i], c.close()[i]);
+        let (top, bottom) = (o.max(cl), o.min(cl));
+        mark.push(c.ts_ms()[i], o, top + (h - top) / 2.0, bottom - (bottom - l) / 2.0, cl, 0.0);
+        last.push(c.ts_ms()[i], o, h, l, cl, c.volume()[i]);
+    }
+    let here = std::path::Path::new("synthetic mark");
+    let mark = Candles::try_new(mark, None, here).expect("valid mark candles");
+    let last = Candles::try_new(last, c.symbol().map(String::from), here).expect("valid candles");
+    last.with_mark(&mark, None, None, &[]).expect("aligned by construction")
 }
 
 /// Result of the reference kernel (kept so the optimiser cannot drop the work).

@@ -136,6 +136,20 @@ pub enum CandleError {
         #[source]
         source: std::io::Error,
     },
+    /// A candle of the run's window has no mark-price candle at its open time.
+    #[error("{}: no mark-price candle at {} (ts_ms {ts_ms}), the first of {missing} of the window's {total} candles without one{}; fetch the mark prices for the whole window (`gridsweep fetch klines SYMBOL --price mark …`) or narrow `start`/`end`", files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "), crate::time::format_iso(*ts_ms), covers.map(|(a, b)| format!(" (the mark candles cover {} .. {})", crate::time::format_iso(a), crate::time::format_iso(b))).unwrap_or_default())]
+    MarkMissing {
+        /// The mark-price files.
+        files: Vec<PathBuf>,
+        /// Open time of the first candle without a mark.
+        ts_ms: i64,
+        /// How many candles of the window lack one.
+        missing: usize,
+        /// Candles in the window.
+        total: usize,
+        /// First and last open time of the mark candles.
+        covers: Option<(i64, i64)>,
+    },
     /// The file does not exist.
     #[error("{}: no such file{}", path.display(), looked_in.as_ref().map(|d| format!(" (a relative path: looked for in {})", d.display())).unwrap_or_default())]
     NotFound {

@@ -25,7 +25,7 @@ pub mod store;
 pub mod validate;
 
 pub use error::{CandleError, Loc, Problem};
-pub use slice::CandleSlice;
+pub use slice::{CandleSlice, MarkSlice};
 #[cfg(feature = "parquet")]
 pub use store::open;
 pub use store::{Candles, Columns};

@@ -16,6 +16,21 @@ pub struct CandleSlice<'a> {
     pub low: &'a [f64],
     /// Close prices.
     pub close: &'a [f64],
+    /// Mark-price OHLC aligned row by row with the candles, when the data has a mark path.
+    pub mark: Option<MarkSlice<'a>>,
+}
+
+/// Borrowed mark-price OHLC columns, one row per candle of the [`CandleSlice`] they belong to.
+#[derive(Clone, Copy, Debug)]
+pub struct MarkSlice<'a> {
+    /// Mark open prices.
+    pub open: &'a [f64],
+    /// Mark high prices.
+    pub high: &'a [f64],
+    /// Mark low prices.
+    pub low: &'a [f64],
+    /// Mark close prices.
+    pub close: &'a [f64],
 }
 
 impl CandleSlice<'_> {

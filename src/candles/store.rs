@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::{CandleError, Loc};
 use super::validate::{self, GapReport};
-use super::CandleSlice;
+use super::{CandleSlice, MarkSlice};
 
 /// Owned struct-of-arrays candles: equal-length columns, `ts_ms` strictly increasing, every
 /// row passing [`validate::check_row`].
@@ -21,7 +21,17 @@ pub struct Candles {
     close: Vec<f64>,
     volume: Vec<f64>,
     symbol: Option<String>,
+    mark: Option<Box<MarkColumns>>,
     fingerprint: OnceLock<String>,
+}
+
+/// Mark-price OHLC columns aligned row by row with a [`Candles`]' rows.
+#[derive(Debug, Default)]
+struct MarkColumns {
+    open: Vec<f64>,
+    high: Vec<f64>,
+    low: Vec<f64>,
+    close: Vec<f64>,
 }
 
 /// The six columns of a candle table, owned, not yet validated.
@@ -175,7 +185,76 @@ impl Candles {
     /// Wraps columns the caller has already validated.
     pub(crate) fn from_validated(cols: Columns, symbol: Option<String>) -> Candles {
         let Columns { ts_ms, open, high, low, close, volume } = cols;
-        Candles { ts_ms, open, high, low, close, volume, symbol, fingerprint: OnceLock::new() }
+        Candles {
+            ts_ms,
+            open,
+            high,
+            low,
+            close,
+            volume,
+            symbol,
+            mark: None,
+            fingerprint: OnceLock::new(),
+        }
+    }
+
+    /// These candles restricted to `[start_ms, end_ms)` with the mark-price path of `mark`
+    /// (candles of the mark price, e.g. from `gridsweep fetch klines --price mark`) attached
+    /// row by row by open time; `files` names the mark files in errors. Mark candles at
+    /// times without a candle are not used.
+    ///
+    /// # Errors
+    /// [`CandleError::MarkMissing`] naming the first candle of the window without a mark
+    /// candle and how many lack one.
+    pub fn with_mark(
+        self,
+        mark: &Candles,
+        start_ms: Option<i64>,
+        end_ms: Option<i64>,
+        files: &[PathBuf],
+    ) -> Result<Candles, CandleError> {
+        let lo = start_ms.map_or(0, |s| self.ts_ms.partition_point(|&t| t < s));
+        let hi = end_ms.map_or(self.len(), |e| self.ts_ms.partition_point(|&t| t < e)).max(lo);
+        let mut cols = MarkColumns::default();
+        let (mut j, mut missing, mut first_missing) = (0, 0usize, None);
+        for &t in &self.ts_ms[lo..hi] {
+            j += mark.ts_ms[j..].partition_point(|&m| m < t);
+            if mark.ts_ms.get(j) == Some(&t) {
+                cols.open.push(mark.open[j]);
+                cols.high.push(mark.high[j]);
+                cols.low.push(mark.low[j]);
+                cols.close.push(mark.close[j]);
+            } else {
+                missing += 1;
+                first_missing.get_or_insert(t);
+            }
+        }
+        if let Some(ts_ms) = first_missing {
+            return Err(CandleError::MarkMissing {
+                files: files.to_vec(),
+                ts_ms,
+                missing,
+                total: hi - lo,
+                covers: mark.first_ts_ms().zip(mark.last_ts_ms()),
+            });
+        }
+        let Candles { ts_ms, open, high, low, close, volume, symbol, .. } = self;
+        Ok(Candles {
+            ts_ms: ts_ms[lo..hi].to_vec(),
+            open: open[lo..hi].to_vec(),
+            high: high[lo..hi].to_vec(),
+            low: low[lo..hi].to_vec(),
+            close: close[lo..hi].to_vec(),
+            volume: volume[lo..hi].to_vec(),
+            symbol,
+            mark: Some(Box::new(cols)),
+            fingerprint: OnceLock::new(),
+        })
+    }
+
+    /// True when a mark-price path is attached ([`Candles::with_mark`]).
+    pub fn has_mark(&self) -> bool {
+        self.mark.is_some()
     }
 
     /// Opens and concatenates Parquet candle files (see [`super::parquet_io::read_parquet`]),
@@ -288,6 +367,12 @@ impl Candles {
             high: &self.high[lo..hi],
             low: &self.low[lo..hi],
             close: &self.close[lo..hi],
+            mark: self.mark.as_deref().map(|m| MarkSlice {
+                open: &m.open[lo..hi],
+                high: &m.high[lo..hi],
+                low: &m.low[lo..hi],
+                close: &m.close[lo..hi],
+            }),
         }
     }
 
@@ -301,7 +386,8 @@ impl Candles {
     ///
     /// Hashes the tag `gridsweep-candles-v1`, the row count (u64 LE), then each column in
     /// the order ts_ms, open, high, low, close, volume as little-endian 8-byte values
-    /// (floats by their IEEE-754 bits). Computed once, on first call.
+    /// (floats by their IEEE-754 bits); with a mark path, then the tag `mark` and its open,
+    /// high, low and close columns the same way. Computed once, on first call.
     pub fn fingerprint(&self) -> &str {
         self.fingerprint.get_or_init(|| {
             let mut h = Sha256::new();
@@ -310,6 +396,12 @@ impl Candles {
             hash_le(&mut h, self.ts_ms.iter().map(|v| v.to_le_bytes()));
             for col in [&self.open, &self.high, &self.low, &self.close, &self.volume] {
                 hash_le(&mut h, col.iter().map(|v| v.to_bits().to_le_bytes()));
+            }
+            if let Some(m) = &self.mark {
+                h.update(b"mark\0");
+                for col in [&m.open, &m.high, &m.low, &m.close] {
+                    hash_le(&mut h, col.iter().map(|v| v.to_bits().to_le_bytes()));
+                }
             }
             h.finalize().iter().map(|b| format!("{b:02x}")).collect()
         })
@@ -411,6 +503,37 @@ mod tests {
         assert_eq!(c.window(None, Some(0)).len(), 0);
         assert_eq!(c.window(Some(500_000), Some(0)).len(), 0);
         assert_eq!(c.slice().len(), 4);
+    }
+
+    #[test]
+    fn test_with_mark_aligns_by_time_and_names_the_first_missing_candle() {
+        let c = |ts: &[i64]| Candles::try_new(cols(ts), None, Path::new("t")).unwrap();
+        let last = c(&[0, 60_000, 120_000, 180_000]);
+        let fp = last.fingerprint().to_string();
+        // Mark candles at other times too (0.5 min apart is not a candle time): unused.
+        let mark = c(&[-60_000, 0, 30_000, 60_000, 120_000, 180_000, 240_000]);
+        let files = [PathBuf::from("mark.parquet")];
+        let w = last.with_mark(&mark, Some(60_000), Some(180_000), &files).unwrap();
+        assert!(w.has_mark());
+        let s = w.slice();
+        assert_eq!(s.ts_ms, &[60_000, 120_000]);
+        let m = s.mark.unwrap();
+        // cols() gives row i the open 100 + i: mark rows 3 and 4 hold 60_000 and 120_000.
+        assert_eq!(m.open, &[103.0, 104.0]);
+        assert_eq!(m.high, &[104.0, 105.0]);
+        assert_eq!(m.low, &[102.0, 103.0]);
+        assert_eq!(m.close, &[103.5, 104.5]);
+        assert_eq!(s.open, &[101.0, 102.0], "last prices stay");
+        assert_ne!(w.fingerprint(), fp, "the mark path is part of the data's identity");
+        let sub = w.window(Some(120_000), None);
+        assert_eq!(sub.mark.unwrap().open, &[104.0], "windows keep rows aligned");
+        // A window candle without a mark candle: named, with the count.
+        let sparse = c(&[0, 120_000]);
+        let e = c(&[0, 60_000, 120_000, 180_000])
+            .with_mark(&sparse, None, None, &files)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("mark.parquet: no mark-price candle at 1970-01-01T00:01:00 (ts_ms 60000), the first of 2 of the window's 4 candles without one (the mark candles cover 1970-01-01T00:00:00 .. 1970-01-01T00:02:00)"), "{e}");
     }
 
     #[test]

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 
-use gridsweep::config::backtest::{BacktestConfig, TierChoice};
+use gridsweep::config::backtest::BacktestConfig;
 use gridsweep::engine::{Engine, RunContext, Tick, VecRecorder};
-use gridsweep::metrics::Metrics;
+use gridsweep::metrics::{Metrics, PriceSource};
 use gridsweep::output::guard::{self, Input, Kind, Output};
 use gridsweep::output::{check_format, thin_equity, write_equity, write_trades};
 use gridsweep::tickfile::read_ticks_csv;
@@ -52,26 +52,29 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
     let cfg = BacktestConfig::load(&args.config)?;
     cfg.warnings.iter().for_each(|w| eprintln!("warning: {w}"));
     check_outputs(&args, &cfg)?;
-    let symbol = cfg.instrument.symbol.clone();
-    let data = cfg.data();
+    let symbol = cfg.data.instrument.symbol.clone();
+    let data = &cfg.data;
     let resolved = data.resolve_tiers().map_err(anyhow::Error::msg)?;
     let (tiers, layer) = (resolved.tiers, resolved.layer);
-    let ctx = RunContext { instrument: &cfg.instrument, tiers: &tiers, funding_series: None };
+    let ctx = RunContext { instrument: &cfg.data.instrument, tiers: &tiers, funding_series: None };
     let mut rec = VecRecorder { keep_equity: args.equity.is_some(), ..Default::default() };
     let mut engine = Engine::new();
     let (metrics, source) = if let Some(path) = &args.ticks {
+        if !data.mark_candles.is_empty() {
+            bail!("{}: mark_candles needs candles: a tick file has no mark prices to align them with; remove mark_candles or run on candles", args.config.display());
+        }
         let ticks: Vec<Tick> = read_ticks_csv(path)?;
         let n = ticks.len();
         let m = engine.run(ticks, &cfg.params, &ctx, &mut rec);
         (m, format!("{n} ticks from {}", path.display()))
     } else {
         let paths =
-            if args.candles.is_empty() { cfg.candles.clone() } else { args.candles.clone() };
+            if args.candles.is_empty() { cfg.data.candles.clone() } else { args.candles.clone() };
         if paths.is_empty() {
             bail!("{}: no candles given; set `candles` in the config or pass --candles FILE.parquet (or --ticks FILE.csv)", args.config.display());
         }
         let candles = data.open_candles(&paths, "config").map_err(anyhow::Error::msg)?;
-        let window = candles.window(cfg.start_ms, cfg.end_ms);
+        let window = candles.window(cfg.data.start_ms, cfg.data.end_ms);
         if let Some(w) = window.gaps().warning() {
             eprintln!("warning: {w}");
         }
@@ -90,6 +93,10 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
         ("gridsweep.symbol".to_string(), symbol.clone()),
         ("gridsweep.model".to_string(), cfg.params.account.model.as_str().to_string()),
         ("gridsweep.tier_layer".to_string(), layer.as_str().to_string()),
+        (
+            "gridsweep.liquidation_price_source".to_string(),
+            m.liquidation_price_source.as_str().to_string(),
+        ),
         ("gridsweep.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
     ];
     if let Some(p) = &args.trades {
@@ -123,18 +130,12 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
 /// The output rules (see [`guard`]) for --trades/--equity, checked before the run.
 fn check_outputs(args: &BacktestArgs, cfg: &BacktestConfig) -> anyhow::Result<()> {
     let mut inputs = vec![Input { role: "the config file", path: &args.config }];
-    let candles = if args.candles.is_empty() { &cfg.candles } else { &args.candles };
-    if args.ticks.is_none() {
-        inputs.extend(candles.iter().map(|p| Input { role: "a candle file", path: p }));
-    }
+    let candles = if args.candles.is_empty() { &cfg.data.candles[..] } else { &args.candles[..] };
     if let Some(t) = &args.ticks {
         inputs.push(Input { role: "the tick file", path: t });
     }
-    match &cfg.tiers {
-        TierChoice::Builtin | TierChoice::Origin => {}
-        TierChoice::Cache(p) => inputs.push(Input { role: "the tier cache", path: p }),
-        TierChoice::File(p) => inputs.push(Input { role: "the tier file", path: p }),
-    }
+    let files = cfg.data.input_files(Some(if args.ticks.is_some() { &[] } else { candles }));
+    inputs.extend(files.into_iter().map(|(role, path)| Input { role, path }));
     let mut outputs = Vec::new();
     for (flag, path, kind) in
         [("--trades", &args.trades, Kind::Trades), ("--equity", &args.equity, Kind::Equity)]
@@ -206,9 +207,13 @@ fn print_summary(
         "  final positions   long {} @ {:.6}, short {} @ {:.6}",
         m.final_long_size, m.final_long_entry, m.final_short_size, m.final_short_entry
     )?;
+    let on = match m.liquidation_price_source {
+        PriceSource::Mark => "liquidation on the mark price",
+        PriceSource::Last => "liquidation on the last price",
+    };
     match m.liquidation_ts_ms {
-        Some(ts) => writeln!(w, "  LIQUIDATED at {}", format_iso(ts))?,
-        None => writeln!(w, "  not liquidated")?,
+        Some(ts) => writeln!(w, "  LIQUIDATED at {} ({on})", format_iso(ts))?,
+        None => writeln!(w, "  not liquidated ({on})")?,
     }
     Ok(())
 }

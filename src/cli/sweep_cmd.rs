@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde_json::json;
 
-use gridsweep::config::backtest::TierChoice;
 use gridsweep::output::guard::{self, Input, Kind, Output};
 use gridsweep::sweep::exec::MAX_BLOCK_RUNS;
 use gridsweep::sweep::merge::merge;
@@ -134,7 +133,7 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
         );
         errln!(
             "{} tiers: {} (max leverage {}); output {}{}",
-            spec.instrument.symbol,
+            spec.data.instrument.symbol,
             setup.tier_layer.as_str(),
             setup.tiers.max_leverage(),
             out.display(),
@@ -149,7 +148,7 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
             "warning: leverage {} above the tier table's maximum {max} for {}; those runs \
              will fail with an error row",
             over.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", "),
-            spec.instrument.symbol
+            spec.data.instrument.symbol
         );
     }
     let opts = ExecOptions {
@@ -171,7 +170,7 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
             "sweep": spec.name,
             "file": args.file.display().to_string(),
             "out": s.out.display().to_string(),
-            "symbol": spec.instrument.symbol,
+            "symbol": spec.data.instrument.symbol,
             "sweep_sha256": spec.text_sha256,
             "data_fingerprint": setup.data_fingerprint,
             "tier_layer": setup.tier_layer.as_str(),
@@ -243,12 +242,7 @@ fn check_counts(report: &ReportArgs, block_runs: Option<u64>) -> anyhow::Result<
 /// loaded or any run computed.
 fn check_sweep_output(args: &SweepArgs, spec: &SweepSpec, out: &Path) -> anyhow::Result<()> {
     let mut inputs = vec![Input { role: "the sweep file", path: &args.file }];
-    inputs.extend(spec.candles.iter().map(|p| Input { role: "a candle file", path: p }));
-    match &spec.tiers {
-        TierChoice::Builtin | TierChoice::Origin => {}
-        TierChoice::Cache(p) => inputs.push(Input { role: "the tier cache", path: p }),
-        TierChoice::File(p) => inputs.push(Input { role: "the tier file", path: p }),
-    }
+    inputs.extend(spec.data.input_files(None).into_iter().map(|(role, path)| Input { role, path }));
     let output = Output { flag: "--out", path: out, kind: Kind::SweepResult };
     guard::check(&inputs, &[output], args.force)?;
     Ok(())

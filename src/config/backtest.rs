@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use super::common::{set_toml_param, validate_params, DataSection, Problem, DATA_KEYS};
 use super::fields;
 use crate::engine::RunParams;
-use crate::instrument::Instrument;
 
 /// Where a run's tier table comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,18 +93,11 @@ pub const IGNORED_KEYS: &[&str] = &[
 /// A validated backtest configuration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BacktestConfig {
-    /// Instrument (symbol, tick size, quantity step).
-    pub instrument: Instrument,
+    /// The data section: instrument, candle files (may be empty when ticks are given on
+    /// the command line), mark-price files, window, tier and funding sources.
+    pub data: DataSection,
     /// Strategy and account parameters.
     pub params: RunParams,
-    /// Candle Parquet files (may be empty when ticks are given on the command line).
-    pub candles: Vec<PathBuf>,
-    /// Optional window start (UTC epoch ms, inclusive).
-    pub start_ms: Option<i64>,
-    /// Optional window end (UTC epoch ms, exclusive).
-    pub end_ms: Option<i64>,
-    /// Tier source.
-    pub tiers: TierChoice,
     /// Things that are allowed but probably not meant (e.g. an `amount` below the 5-USDT
     /// order floor), one sentence each naming the file and field; print them as
     /// `warning: …` before the run.
@@ -155,31 +147,12 @@ impl BacktestConfig {
                 if let (Some(p), false) = (cache_path, table.contains_key("tiers")) {
                     data.tiers = TierChoice::Cache(p);
                 }
-                Ok(BacktestConfig {
-                    instrument: data.instrument,
-                    params,
-                    candles: data.candles,
-                    start_ms: data.start_ms,
-                    end_ms: data.end_ms,
-                    tiers: data.tiers,
-                    warnings,
-                })
+                Ok(BacktestConfig { data, params, warnings })
             }
             _ => Err(ConfigError::Invalid {
                 path: origin.to_path_buf(),
                 problems: problems.iter().map(ToString::to_string).collect(),
             }),
-        }
-    }
-
-    /// The data section of the config, for the shared loader.
-    pub fn data(&self) -> DataSection {
-        DataSection {
-            instrument: self.instrument.clone(),
-            candles: self.candles.clone(),
-            start_ms: self.start_ms,
-            end_ms: self.end_ms,
-            tiers: self.tiers.clone(),
         }
     }
 
@@ -193,7 +166,7 @@ impl BacktestConfig {
         candle_symbol: Option<&str>,
         files: &[PathBuf],
     ) -> Result<(), crate::instrument::InstrumentError> {
-        self.instrument.check_data_symbol(candle_symbol, files, "config")
+        self.data.instrument.check_data_symbol(candle_symbol, files, "config")
     }
 
     /// Reads and parses a config file.
@@ -274,14 +247,14 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert_eq!(c.instrument.qty_step.to_string(), "0.001");
+        assert_eq!(c.data.instrument.qty_step.to_string(), "0.001");
         assert_eq!(c.params.account.model, Model::Origin);
         assert_eq!(c.params.account.wind_down, WindDown::CloseAll);
         assert_eq!(c.params.account.leverage, 20.0);
         assert!(!c.params.grid.enable_risk_multipliers);
-        assert_eq!(c.candles.len(), 2);
-        assert_eq!(c.start_ms, Some(1_769_904_000_000));
-        assert_eq!(c.tiers, TierChoice::Cache("conf/risk_limits_cache.json".into()));
+        assert_eq!(c.data.candles.len(), 2);
+        assert_eq!(c.data.start_ms, Some(1_769_904_000_000));
+        assert_eq!(c.data.tiers, TierChoice::Cache("conf/risk_limits_cache.json".into()));
     }
 
     #[test]
@@ -317,7 +290,7 @@ mod tests {
         assert!(e.contains("start") && e.contains("2025-02"), "{e}");
         // 2024-02-29 exists: 19 782 days after 1970-01-01.
         let c = parse("symbol = \"BTCUSDT\"\nstart = \"2024-02-29\"").unwrap();
-        assert_eq!(c.start_ms, Some(19_782 * 86_400_000));
+        assert_eq!(c.data.start_ms, Some(19_782 * 86_400_000));
     }
 
     #[test]

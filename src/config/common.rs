@@ -7,7 +7,7 @@
 //! backtest prints `file: field: message` per line, the sweep `  field: message` under a
 //! heading, so the same mistake reads the same in both.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::backtest::TierChoice;
 use super::fields::{self, ParamKind, ParamValue};
@@ -19,13 +19,30 @@ use crate::instrument::Instrument;
 use crate::tiers::note::Note;
 use crate::tiers::source::resolve;
 use crate::tiers::{SharedTiers, TierLayer};
-#[cfg(feature = "parquet")]
-use crate::time::format_iso;
-use crate::time::{nonexistent_day, parse_iso};
+use crate::time::{format_iso, nonexistent_day, parse_iso};
 
 /// The keys of the data section, shared by backtest configs and sweep files.
-pub const DATA_KEYS: &[&str] =
-    &["symbol", "tick_size", "qty_step", "candles", "start", "end", "tiers"];
+pub const DATA_KEYS: &[&str] = &[
+    "symbol",
+    "tick_size",
+    "qty_step",
+    "candles",
+    "mark_candles",
+    "start",
+    "end",
+    "tiers",
+    "funding",
+];
+
+/// Where a run's funding rates come from (`funding`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum FundingChoice {
+    /// The constant `funding_rate` parameter on the funding clock (the default).
+    #[default]
+    Constant,
+    /// A funding series (`funding = { file = "FILE.parquet" }`) applied at its own times.
+    File(PathBuf),
+}
 
 /// One problem in a config or sweep file: where (`tick_size`, `axes.leverage.step`) and
 /// what to change.
@@ -121,6 +138,88 @@ pub fn parse_time(v: &toml::Value) -> Result<i64, String> {
     })
 }
 
+/// Funding entries `(ts_ms, rate)`, strictly ascending.
+pub type FundingEvents = Vec<(i64, f64)>;
+
+/// Longest funding interval Bybit uses (8 h): a series with a longer stretch without an
+/// entry is missing payments.
+pub const MAX_FUNDING_INTERVAL_MS: i64 = 8 * 3_600_000;
+
+/// The entries of a funding series (`(ts_ms, rate)`, strictly ascending) that fall in the
+/// candle window `[first_ms, last_ms]` (open times of the first and last candle), checked
+/// to cover it: `file` names the series in messages. Returns the entries and a warning
+/// for stretches inside the window longer than 8 h without an entry.
+///
+/// # Errors
+/// A series with no entry in the window, or one that starts more than 8 h after the
+/// window's start or ends more than 8 h before its end (payments would be missing).
+pub fn funding_in_window(
+    events: &[(i64, f64)],
+    first_ms: i64,
+    last_ms: i64,
+    file: &Path,
+) -> Result<(FundingEvents, Option<String>), String> {
+    let f = file.display();
+    let span = |a: i64, b: i64| format!("{} .. {}", format_iso(a), format_iso(b));
+    let (Some(first), Some(last)) = (events.first(), events.last()) else {
+        return Err(format!("{f}: the funding series is empty"));
+    };
+    let window = span(first_ms, last_ms);
+    let inside: Vec<(i64, f64)> =
+        events.iter().copied().filter(|e| e.0 >= first_ms && e.0 <= last_ms + 59_999).collect();
+    let covers = span(first.0, last.0);
+    if inside.is_empty() {
+        return Err(format!(
+            "{f}: every funding timestamp lies outside the candle window {window} (the series \
+             covers {covers}); fetch the funding of the window (`gridsweep fetch funding \
+             SYMBOL --start … --end …`) or fix `start`/`end`"
+        ));
+    }
+    if first.0 > first_ms + MAX_FUNDING_INTERVAL_MS || last.0 < last_ms - MAX_FUNDING_INTERVAL_MS {
+        return Err(format!(
+            "{f}: the funding series covers {covers}, not the whole candle window {window} \
+             (payments more than 8 h from its ends would be missing); fetch the funding of \
+             the whole window or narrow `start`/`end`"
+        ));
+    }
+    let gaps: Vec<(i64, i64)> = inside
+        .windows(2)
+        .filter(|w| w[1].0 - w[0].0 > MAX_FUNDING_INTERVAL_MS)
+        .map(|w| (w[0].0, w[1].0))
+        .collect();
+    let warning = (!gaps.is_empty()).then(|| {
+        let shown: Vec<String> = gaps.iter().take(3).map(|&(a, b)| span(a, b)).collect();
+        format!(
+            "{f}: {} stretch(es) of more than 8 h without a funding entry inside the window \
+             ({}{}): no funding is paid there",
+            gaps.len(),
+            shown.join(", "),
+            if gaps.len() > 3 { ", …" } else { "" }
+        )
+    });
+    Ok((inside, warning))
+}
+
+/// Reads `funding`: `"constant"` or `{ file = "FILE.parquet" }`.
+fn parse_funding(v: &toml::Value) -> Result<FundingChoice, String> {
+    const HOW: &str = "must be \"constant\" (the funding_rate parameter) or a funding series, \
+                       funding = { file = \"FUNDING.parquet\" } (from `gridsweep fetch funding` \
+                       or `gridsweep import`)";
+    match v {
+        toml::Value::String(s) if s == "constant" => Ok(FundingChoice::Constant),
+        toml::Value::Table(t) => {
+            if let Some(k) = t.keys().find(|k| k.as_str() != "file") {
+                return Err(format!("unknown key `{k}`; {HOW}"));
+            }
+            match t.get("file").and_then(|f| f.as_str()) {
+                Some(f) if !f.is_empty() => Ok(FundingChoice::File(PathBuf::from(f))),
+                _ => Err(HOW.to_string()),
+            }
+        }
+        _ => Err(HOW.to_string()),
+    }
+}
+
 /// The data section: instrument, candle files, window and tier source.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DataSection {
@@ -128,12 +227,16 @@ pub struct DataSection {
     pub instrument: Instrument,
     /// Candle Parquet files (`candles`; empty when not given and not required).
     pub candles: Vec<PathBuf>,
+    /// Mark-price candle files (`mark_candles`; empty: liquidation follows the last price).
+    pub mark_candles: Vec<PathBuf>,
     /// Window start (`start`, UTC epoch ms, inclusive).
     pub start_ms: Option<i64>,
     /// Window end (`end`, UTC epoch ms, exclusive).
     pub end_ms: Option<i64>,
     /// Tier source (`tiers`, default builtin).
     pub tiers: TierChoice,
+    /// Funding source (`funding`, default the constant rate).
+    pub funding: FundingChoice,
 }
 
 impl DataSection {
@@ -199,6 +302,21 @@ impl DataSection {
             Some(Ok(p)) => p,
             None => Vec::new(),
         };
+        let mark_candles = match table.get("mark_candles").map(parse_paths) {
+            Some(Err(e)) => {
+                push("mark_candles", e);
+                Vec::new()
+            }
+            Some(Ok(p)) => p,
+            None => Vec::new(),
+        };
+        let funding = match table.get("funding") {
+            None => FundingChoice::Constant,
+            Some(v) => parse_funding(v).unwrap_or_else(|e| {
+                push("funding", e);
+                FundingChoice::Constant
+            }),
+        };
         let mut time_field = |key: &str| {
             table.get(key).and_then(|v| match parse_time(v) {
                 Ok(t) => Some(t),
@@ -223,11 +341,38 @@ impl DataSection {
             }),
         };
         match instrument {
-            Some(instrument) if problems.len() == before => {
-                Some(DataSection { instrument, candles, start_ms, end_ms, tiers })
-            }
+            Some(instrument) if problems.len() == before => Some(DataSection {
+                instrument,
+                candles,
+                mark_candles,
+                start_ms,
+                end_ms,
+                tiers,
+                funding,
+            }),
             _ => None,
         }
+    }
+
+    /// The files the section reads, each with its role ("a candle file", "the tier cache"),
+    /// for the output guard (outputs never replace an input); `candles` overrides the
+    /// section's candle files.
+    pub fn input_files<'a>(
+        &'a self,
+        candles: Option<&'a [PathBuf]>,
+    ) -> Vec<(&'static str, &'a Path)> {
+        let mut out: Vec<(&'static str, &Path)> = Vec::new();
+        out.extend(candles.unwrap_or(&self.candles).iter().map(|p| ("a candle file", p.as_path())));
+        out.extend(self.mark_candles.iter().map(|p| ("a mark-price file", p.as_path())));
+        match &self.tiers {
+            TierChoice::Builtin | TierChoice::Origin => {}
+            TierChoice::Cache(p) => out.push(("the tier cache", p)),
+            TierChoice::File(p) => out.push(("the tier file", p)),
+        }
+        if let FundingChoice::File(p) = &self.funding {
+            out.push(("the funding file", p));
+        }
+        out
     }
 
     /// Resolves the tier table of the section's symbol (before any run, once).
@@ -242,11 +387,13 @@ impl DataSection {
     }
 
     /// Opens the candle files `paths` (the section's own unless overridden), refuses
-    /// candles of another symbol and an empty window; `whose` ("config", "sweep") names
-    /// the file to fix.
+    /// candles of another symbol and an empty window, and attaches the mark-price path of
+    /// `mark_candles` when given (the candles are then cut to the window); `whose`
+    /// ("config", "sweep") names the file to fix.
     ///
     /// # Errors
-    /// Unreadable or invalid candles, another symbol's candles, an empty window.
+    /// Unreadable or invalid candles, another symbol's candles, an empty window, a candle
+    /// of the window without a mark candle.
     #[cfg(feature = "parquet")]
     pub fn open_candles(&self, paths: &[PathBuf], whose: &str) -> Result<Candles, String> {
         let list = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
@@ -265,7 +412,19 @@ impl DataSection {
                  `start`/`end` in the {whose} file"
             ));
         }
-        Ok(candles)
+        if self.mark_candles.is_empty() {
+            return Ok(candles);
+        }
+        let files = &self.mark_candles;
+        let list = files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+        let mark = Candles::open_parquet(files)
+            .map_err(|e| format!("cannot open mark_candles {list}: {e}"))?;
+        self.instrument
+            .check_data_symbol(mark.symbol(), files, whose)
+            .map_err(|e| e.to_string())?;
+        candles
+            .with_mark(&mark, self.start_ms, self.end_ms, files)
+            .map_err(|e| format!("mark_candles: {e}"))
     }
 
     /// The one loader: the tier table, then the candles of the section (or `paths`).

@@ -213,7 +213,7 @@ mod tests {
     fn candles_expand_to_four_ticks() {
         let ts = [0i64, 60_000];
         let (o, h, l, c) = ([10.0, 10.0], [12.0, 11.0], [9.0, 8.0], [11.0, 9.0]);
-        let s = CandleSlice { ts_ms: &ts, open: &o, high: &h, low: &l, close: &c };
+        let s = CandleSlice { ts_ms: &ts, open: &o, high: &h, low: &l, close: &c, mark: None };
         let t: Vec<_> = candle_ticks(s).map(|t| (t.ts_ms, t.price)).collect();
         assert_eq!(
             t,

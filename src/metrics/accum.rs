@@ -145,6 +145,8 @@ pub struct FinalState {
     pub liquidation_ts_ms: Option<i64>,
     /// Smallest % distance to the estimated liquidation price.
     pub min_liq_distance_pct: Option<f64>,
+    /// The price path liquidation and margins followed.
+    pub liquidation_price_source: super::PriceSource,
     /// Final long size and entry.
     pub long: (f64, f64),
     /// Final short size and entry.
@@ -458,6 +460,7 @@ impl MetricsAccumulator {
             liquidated: f.liquidation_ts_ms.is_some(),
             liquidation_ts_ms: f.liquidation_ts_ms,
             min_liq_distance_pct: f.min_liq_distance_pct,
+            liquidation_price_source: f.liquidation_price_source,
             final_long_size: f.long.0,
             final_long_entry: f.long.1,
             final_short_size: f.short.0,

@@ -17,6 +17,29 @@ pub enum MetricValue {
     OptI64(Option<i64>),
     /// A flag.
     Bool(bool),
+    /// A word from a fixed set (written as a string).
+    Text(&'static str),
+}
+
+/// Which price path the liquidation check and the margin figures followed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PriceSource {
+    /// The last (traded) price: the data had no mark prices, or `model = "origin"`.
+    #[default]
+    Last,
+    /// The mark price path of the data (`mark_candles`).
+    Mark,
+}
+
+impl PriceSource {
+    /// `"last"` or `"mark"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PriceSource::Last => "last",
+            PriceSource::Mark => "mark",
+        }
+    }
 }
 
 /// Everything a run reports. Money is USDT; `*_pct` are percentages.
@@ -107,6 +130,8 @@ pub struct Metrics {
     pub liquidation_ts_ms: Option<i64>,
     /// Smallest distance of the price to the estimated liquidation price, in %.
     pub min_liq_distance_pct: Option<f64>,
+    /// The price path liquidation and margins followed (`last` or `mark`).
+    pub liquidation_price_source: PriceSource,
     /// Final long size (base currency).
     pub final_long_size: f64,
     /// Final long average entry price (0 when flat).
@@ -125,7 +150,7 @@ pub struct Metrics {
 
 impl Metrics {
     /// Every metric as `(name, value)`, in a fixed order (the result file's column order).
-    pub fn fields(&self) -> [(&'static str, MetricValue); 48] {
+    pub fn fields(&self) -> [(&'static str, MetricValue); 49] {
         use MetricValue::*;
         [
             ("total_trades", U64(self.total_trades)),
@@ -169,6 +194,7 @@ impl Metrics {
             ("liquidation_trigger_price", OptF64(self.liquidation_trigger_price)),
             ("bankruptcy_price", OptF64(self.bankruptcy_price)),
             ("liquidation_tick_price", OptF64(self.liquidation_tick_price)),
+            ("liquidation_price_source", Text(self.liquidation_price_source.as_str())),
             ("final_long_size", F64(self.final_long_size)),
             ("final_long_entry", F64(self.final_long_entry)),
             ("final_short_size", F64(self.final_short_size)),

@@ -16,8 +16,12 @@ pub struct Identity {
     pub sweep_sha256: String,
     /// Tier table JSON.
     pub tiers_json: String,
-    /// Candle fingerprint.
+    /// Candle fingerprint (mark prices included).
     pub data_fingerprint: String,
+    /// `"mark"` when the data has a mark-price path (bybit-model runs liquidate on it),
+    /// else `"last"` (`gridsweep.liquidation_price_source`; follows from the data, so not
+    /// compared on its own).
+    pub price_source: String,
     /// gridsweep version.
     pub version: String,
     /// Runs per block.
@@ -37,6 +41,7 @@ impl Identity {
             (k("version"), self.version.clone()),
             (k("sweep_sha256"), self.sweep_sha256.clone()),
             (k("data_fingerprint"), self.data_fingerprint.clone()),
+            (k("liquidation_price_source"), self.price_source.clone()),
             (k("tiers_sha256"), sha256_hex(self.tiers_json.as_bytes())),
             (k("total_runs"), self.total_runs.to_string()),
             (k("block_runs"), self.block_runs.to_string()),
@@ -64,6 +69,7 @@ impl Identity {
             sweep_sha256: get("sweep_sha256")?,
             tiers_json: get("tiers_json")?,
             data_fingerprint: get("data_fingerprint")?,
+            price_source: get("liquidation_price_source").unwrap_or_else(|_| "last".into()),
             version: get("version")?,
             block_runs: num("block_runs")?,
             total_runs: num("total_runs")?,
@@ -176,6 +182,7 @@ mod tests {
             sweep_sha256: "aa".repeat(32),
             tiers_json: "{}".into(),
             data_fingerprint: "ff".repeat(32),
+            price_source: "mark".into(),
             version: "0.1.0".into(),
             block_runs: 256,
             total_runs: 1000,

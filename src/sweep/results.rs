@@ -66,6 +66,7 @@ fn metric_type(v: MetricValue) -> DataType {
         MetricValue::U64(_) => DataType::UInt64,
         MetricValue::OptI64(_) => DataType::Int64,
         MetricValue::Bool(_) => DataType::Boolean,
+        MetricValue::Text(_) => DataType::Utf8,
     }
 }
 
@@ -108,7 +109,7 @@ pub fn numeric_metrics() -> Vec<&'static str> {
     Metrics::default()
         .fields()
         .iter()
-        .filter(|(_, v)| !matches!(v, MetricValue::Bool(_)))
+        .filter(|(_, v)| !matches!(v, MetricValue::Bool(_) | MetricValue::Text(_)))
         .map(|(n, _)| *n)
         .collect()
 }
@@ -209,6 +210,16 @@ pub fn to_batch(outcomes: &[RunOutcome]) -> RecordBatch {
                 for c in cells {
                     match c {
                         Some(MetricValue::Bool(x)) => b.append_value(x),
+                        _ => b.append_null(),
+                    }
+                }
+                Arc::new(b.finish())
+            }
+            MetricValue::Text(_) => {
+                let mut b = StringBuilder::with_capacity(n, n * 4);
+                for c in cells {
+                    match c {
+                        Some(MetricValue::Text(x)) => b.append_value(x),
                         _ => b.append_null(),
                     }
                 }

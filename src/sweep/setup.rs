@@ -34,7 +34,7 @@ impl SweepSetup {
     /// Unreadable or invalid candles, a candle file of another symbol, an empty window, or
     /// a tier source that cannot be resolved.
     pub fn resolve(spec: SweepSpec) -> Result<SweepSetup, SweepError> {
-        let data = spec.data().load(None, "sweep").map_err(SweepError::Setup)?;
+        let data = spec.data.load(None, "sweep").map_err(SweepError::Setup)?;
         let tiers_json = tiers_to_json(&data.tiers.tiers).to_string();
         let data_fingerprint = data.candles.fingerprint().to_string();
         Ok(SweepSetup {
@@ -49,12 +49,16 @@ impl SweepSetup {
 
     /// The candles of the sweep's window.
     pub fn window(&self) -> CandleSlice<'_> {
-        self.candles.window(self.spec.start_ms, self.spec.end_ms)
+        self.candles.window(self.spec.data.start_ms, self.spec.data.end_ms)
     }
 
     /// The shared run context (no funding series: the constant rate applies).
     pub fn context(&self) -> RunContext<'_> {
-        RunContext { instrument: &self.spec.instrument, tiers: &self.tiers, funding_series: None }
+        RunContext {
+            instrument: &self.spec.data.instrument,
+            tiers: &self.tiers,
+            funding_series: None,
+        }
     }
 
     /// The identity of this sweep's results with blocks of `block_runs`.
@@ -65,6 +69,7 @@ impl SweepSetup {
             sweep_sha256: self.spec.text_sha256.clone(),
             tiers_json: self.tiers_json.clone(),
             data_fingerprint: self.data_fingerprint.clone(),
+            price_source: if self.candles.has_mark() { "mark" } else { "last" }.into(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             block_runs,
             total_runs: self.spec.space.len(),

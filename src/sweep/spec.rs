@@ -11,15 +11,13 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::space::{Axis, AxisForm, Space};
-use crate::config::backtest::TierChoice;
 use crate::config::common::{
     kind_word, set_toml_param, strip_name, toml_dec, unknown_param, validate_params, DataSection,
-    Problem,
+    Problem, DATA_KEYS,
 };
 use crate::config::fields::{self, ParamKind, ParamValue};
 use crate::decimal::Dec;
 use crate::engine::RunParams;
-use crate::instrument::Instrument;
 
 /// Default size guard: a sweep with more runs is refused unless forced.
 pub const DEFAULT_MAX_RUNS: u64 = 1_000_000;
@@ -27,20 +25,14 @@ pub const DEFAULT_MAX_RUNS: u64 = 1_000_000;
 /// No axis may hold more values than this, even when forced (it would not fit in memory).
 pub const HARD_MAX_AXIS_VALUES: u64 = 10_000_000;
 
-/// Top-level keys of a sweep file.
-pub const TOP_KEYS: &[&str] = &[
-    "name",
-    "description",
-    "symbol",
-    "tick_size",
-    "qty_step",
-    "candles",
-    "start",
-    "end",
-    "tiers",
-    "params",
-    "axes",
-];
+/// Top-level keys of a sweep file besides the data section's ([`DATA_KEYS`]).
+pub const SWEEP_KEYS: &[&str] = &["name", "description", "params", "axes"];
+
+/// Every top-level key of a sweep file, in the order the refusal lists them.
+pub fn top_keys() -> Vec<&'static str> {
+    let (head, tail) = SWEEP_KEYS.split_at(2);
+    head.iter().chain(DATA_KEYS).chain(tail).copied().collect()
+}
 
 /// Keys of an axis table.
 pub const AXIS_KEYS: &[&str] = &["values", "start", "stop", "step", "count"];
@@ -103,16 +95,9 @@ pub struct SweepSpec {
     pub name: String,
     /// Free text.
     pub description: Option<String>,
-    /// Symbol, tick size and quantity step.
-    pub instrument: Instrument,
-    /// Candle Parquet files (relative paths are relative to the working directory).
-    pub candles: Vec<PathBuf>,
-    /// Window start (UTC epoch ms, inclusive).
-    pub start_ms: Option<i64>,
-    /// Window end (UTC epoch ms, exclusive).
-    pub end_ms: Option<i64>,
-    /// Tier source.
-    pub tiers: TierChoice,
+    /// The data section: instrument, candle files (relative paths are relative to the
+    /// working directory), mark-price files, window, tier and funding sources.
+    pub data: DataSection,
     /// The parameter space: base parameters (defaults + `[params]`) and the axes.
     pub space: Space,
     /// The file text, exactly as read (stored in the result metadata).
@@ -160,17 +145,6 @@ impl Collector {
 }
 
 impl SweepSpec {
-    /// The data section of the sweep, for the shared loader.
-    pub fn data(&self) -> DataSection {
-        DataSection {
-            instrument: self.instrument.clone(),
-            candles: self.candles.clone(),
-            start_ms: self.start_ms,
-            end_ms: self.end_ms,
-            tiers: self.tiers.clone(),
-        }
-    }
-
     /// Reads and validates a sweep file.
     ///
     /// # Errors
@@ -203,14 +177,14 @@ impl SweepSpec {
         let mut errs = Collector(Vec::new());
 
         for key in table.keys() {
-            if !TOP_KEYS.contains(&key.as_str()) {
+            if !top_keys().contains(&key.as_str()) {
                 let hint = if fields::spec(key).is_some() {
                     format!(
                         "unknown key; `{key}` is a parameter: put it under [params] \
                          (fixed) or [axes] (swept)"
                     )
                 } else {
-                    format!("unknown key; valid keys are: {}", TOP_KEYS.join(", "))
+                    format!("unknown key; valid keys are: {}", top_keys().join(", "))
                 };
                 errs.push(key.as_str(), hint);
             }
@@ -310,11 +284,7 @@ impl SweepSpec {
             (true, Some(data)) => Ok(SweepSpec {
                 name,
                 description,
-                instrument: data.instrument,
-                candles: data.candles,
-                start_ms: data.start_ms,
-                end_ms: data.end_ms,
-                tiers: data.tiers,
+                data,
                 warnings: amount_warnings(&space),
                 space,
                 text: text.to_string(),

@@ -59,6 +59,13 @@ impl Band {
         t.ts_ms < self.until && self.lo <= t.price && t.price <= self.hi
     }
 
+    /// True when the price `q` is inside the band's prices (a mark price of a tick that
+    /// [`Band::contains`]).
+    #[inline]
+    pub(super) fn contains_price(&self, q: f64) -> bool {
+        self.lo <= q && q <= self.hi
+    }
+
     /// True when all four ticks of the candle opening at `ts` (`prices`: its open, high, low
     /// and close in any order) are inside the band, and so also finite and positive: a band
     /// with `lo > 0` admits no other price.
@@ -75,27 +82,30 @@ impl Band {
 }
 
 impl Engine {
-    /// The full path's work on a tick that changes nothing: the equity mark only.
+    /// The full path's work on a tick (at mark price `mark`) that changes nothing: the
+    /// equity mark only.
     #[inline]
     pub(super) fn quiet_tick<R: Recorder>(
         &mut self,
         s: &Setup,
         ctx: &RunContext<'_>,
         t: Tick,
+        mark: f64,
         rec: &mut R,
     ) {
         let (ts, p) = (t.ts_ms, t.price);
         self.last_price = p;
+        self.last_mark = mark;
         if s.model == Model::Bybit {
-            self.im_mm = self.margins_in_band(s, ctx.tiers, p);
+            self.im_mm = self.margins_in_band(s, ctx.tiers, mark);
         }
         let equity = self.equity_at(s, p);
-        self.mark_equity(ts, p, equity, rec);
+        self.mark_equity(ts, mark, equity, rec);
         self.last_close = Some(p);
     }
 
-    /// [`Engine::quiet_tick`] for the four ticks of a candle inside the band, the metrics
-    /// updated for all four at once.
+    /// [`Engine::quiet_tick`] for the four ticks of a candle inside the band (last prices
+    /// `prices`, mark prices `marks`), the metrics updated for all four at once.
     #[inline]
     pub(super) fn quiet_candle<R: Recorder>(
         &mut self,
@@ -103,6 +113,7 @@ impl Engine {
         ctx: &RunContext<'_>,
         ts: i64,
         prices: [f64; 4],
+        marks: [f64; 4],
         rec: &mut R,
     ) {
         let equity = prices.map(|p| self.equity_at(s, p));
@@ -115,11 +126,11 @@ impl Engine {
             let low_equity = equity[0].min(equity[1]).min(equity[2]).min(equity[3]);
             let (im_band, mm_band) = self.band_top_margins;
             if self.accum.margins_may_set_a_peak(im_band, mm_band, low_equity) && {
-                let top = prices[0].max(prices[1]).max(prices[2]).max(prices[3]);
+                let top = marks[0].max(marks[1]).max(marks[2]).max(marks[3]);
                 let (im_top, mm_top) = self.margins_in_band(s, ctx.tiers, top);
                 self.accum.margins_may_set_a_peak(im_top, mm_top, low_equity)
             } {
-                let margins = prices.map(|p| self.margins_in_band(s, ctx.tiers, p));
+                let margins = marks.map(|p| self.margins_in_band(s, ctx.tiers, p));
                 self.accum.on_quiet_candle_priced(ts, &equity, &margins, in_market);
             } else {
                 self.accum.on_quiet_candle(ts, &equity, 0.0, 0.0, in_market);
@@ -131,13 +142,14 @@ impl Engine {
             rec.on_equity(ts + dt, e);
         }
         let [long, short] = self.liq_watched();
-        if (long || short) && self.liq_distance_may_drop(prices) {
-            for p in prices {
+        if (long || short) && self.liq_distance_may_drop(marks) {
+            for p in marks {
                 self.track_liq_distance(p);
             }
         }
         self.balance = equity[3];
         self.last_price = prices[3];
+        self.last_mark = marks[3];
         self.last_close = Some(prices[3]);
     }
 
@@ -170,8 +182,16 @@ impl Engine {
         }
     }
 
-    /// Computes the band after the full tick `t`.
-    pub(super) fn compute_band(&mut self, s: &Setup, ctx: &RunContext<'_>, t: Tick) -> Band {
+    /// Computes the band after the full tick `t` (at mark price `mark`): its last prices
+    /// fill nothing and its mark prices liquidate nothing, so a tick whose last and mark
+    /// prices both lie in it is quiet.
+    pub(super) fn compute_band(
+        &mut self,
+        s: &Setup,
+        ctx: &RunContext<'_>,
+        t: Tick,
+        mark: f64,
+    ) -> Band {
         if self.grid.is_empty() || self.liquidated_at.is_some() {
             return Band::EMPTY;
         }
@@ -261,9 +281,9 @@ impl Engine {
             let (m, x) = (s.margin_model(ctx.tiers), self.exposure(s));
             // The tiers' price window is kept until the positions change.
             let (w_lo, w_hi) = self.tier_window;
-            if !(w_lo <= t.price && t.price <= w_hi) {
-                self.tier_window = m.tier_band(&x, t.price);
-                self.mkeys = m.keys_at(&x, t.price);
+            if !(w_lo <= mark && mark <= w_hi) {
+                self.tier_window = m.tier_band(&x, mark);
+                self.mkeys = m.keys_at(&x, mark);
             }
             let (tier_lo, tier_hi) = self.tier_window;
             lo = lo.max(tier_lo);
@@ -287,7 +307,7 @@ impl Engine {
             // cushion is concave and zero only there. An end on that margin is checked.
             let lo_known = below == 0.0 || lo > below * (1.0 + 1e-9);
             let hi_known = above == 0.0 || hi < above * (1.0 - 1e-9);
-            let anchor = t.price.clamp(lo, hi);
+            let anchor = mark.clamp(lo, hi);
             let mut ok = false;
             for k in 0..60 {
                 let safe = |end: f64, known: bool| (k == 0 && known) || m.cushion(&x, end) > 0.0;

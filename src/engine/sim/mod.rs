@@ -219,6 +219,10 @@ pub struct Engine {
     liquidation: Option<LiquidationRecord>,
     min_liq_dist: Option<f64>,
     last_price: f64,
+    /// The previous tick's mark price (the last price when the run has no mark path).
+    last_mark: f64,
+    /// Liquidation, funding and margins follow a mark-price path (bybit model with mark data).
+    mark_path: bool,
     accum: MetricsAccumulator,
 }
 
@@ -302,6 +306,8 @@ impl Engine {
         self.liquidation = None;
         self.min_liq_dist = None;
         self.last_price = 0.0;
+        self.last_mark = 0.0;
+        self.mark_path = false;
         self.accum = MetricsAccumulator::new(p.account.initial_balance);
     }
 
@@ -324,7 +330,7 @@ impl Engine {
         let s = self.begin(params, ctx)?;
         let mut prev_ts = i64::MIN;
         for t in ticks {
-            if !self.step(&s, params, ctx, t, &mut prev_ts, rec)? {
+            if !self.step(&s, params, ctx, t, t.price, &mut prev_ts, rec)? {
                 break;
             }
         }
@@ -346,16 +352,31 @@ impl Engine {
     ) -> Result<Metrics, RunError> {
         let s = self.begin(params, ctx)?;
         let mut prev_ts = i64::MIN;
-        // Still stretches skip the marks, so only when nobody records them.
-        let still_ok = self.fast.quiet_band && self.fast.still_stretches && !rec.wants_equity();
+        // The origin has no mark price: its rules read the last price.
+        let mark = c.mark.filter(|_| s.model == Model::Bybit);
+        self.mark_path = mark.is_some();
+        // Still stretches skip the marks, so only when nobody records them (and they follow
+        // one price path).
+        let still_ok = self.fast.quiet_band
+            && self.fast.still_stretches
+            && !rec.wants_equity()
+            && mark.is_none();
         let mut i = 0;
         'candles: while i < c.len() {
             let ts = c.ts_ms[i];
             let prices = candle_prices(c.open[i], c.high[i], c.low[i], c.close[i]);
+            let marks = match mark {
+                Some(m) => candle_prices(m.open[i], m.high[i], m.low[i], m.close[i]),
+                None => prices,
+            };
             i += 1;
-            if self.fast.quiet_band && ts >= prev_ts && self.band.contains_candle(ts, &prices) {
+            if self.fast.quiet_band
+                && ts >= prev_ts
+                && self.band.contains_candle(ts, &prices)
+                && (mark.is_none() || self.band.contains_candle(ts, &marks))
+            {
                 self.counts.quiet_ticks += 4;
-                self.quiet_candle(&s, ctx, ts, prices, rec);
+                self.quiet_candle(&s, ctx, ts, prices, marks, rec);
                 prev_ts = ts + TICK_OFFSETS_MS[3];
                 if still_ok {
                     let end = still::stretch_end(&self.still_band(&s, ctx), c, i, prev_ts);
@@ -367,9 +388,9 @@ impl Engine {
                 }
                 continue;
             }
-            for (dt, price) in TICK_OFFSETS_MS.into_iter().zip(prices) {
-                let t = Tick { ts_ms: ts + dt, price };
-                if !self.step(&s, params, ctx, t, &mut prev_ts, rec)? {
+            for k in 0..4 {
+                let t = Tick { ts_ms: ts + TICK_OFFSETS_MS[k], price: prices[k] };
+                if !self.step(&s, params, ctx, t, marks[k], &mut prev_ts, rec)? {
                     break 'candles;
                 }
             }
@@ -413,15 +434,17 @@ impl Engine {
         Ok(s)
     }
 
-    /// One tick of a run: validation, then the quiet path or the full one. Returns `false`
-    /// when the run ends (liquidation).
+    /// One tick of a run at mark price `mark`: validation, then the quiet path or the full
+    /// one. Returns `false` when the run ends (liquidation).
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     fn step<R: Recorder>(
         &mut self,
         s: &Setup,
         params: &RunParams,
         ctx: &RunContext<'_>,
         t: Tick,
+        mark: f64,
         prev_ts: &mut i64,
         rec: &mut R,
     ) -> Result<bool, RunError> {
@@ -435,13 +458,13 @@ impl Engine {
             return Err(RunError::BadTick { ts_ms: t.ts_ms, reason: "time goes backwards" });
         }
         *prev_ts = t.ts_ms;
-        if self.fast.quiet_band && self.band.contains(t) {
+        if self.fast.quiet_band && self.band.contains(t) && self.band.contains_price(mark) {
             self.counts.quiet_ticks += 1;
-            self.quiet_tick(s, ctx, t, rec);
+            self.quiet_tick(s, ctx, t, mark, rec);
             return Ok(true);
         }
         self.full_ticks += 1;
-        if !self.tick(s, params, ctx, t, rec)? {
+        if !self.tick(s, params, ctx, t, mark, rec)? {
             return Ok(false);
         }
         if self.check_invariants {
@@ -454,7 +477,7 @@ impl Engine {
             }
         }
         if self.fast.quiet_band {
-            self.band = self.compute_band(s, ctx, t);
+            self.band = self.compute_band(s, ctx, t, mark);
         }
         Ok(true)
     }
@@ -489,6 +512,11 @@ impl Engine {
             liquidation_ts_ms: self.liquidated_at,
             liquidation: self.liquidation,
             min_liq_distance_pct: self.min_liq_dist,
+            liquidation_price_source: if self.mark_path {
+                crate::metrics::PriceSource::Mark
+            } else {
+                crate::metrics::PriceSource::Last
+            },
             long: (self.legs[0].size, self.legs[0].entry),
             short: (self.legs[1].size, self.legs[1].entry),
         })
@@ -546,7 +574,8 @@ impl Engine {
     }
 
     /// Bybit funding: every payment due by `ts` (00:00, 08:00, 16:00 UTC, or the series'
-    /// own times), at the last known price `p0`, each followed by the liquidation check.
+    /// own times), at the last known mark price `p0`, each followed by the liquidation check
+    /// (`p` is this tick's last price).
     /// Returns `false` when a payment liquidated the account; sets `paid` when any was made.
     #[allow(clippy::too_many_arguments)]
     fn bybit_funding<R: Recorder>(
@@ -688,24 +717,26 @@ impl Engine {
         Some(s.funding_rate)
     }
 
-    /// One tick; returns `false` when the run ends (liquidation).
+    /// One tick at mark price `m`; returns `false` when the run ends (liquidation).
     fn tick<R: Recorder>(
         &mut self,
         s: &Setup,
         params: &RunParams,
         ctx: &RunContext<'_>,
         t: Tick,
+        m: f64,
         rec: &mut R,
     ) -> Result<bool, RunError> {
         let (ts, p) = (t.ts_ms, t.price);
-        // The previous tick's price: where this tick's price path starts (0 before the first).
-        let p0 = self.last_price;
+        // The previous tick's prices: where this tick's paths start (0 before the first).
+        let (p0, m0) = (self.last_price, self.last_mark);
         self.last_price = p;
+        self.last_mark = m;
         let bybit = s.model == Model::Bybit;
         // 1. Funding.
         let mut changed = false;
         if bybit {
-            if !self.bybit_funding(s, ctx, ts, p0, p, &mut changed, rec) {
+            if !self.bybit_funding(s, ctx, ts, m0, p, &mut changed, rec) {
                 return Ok(false);
             }
         } else if let Some(rate) = self.funding_due(s, ctx, ts) {
@@ -724,7 +755,7 @@ impl Engine {
                 self.sort_fills_by_path(p0);
             }
         }
-        let mut cur = if p0 > 0.0 { p0 } else { p };
+        let mut cur = if m0 > 0.0 { m0 } else { m };
         // Whether the segment's start must be checked: after funding, or after a fill that
         // may have lowered the cushion at its price (an open; a close lowers MM by at least
         // its fee when the maker fee is at most the taker fee used for the fee to close).
@@ -732,41 +763,44 @@ impl Engine {
         for i in 0..self.fills.len() {
             let o = self.fills[i];
             if bybit {
+                // Where the mark is when the last price reaches the order.
+                let at = if self.mark_path { mark_at(o.price, p0, p, m0, m) } else { o.price };
                 // Unchanged positions: the known liquidation prices answer for the segment.
-                if changed || !self.inside_liquidation_prices(o.price) {
-                    let m = s.margin_model(ctx.tiers);
-                    if let Some(pt) = m.trigger_on(&self.exposure(s), cur, o.price, check_from) {
+                if changed || !self.inside_liquidation_prices(at) {
+                    let mm = s.margin_model(ctx.tiers);
+                    if let Some(pt) = mm.trigger_on(&self.exposure(s), cur, at, check_from) {
                         self.liquidate(s, ctx, ts, pt, p, rec);
                         return Ok(false);
                     }
                 }
                 let before = self.legs[o.dir.index()].lots;
                 check_from = !(o.reduce_only && before >= o.lots && s.maker <= s.taker);
-                cur = o.price;
+                cur = at;
                 changed = true;
             }
             self.fill(s, params, ctx, ts, p, &o, rec)?;
         }
         // 3. Equity mark (and cross-margin liquidation in the bybit model).
         if bybit && self.in_market() {
-            let m = s.margin_model(ctx.tiers);
+            let mm = s.margin_model(ctx.tiers);
             let x = self.exposure(s);
-            let known_safe = !changed && self.inside_liquidation_prices(p);
-            if let Some(pt) = if known_safe { None } else { m.trigger_on(&x, cur, p, check_from) } {
+            let known_safe = !changed && self.inside_liquidation_prices(m);
+            if let Some(pt) = if known_safe { None } else { mm.trigger_on(&x, cur, m, check_from) }
+            {
                 self.liquidate(s, ctx, ts, pt, p, rec);
                 return Ok(false);
             }
             if changed {
                 self.tier_window = (f64::INFINITY, f64::NEG_INFINITY);
-                let (below, above) = m.liquidation_prices(&x, p);
+                let (below, above) = mm.liquidation_prices(&x, m);
                 self.liq_px = [below, if above.is_finite() { above } else { 0.0 }];
             }
         } else if bybit && changed {
             self.liq_px = [0.0; 2];
         }
         let equity = self.equity_at(s, p);
-        self.im_mm = self.margins(s, ctx.tiers, p);
-        self.mark_equity(ts, p, equity, rec);
+        self.im_mm = self.margins(s, ctx.tiers, m);
+        self.mark_equity(ts, m, equity, rec);
         // 4. Ticker event: grid build / bounds guard, then intents.
         self.last_close = Some(p);
         let built = if self.grid.is_empty() {
@@ -800,7 +834,8 @@ impl Engine {
     }
 
     /// Records the equity mark of a tick (after fills): balance, metrics, recorder, distance
-    /// to the liquidation estimate. The quiet path does exactly this and nothing else.
+    /// from the mark price `p` to the liquidation estimate. The quiet path does exactly this
+    /// and nothing else.
     #[inline]
     fn mark_equity<R: Recorder>(&mut self, ts: i64, p: f64, equity: f64, rec: &mut R) {
         self.balance = equity;
@@ -942,6 +977,18 @@ impl Engine {
     }
 }
 
+/// The mark price when the last price, moving from `p0` to `p` while the mark moves from
+/// `m0` to `m`, reaches `q`: both paths are straight lines over the tick's interval, so the
+/// mark is at the same fraction of its way (the end for a tick that does not move).
+#[inline]
+fn mark_at(q: f64, p0: f64, p: f64, m0: f64, m: f64) -> f64 {
+    if p0 <= 0.0 || m0 <= 0.0 || p == p0 {
+        return m;
+    }
+    let f = ((q - p0) / (p - p0)).clamp(0.0, 1.0);
+    m0 + f * (m - m0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1056,8 +1103,15 @@ mod tests {
         e.legs[0].apply(Direction::Long, true, 100, 0.1, 100_000.0, &s);
         e.legs[1].apply(Direction::Short, true, 300, 0.3, 100_000.0, &s);
         let ts = parse_iso("2025-01-02T00:00:00").unwrap();
-        e.tick(&s, &p, &ctx, Tick { ts_ms: ts, price: 100_000.0 }, &mut crate::engine::NoRecorder)
-            .unwrap();
+        e.tick(
+            &s,
+            &p,
+            &ctx,
+            Tick { ts_ms: ts, price: 100_000.0 },
+            100_000.0,
+            &mut crate::engine::NoRecorder,
+        )
+        .unwrap();
         assert!((e.funding - (-1.0 + 3.0)).abs() < 1e-9, "{}", e.funding);
     }
 }

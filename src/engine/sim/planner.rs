@@ -252,7 +252,7 @@ impl Engine {
                 }
                 if s.model == Model::Bybit && !reduce_only {
                     let notional = s.qty_of(lots) * price;
-                    if self.im_with(s, ctx.tiers, dir, notional, self.last_price) > self.balance {
+                    if self.im_with(s, ctx.tiers, dir, notional, self.last_mark) > self.balance {
                         if !self.planner.rejected.contains(&(dir, price)) {
                             self.planner.rejected.push((dir, price));
                             self.rejection_events += 1;

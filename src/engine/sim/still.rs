@@ -117,6 +117,7 @@ impl Engine {
         self.still_candles += (end - from) as u64;
         self.balance = equity;
         self.last_price = close;
+        self.last_mark = close;
         self.last_close = Some(close);
     }
 }
