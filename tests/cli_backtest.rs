@@ -284,3 +284,61 @@ fn epoch_seconds_and_empty_tick_files_are_refused() {
     assert_eq!(code, Some(2), "{stdout}");
     assert!(err.contains("no ticks in") && err.contains("empty.csv"), "{err}");
 }
+
+/// Writes the shipped month's candles from `from_ms` on with their wicks halved (a
+/// synthetic mark path) to `path`.
+fn write_mark_file(path: &Path, from_ms: i64) {
+    use gridsweep::candles::parquet_io::{write_parquet, WriteMeta};
+    use gridsweep::candles::{Candles, Columns};
+    let c = Candles::open_parquet(&[repo().join("data/LTCUSDT-1m-2026-02.parquet")]).unwrap();
+    let mut m = Columns::default();
+    for i in 0..c.len() {
+        let (o, h, l, cl) = (c.open()[i], c.high()[i], c.low()[i], c.close()[i]);
+        if c.ts_ms()[i] < from_ms {
+            continue;
+        }
+        let (top, bottom) = (o.max(cl), o.min(cl));
+        m.push(c.ts_ms()[i], o, top + (h - top) / 2.0, bottom - (bottom - l) / 2.0, cl, 0.0);
+    }
+    let mark = Candles::try_new(m, Some("LTCUSDT".into()), path).unwrap();
+    let meta = WriteMeta { symbol: Some("LTCUSDT".into()), source: "test mark".into(), zstd: true };
+    write_parquet(path, &mark, &meta).unwrap();
+}
+
+#[test]
+fn mark_candles_move_liquidation_to_the_mark_path_and_gaps_are_named() {
+    let d = tmp("mark");
+    let mark = d.join("mark.parquet");
+    write_mark_file(&mark, 0);
+    let base = format!(
+        "symbol = \"LTCUSDT\"\ngrid_count = 20\ngrid_step = 0.3\namount = \"x0.01\"\nleverage = 10\nstart = \"2026-02-02\"\nend = \"2026-02-04\"\ncandles = \"{}\"\n",
+        repo().join("data/LTCUSDT-1m-2026-02.parquet").display()
+    );
+    let run =
+        |cfg: &Path| bin().args(["backtest", "--json", "--config"]).arg(cfg).output().unwrap();
+    let plain = run(&write(&d, "plain.toml", &base));
+    assert!(plain.status.success(), "{}", String::from_utf8_lossy(&plain.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&plain.stdout).unwrap();
+    assert_eq!(v["liquidation_price_source"], "last");
+    let cfg = write(&d, "mark.toml", &format!("{base}mark_candles = \"{}\"\n", mark.display()));
+    let marked = run(&cfg);
+    assert!(marked.status.success(), "{}", String::from_utf8_lossy(&marked.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&marked.stdout).unwrap();
+    assert_eq!(v["liquidation_price_source"], "mark");
+    let text = bin().args(["backtest", "--config"]).arg(&cfg).output().unwrap();
+    assert!(String::from_utf8_lossy(&text.stdout).contains("(liquidation on the mark price)"));
+    // Mark candles starting at 2026-02-03 leave the window's first day without marks.
+    let late = d.join("late.parquet");
+    write_mark_file(&late, 1_770_076_800_000);
+    let cfg = write(&d, "late.toml", &format!("{base}mark_candles = \"{}\"\n", late.display()));
+    let out = run(&cfg);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "mark_candles: {}: no mark-price candle at 2026-02-02T00:00:00 (ts_ms 1769990400000), the first of 1440 of the window's 2880 candles without one",
+            late.display()
+        )),
+        "{err}"
+    );
+}

@@ -484,3 +484,47 @@ fn test_shards_merge_into_the_unsharded_file() {
     assert!(e.contains("all parts must come from the same --shard K/N split"), "{e}");
     assert!(!m2.exists());
 }
+
+#[test]
+fn test_a_sweep_with_mark_candles_says_so_per_run_and_in_the_file() {
+    use gridsweep::candles::parquet_io::{write_parquet, WriteMeta};
+    use gridsweep::candles::{Candles, Columns};
+    let d = tmpdir("mark");
+    // The month's candles, wicks halved, as the mark path.
+    let c = Candles::open_parquet(&[data()]).unwrap();
+    let mut m = Columns::default();
+    for i in 0..c.len() {
+        let (o, h, l, cl) = (c.open()[i], c.high()[i], c.low()[i], c.close()[i]);
+        let (top, bottom) = (o.max(cl), o.min(cl));
+        m.push(c.ts_ms()[i], o, top + (h - top) / 2.0, bottom - (bottom - l) / 2.0, cl, 0.0);
+    }
+    let mark = d.join("mark.parquet");
+    let meta = WriteMeta { symbol: Some("LTCUSDT".into()), source: "test".into(), zstd: true };
+    write_parquet(&mark, &Candles::try_new(m, None, &mark).unwrap(), &meta).unwrap();
+    let body = format!(
+        "mark_candles = {:?}\n[axes]\nmodel = [\"bybit\", \"origin\"]\ngrid_step = [0.3, 0.6]\n",
+        mark.display().to_string()
+    );
+    let f = sweep_file(&d, "mark", 1, &body);
+    let out = d.join("mark-out.parquet");
+    json(&run(&["sweep", f.to_str().unwrap(), "--json", "--out", out.to_str().unwrap()]));
+    let (batches, kv, _) = read_all(&out);
+    let source = str_col(&batches, "liquidation_price_source");
+    let model = str_col(&batches, "model");
+    assert_eq!(source.len(), 4);
+    for (s, m) in source.iter().zip(&model) {
+        let want = if m.as_deref() == Some("bybit") { "mark" } else { "last" };
+        assert_eq!(s.as_deref(), Some(want), "model {m:?}");
+    }
+    let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+    assert_eq!(get("gridsweep.liquidation_price_source").as_deref(), Some("mark"));
+    // Without mark candles: "last" everywhere.
+    let f = sweep_file(&d, "nomark", 1, "[axes]\ngrid_step = [0.3, 0.6]\n");
+    let out = d.join("nomark-out.parquet");
+    json(&run(&["sweep", f.to_str().unwrap(), "--json", "--out", out.to_str().unwrap()]));
+    let (batches, kv, _) = read_all(&out);
+    assert!(str_col(&batches, "liquidation_price_source")
+        .iter()
+        .all(|s| s.as_deref() == Some("last")));
+    assert!(kv.contains(&("gridsweep.liquidation_price_source".into(), "last".into())));
+}
