@@ -4,6 +4,7 @@
 //! Workloads, all in one criterion run so their ratio cancels machine noise:
 //! - `bybit_50` / `origin_50`: the production engine, 50 levels, grid step 0.3 %;
 //! - `bybit_50_mark`: `bybit_50` with a mark-price path (the month's wicks halved);
+//! - `bybit_50_periods_1d`: `bybit_50` recording the equity at each day's end;
 //! - `reference_engine_bybit_50`: the straightforward engine (full path every tick);
 //! - `kernel_50`: the reference kernel, the simplest honest grid loop (the yardstick).
 //!
@@ -16,7 +17,7 @@ mod common;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use gridsweep::engine::{Amount, Engine, Model, NoRecorder, RunContext, RunParams};
+use gridsweep::engine::{Amount, Engine, Model, NoRecorder, PeriodRecorder, RunContext, RunParams};
 use gridsweep::instrument::Instrument;
 use gridsweep::tiers::builtin::builtin_tiers;
 
@@ -54,6 +55,16 @@ fn bench_engine(c: &mut Criterion) {
     let mut engine = Engine::new();
     g.bench_function("bybit_50_mark", |b| {
         b.iter(|| engine.run_candles(black_box(marked_slice), &p, &ctx, &mut NoRecorder).unwrap())
+    });
+    // The same bybit run recording its equity at every day's end (`[record] period = "1d"`):
+    // still stretches stop at the period ends.
+    let (start, end) = (slice.ts_ms[0], slice.ts_ms[slice.len() - 1] + 60_000);
+    let mut periods = PeriodRecorder::new(86_400_000, start, end, p.account.initial_balance);
+    g.bench_function("bybit_50_periods_1d", |b| {
+        b.iter(|| {
+            periods.reset(86_400_000, start, end, p.account.initial_balance);
+            engine.run_candles(black_box(slice), &p, &ctx, &mut periods).unwrap()
+        })
     });
     let mut reference = Engine::reference();
     g.bench_function("reference_engine_bybit_50", |b| {

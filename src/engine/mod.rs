@@ -10,6 +10,7 @@ pub mod grid;
 pub mod level_bits;
 pub mod margin;
 pub mod params;
+pub mod periods;
 pub mod position;
 pub mod risk;
 mod sim;
@@ -19,6 +20,7 @@ pub use margin::HedgeMargin;
 pub use params::{
     AccountParams, Amount, AmountError, GridParams, Model, ParamError, RunParams, WindDown,
 };
+pub use periods::PeriodRecorder;
 pub use position::{Direction, Side};
 pub use sim::{Engine, FastPathCounts, FastPaths};
 
@@ -86,10 +88,17 @@ pub trait Recorder {
     /// The equity mark of a tick (after fills).
     #[inline]
     fn on_equity(&mut self, _ts_ms: i64, _equity: f64) {}
-    /// False when `on_equity` records nothing, so the engine may skip calling it.
+    /// False when `on_equity` does not need every mark, so the engine may skip marks that
+    /// change nothing (still stretches) up to [`Recorder::equity_needed_by`].
     #[inline]
     fn wants_equity(&self) -> bool {
         true
+    }
+    /// The time by which the recorder needs the equity of the last mark at or before it
+    /// (`i64::MAX`: never): stretches of skipped marks end there with that mark.
+    #[inline]
+    fn equity_needed_by(&self) -> i64 {
+        i64::MAX
     }
     /// An order was placed (`qty` in base currency).
     #[inline]

@@ -48,6 +48,12 @@ impl Band {
         Band { lo, hi, until }
     }
 
+    /// This band for ticks before `until` at the latest.
+    #[inline]
+    pub(super) fn until_at_most(self, until: i64) -> Band {
+        Band { until: self.until.min(until), ..self }
+    }
+
     /// `(lo, hi, until)`.
     #[inline]
     pub(super) fn limits(&self) -> (f64, f64, i64) {

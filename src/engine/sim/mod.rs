@@ -379,9 +379,12 @@ impl Engine {
                 self.quiet_candle(&s, ctx, ts, prices, marks, rec);
                 prev_ts = ts + TICK_OFFSETS_MS[3];
                 if still_ok {
-                    let end = still::stretch_end(&self.still_band(&s, ctx), c, i, prev_ts);
+                    let band = self
+                        .still_band(&s, ctx)
+                        .until_at_most(rec.equity_needed_by().saturating_add(1));
+                    let end = still::stretch_end(&band, c, i, prev_ts);
                     if end > i {
-                        self.account_still(&s, c, i, end);
+                        self.account_still(&s, c, i, end, rec);
                         prev_ts = c.ts_ms[end - 1] + TICK_OFFSETS_MS[3];
                         i = end;
                     }
@@ -491,9 +494,7 @@ impl Engine {
             let fee = if s.model == Model::Bybit { s.taker } else { s.maker };
             self.close_all(s, last_ts, self.last_price, fee, FillKind::WindDown, rec);
             // The curve's last point includes the wind-down fees (the metrics already do).
-            if rec.wants_equity() {
-                rec.on_equity(last_ts, self.equity_at(s, self.last_price));
-            }
+            rec.on_equity(last_ts, self.equity_at(s, self.last_price));
         }
         self.finish()
     }

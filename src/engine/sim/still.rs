@@ -8,7 +8,7 @@
 use super::band::Band;
 use super::{Engine, Setup};
 use crate::candles::CandleSlice;
-use crate::engine::{RunContext, TICK_OFFSETS_MS};
+use crate::engine::{Recorder, RunContext, TICK_OFFSETS_MS};
 
 /// Relative margin kept inside every bound: equity rounding is about 1e-15 relative, so a
 /// mark near a bound simply takes the per-candle path.
@@ -106,14 +106,23 @@ impl Engine {
         Band::new(lo, hi, quiet_until.min(w.until_ms))
     }
 
-    /// Accounts the still candles `from..end` of `c`: what their quiet ticks would have done.
-    pub(super) fn account_still(&mut self, s: &Setup, c: CandleSlice<'_>, from: usize, end: usize) {
+    /// Accounts the still candles `from..end` of `c`: what their quiet ticks would have done;
+    /// the recorder gets the stretch's last mark.
+    pub(super) fn account_still<R: Recorder>(
+        &mut self,
+        s: &Setup,
+        c: CandleSlice<'_>,
+        from: usize,
+        end: usize,
+        rec: &mut R,
+    ) {
         let last = end - 1;
         let close = c.close[last];
         let equity = self.equity_at(s, close);
         let in_market = self.legs[0].lots > 0 || self.legs[1].lots > 0;
         let last_ts = c.ts_ms[last] + TICK_OFFSETS_MS[3];
         self.accum.on_still_candles((end - from) as u64, last_ts, equity, in_market);
+        rec.on_equity(last_ts, equity);
         self.still_candles += (end - from) as u64;
         self.balance = equity;
         self.last_price = close;
