@@ -355,12 +355,8 @@ impl Engine {
         // The origin has no mark price: its rules read the last price.
         let mark = c.mark.filter(|_| s.model == Model::Bybit);
         self.mark_path = mark.is_some();
-        // Still stretches skip the marks, so only when nobody records them (and they follow
-        // one price path).
-        let still_ok = self.fast.quiet_band
-            && self.fast.still_stretches
-            && !rec.wants_equity()
-            && mark.is_none();
+        // Still stretches skip the marks, so only when nobody records every one of them.
+        let still_ok = self.fast.quiet_band && self.fast.still_stretches && !rec.wants_equity();
         let mut i = 0;
         'candles: while i < c.len() {
             let ts = c.ts_ms[i];
@@ -382,6 +378,7 @@ impl Engine {
                     let band = self
                         .still_band(&s, ctx)
                         .until_at_most(rec.equity_needed_by().saturating_add(1));
+                    let c = CandleSlice { mark, ..c };
                     let end = still::stretch_end(&band, c, i, prev_ts);
                     if end > i {
                         self.account_still(&s, c, i, end, rec);

@@ -27,6 +27,20 @@ pub(super) fn stretch_end(
     let (ts, open, high, low, close) =
         (&c.ts_ms[..n], &c.open[..n], &c.high[..n], &c.low[..n], &c.close[..n]);
     let mut i = from;
+    if let Some(m) = c.mark {
+        // Both paths inside: the band bounds equity at the last prices and margins and the
+        // liquidation distance at the marks alike.
+        let (mo, mh, ml, mc) = (&m.open[..n], &m.high[..n], &m.low[..n], &m.close[..n]);
+        while i < n
+            && ts[i] >= prev_ts
+            && still.contains_candle(ts[i], &[open[i], high[i], low[i], close[i]])
+            && still.contains_candle(ts[i], &[mo[i], mh[i], ml[i], mc[i]])
+        {
+            prev_ts = ts[i] + TICK_OFFSETS_MS[3];
+            i += 1;
+        }
+        return i;
+    }
     while i < n
         && ts[i] >= prev_ts
         && still.contains_candle(ts[i], &[open[i], high[i], low[i], close[i]])
@@ -126,7 +140,7 @@ impl Engine {
         self.still_candles += (end - from) as u64;
         self.balance = equity;
         self.last_price = close;
-        self.last_mark = close;
+        self.last_mark = c.mark.map_or(close, |m| m.close[last]);
         self.last_close = Some(close);
     }
 }
