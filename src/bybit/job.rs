@@ -100,15 +100,50 @@ impl Manifest {
     }
 }
 
+/// A saved window. Numbers are kept as text written by Rust's shortest round-trip
+/// formatting and read back with `str::parse` (exact), not as JSON floats (serde_json's
+/// default float parsing may be off by one unit in the last place).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct PageFile {
     window: [i64; 2],
     #[serde(default)]
     dropped_open: usize,
+    /// `[ts_ms, open, high, low, close, volume]`.
     #[serde(default)]
-    candles: Vec<[f64; 6]>,
+    candles: Vec<[String; 6]>,
+    /// `[ts_ms, rate]`.
     #[serde(default)]
-    events: Vec<(i64, f64)>,
+    events: Vec<[String; 2]>,
+}
+
+fn num_i(s: &str) -> Result<i64, String> {
+    s.parse().map_err(|_| format!("{s:?} is not an integer"))
+}
+
+fn num_f(s: &str) -> Result<f64, String> {
+    s.parse().map_err(|_| format!("{s:?} is not a number"))
+}
+
+impl PageFile {
+    fn candles(&self) -> Result<Vec<Candle>, String> {
+        self.candles
+            .iter()
+            .map(|c| {
+                Ok((
+                    num_i(&c[0])?,
+                    num_f(&c[1])?,
+                    num_f(&c[2])?,
+                    num_f(&c[3])?,
+                    num_f(&c[4])?,
+                    num_f(&c[5])?,
+                ))
+            })
+            .collect()
+    }
+
+    fn events(&self) -> Result<Vec<(i64, f64)>, String> {
+        self.events.iter().map(|e| Ok((num_i(&e[0])?, num_f(&e[1])?))).collect()
+    }
 }
 
 /// Progress callbacks of [`run`].
@@ -206,38 +241,12 @@ pub fn run(
     }
     let resumed = pages.iter().filter(|p| p.is_some()).count();
     obs.begin(ws.len(), resumed);
-    let mut done = resumed;
-    let mut fetched = 0;
-    for (k, &w) in ws.iter().enumerate() {
-        if pages[k].is_some() {
-            continue;
-        }
-        if cancel.load(Ordering::SeqCst) {
-            return Err(FetchError::Interrupted { saved: done, total: ws.len(), dir });
-        }
-        let page = match job.dataset {
-            Dataset::Klines(kind) => {
-                let p = klines::fetch_window(client, &job.symbol, kind, w, now_ms)?;
-                PageFile {
-                    window: [w.start_ms, w.end_ms],
-                    dropped_open: p.dropped_open,
-                    candles: p.candles.iter().map(|c| to_row(*c)).collect(),
-                    events: Vec::new(),
-                }
-            }
-            Dataset::Funding => PageFile {
-                window: [w.start_ms, w.end_ms],
-                dropped_open: 0,
-                candles: Vec::new(),
-                events: funding::fetch_window(client, &job.symbol, w)?,
-            },
-        };
-        write_json(&dir.join(page_name(w)), &page)?;
-        pages[k] = Some(page);
-        done += 1;
-        fetched += 1;
-        obs.window_done(done, ws.len());
+    let result = fetch_missing(client, job, now_ms, cancel, obs, &dir, &ws, &mut pages, resumed);
+    if result.is_err() && pages.iter().all(Option::is_none) {
+        // Nothing saved (e.g. an unknown symbol at the first request): nothing to resume.
+        let _ = std::fs::remove_dir_all(&dir);
     }
+    let fetched = result?;
     let pages: Vec<PageFile> = pages.into_iter().flatten().collect();
     let meta = provenance(job, &manifest);
     let report = match job.dataset {
@@ -262,8 +271,66 @@ pub fn run(
     })
 }
 
-fn to_row(c: Candle) -> [f64; 6] {
-    [c.0 as f64, c.1, c.2, c.3, c.4, c.5]
+/// Fetches and saves every window not in `pages`; returns how many were fetched.
+#[allow(clippy::too_many_arguments)]
+fn fetch_missing(
+    client: &MarketClient,
+    job: &FetchJob,
+    now_ms: i64,
+    cancel: &AtomicBool,
+    obs: &mut dyn Observer,
+    dir: &Path,
+    ws: &[Window],
+    pages: &mut [Option<PageFile>],
+    resumed: usize,
+) -> Result<usize, FetchError> {
+    let mut done = resumed;
+    let mut fetched = 0;
+    for (k, &w) in ws.iter().enumerate() {
+        if pages[k].is_some() {
+            continue;
+        }
+        if cancel.load(Ordering::SeqCst) {
+            return Err(FetchError::Interrupted { saved: done, total: ws.len(), dir: dir.into() });
+        }
+        let page = match job.dataset {
+            Dataset::Klines(kind) => {
+                let p = klines::fetch_window(client, &job.symbol, kind, w, now_ms)?;
+                PageFile {
+                    window: [w.start_ms, w.end_ms],
+                    dropped_open: p.dropped_open,
+                    candles: p.candles.iter().map(|c| to_row(*c)).collect(),
+                    events: Vec::new(),
+                }
+            }
+            Dataset::Funding => PageFile {
+                window: [w.start_ms, w.end_ms],
+                dropped_open: 0,
+                candles: Vec::new(),
+                events: funding::fetch_window(client, &job.symbol, w)?
+                    .iter()
+                    .map(|e| [e.0.to_string(), e.1.to_string()])
+                    .collect(),
+            },
+        };
+        write_json(&dir.join(page_name(w)), &page)?;
+        pages[k] = Some(page);
+        done += 1;
+        fetched += 1;
+        obs.window_done(done, ws.len());
+    }
+    Ok(fetched)
+}
+
+fn to_row(c: Candle) -> [String; 6] {
+    [
+        c.0.to_string(),
+        c.1.to_string(),
+        c.2.to_string(),
+        c.3.to_string(),
+        c.4.to_string(),
+        c.5.to_string(),
+    ]
 }
 
 /// Creates the resume directory with `wanted` as its manifest, or checks the manifest that
@@ -316,22 +383,17 @@ fn read_page(dir: &Path, w: Window, dataset: Dataset, obs: &mut dyn Observer) ->
         let mut prev = i64::MIN;
         match dataset {
             Dataset::Klines(_) => {
-                for c in &p.candles {
-                    let ts = c[0] as i64;
-                    if ts as f64 != c[0]
-                        || ts < w.start_ms
-                        || ts >= w.end_ms
-                        || ts % MINUTE_MS != 0
-                        || ts <= prev
-                    {
-                        return Err(format!("bad candle time {}", c[0]));
+                for c in p.candles()? {
+                    let ts = c.0;
+                    if ts < w.start_ms || ts >= w.end_ms || ts % MINUTE_MS != 0 || ts <= prev {
+                        return Err(format!("bad candle time {ts}"));
                     }
-                    check_row(c[1], c[2], c[3], c[4], c[5]).map_err(|e| e.to_string())?;
+                    check_row(c.1, c.2, c.3, c.4, c.5).map_err(|e| e.to_string())?;
                     prev = ts;
                 }
             }
             Dataset::Funding => {
-                for &(ts, rate) in &p.events {
+                for (ts, rate) in p.events()? {
                     if ts < w.start_ms
                         || ts >= w.end_ms
                         || ts <= prev
@@ -400,8 +462,8 @@ fn write_klines(
     }
     let mut cols = Columns::with_capacity(n);
     for p in pages {
-        for c in &p.candles {
-            cols.push(c[0] as i64, c[1], c[2], c[3], c[4], c[5]);
+        for c in p.candles().map_err(FetchError::Output)? {
+            cols.push(c.0, c.1, c.2, c.3, c.4, c.5);
         }
     }
     let candles = Candles::try_new(cols, Some(job.symbol.clone()), &job.out)
@@ -427,7 +489,10 @@ fn write_funding(
     pages: &[PageFile],
     meta: &[(String, String)],
 ) -> Result<Written, FetchError> {
-    let events: Vec<(i64, f64)> = pages.iter().flat_map(|p| p.events.iter().copied()).collect();
+    let mut events: Vec<(i64, f64)> = Vec::new();
+    for p in pages {
+        events.extend(p.events().map_err(FetchError::Output)?);
+    }
     if events.is_empty() {
         return Err(no_data(job, "funding events"));
     }

@@ -173,6 +173,18 @@ pub fn parse_page(
             ));
         }
         check_row(v[0], v[1], v[2], v[3], v[4]).map_err(|p| bad(i, "row", p.to_string()))?;
+        if ts > now_ms.saturating_add(MINUTE_MS) {
+            // More than a minute of clock skew: not a candle Bybit can have.
+            return Err(bad(
+                i,
+                NAMES[0],
+                format!(
+                    "{} is after the fetch time {}",
+                    crate::time::format_iso(ts),
+                    crate::time::format_iso(now_ms)
+                ),
+            ));
+        }
         if ts + MINUTE_MS > now_ms {
             page.dropped_open += 1;
             continue;
