@@ -55,9 +55,7 @@ pub fn fetch_window(
             match events.iter().find(|x| x.0 == e.0) {
                 Some(x) if x.1.to_bits() != e.1.to_bits() => {
                     return Err(FetchError::BadRow {
-                        endpoint: FUNDING_PATH.into(),
-                        window: w,
-                        query,
+                        at: super::request_at(FUNDING_PATH, w, &query),
                         index: 0,
                         field: "fundingRateTimestamp".into(),
                         reason: format!(
@@ -74,7 +72,7 @@ pub fn fetch_window(
         }
         match oldest {
             Some(o) if n >= FUNDING_LIMIT && o > w.start_ms => {
-                if o - 1 >= end_incl {
+                if o > end_incl {
                     return Err(FetchError::Malformed {
                         url: client.endpoint(FUNDING_PATH),
                         reason: format!("a full page did not move back in time ({query})"),
@@ -106,9 +104,7 @@ pub fn parse_page(
     query: &str,
 ) -> Result<Vec<(i64, f64)>, FetchError> {
     let bad = |index: usize, field: &str, reason: String| FetchError::BadRow {
-        endpoint: FUNDING_PATH.to_string(),
-        window: w,
-        query: query.to_string(),
+        at: super::request_at(FUNDING_PATH, w, query),
         index,
         field: field.to_string(),
         reason,

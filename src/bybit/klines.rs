@@ -114,9 +114,7 @@ pub fn parse_page(
     now_ms: i64,
 ) -> Result<KlinePage, FetchError> {
     let bad = |index: usize, field: &str, reason: String| FetchError::BadRow {
-        endpoint: kind.path().to_string(),
-        window: w,
-        query: query.to_string(),
+        at: super::request_at(kind.path(), w, query),
         index,
         field: field.to_string(),
         reason,

@@ -105,14 +105,11 @@ pub enum FetchError {
         reason: String,
     },
     /// A row of a page that is malformed or breaks a candle/funding rule.
-    #[error("{endpoint} window {window} ({query}): list[{index}] {field}: {reason}")]
+    #[error("{at}: list[{index}] {field}: {reason}")]
     BadRow {
-        /// The endpoint path.
-        endpoint: String,
-        /// The request window.
-        window: Window,
-        /// The window's query parameters.
-        query: String,
+        /// The request: endpoint, window and query, e.g. `/v5/market/kline window
+        /// 2026-02-01T00:00:00 .. 2026-02-01T16:40:00 UTC (category=linear&…)`.
+        at: String,
         /// 0-based index in the page's `list`.
         index: usize,
         /// The field (`startTime`, `open`, …, or `row`).
@@ -163,6 +160,11 @@ pub enum FetchError {
     /// The final file could not be written or is invalid.
     #[error("{0}")]
     Output(String),
+}
+
+/// The `at` of a [`FetchError::BadRow`]: endpoint, window and query.
+pub fn request_at(endpoint: &str, w: Window, query: &str) -> String {
+    format!("{endpoint} window {w} ({query})")
 }
 
 impl FetchError {
