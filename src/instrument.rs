@@ -261,7 +261,15 @@ impl Instrument {
         qty_step: Option<Dec>,
     ) -> Result<Instrument, InstrumentError> {
         let dir = saved_dir();
-        let saved = SavedInstrument::load(&dir, symbol)?;
+        // With both steps in the config, a broken saved file only costs its funding interval
+        // and minimum notional: warn instead of refusing the config.
+        let saved = match SavedInstrument::load(&dir, symbol) {
+            Err(e) if tick_size.is_some() && qty_step.is_some() => {
+                log::warn!("{e}; ignored, since the config sets tick_size and qty_step");
+                None
+            }
+            other => other?,
+        };
         let i = Instrument::resolve_with_saved(symbol, tick_size, qty_step, saved.as_ref())?;
         let file = match saved {
             Some(_) => {

@@ -685,3 +685,30 @@ fn test_read_funding_parquet_refuses_candle_files() {
     assert_eq!(read_funding_parquet(&f).unwrap(), series);
     let _ = AtomicBool::new(false);
 }
+
+/// The figures of docs/data.md, not run by default:
+/// `cargo test --release --test fetch -- --ignored --nocapture measure_symbol_year`.
+/// Fetches a symbol-year (525,600 candles, 526 requests) from the local server with the
+/// limiter off and at its default 100 requests/s, and prints pages per second.
+#[test]
+#[ignore]
+fn measure_symbol_year() {
+    let s = Server::start();
+    let d = TempDir::new("year");
+    let (start, end) = (FEB1 - 365 * DAY, FEB1);
+    for rps in ["0", "100"] {
+        let out = d.path().join(format!("year-{rps}.parquet"));
+        let t = Instant::now();
+        let (code, stdout, e) =
+            run(klines_cmd(&s, start, end, &out).env("GRIDSWEEP_FETCH_RPS", rps));
+        let secs = t.elapsed().as_secs_f64();
+        assert_eq!(code, 0, "{e}");
+        assert!(stdout.contains("fetched 525600 candles"), "{stdout}");
+        let bytes = std::fs::metadata(&out).unwrap().len();
+        println!(
+            "limiter {rps} req/s: 526 pages in {secs:.2} s = {:.0} pages/s ({:.0} candles/s), file {bytes} bytes",
+            526.0 / secs,
+            525_600.0 / secs
+        );
+    }
+}
