@@ -686,6 +686,47 @@ fn test_read_funding_parquet_refuses_candle_files() {
     let _ = AtomicBool::new(false);
 }
 
+#[test]
+fn test_ctrl_c_says_what_is_saved_and_how_to_continue() {
+    let s = Server::start();
+    let d = TempDir::new("sigint");
+    let (start, end) = (FEB1, FEB1 + 12 * 1000 * MINUTE);
+    let out = d.path().join("c.parquet");
+    s.script.lock().unwrap().hang_after = Some(4);
+    let child = klines_cmd(&s, start, end, &out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while !s.hung.load(Ordering::SeqCst) {
+        assert!(t.elapsed() < Duration::from_secs(20), "the fetch never reached page 5");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let pid = i32::try_from(child.id()).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(unsafe_free_kill(pid), 0);
+    std::thread::sleep(Duration::from_millis(50));
+    s.release_hung(); // the request in flight fails, its retry is answered, then the fetch stops
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted: 5 of 12 request window(s) are saved in"), "{stderr}");
+    assert!(stderr.contains("To continue, run the same command again"), "{stderr}");
+    s.reset();
+    let (code, stdout, e) = run(&mut klines_cmd(&s, start, end, &out));
+    assert_eq!(code, 0, "{e}");
+    assert!(stdout.contains("12 request window(s): 7 fetched, 5 resumed"), "{stdout}");
+}
+
+/// SIGINT to `pid` through the `kill` command (the crate forbids unsafe code).
+fn unsafe_free_kill(pid: i32) -> i32 {
+    Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .map_or(-1, |s| s.code().unwrap_or(-1))
+}
+
 /// The figures of docs/data.md, not run by default:
 /// `cargo test --release --test fetch -- --ignored --nocapture measure_symbol_year`.
 /// Fetches a symbol-year (525,600 candles, 526 requests) from the local server with the

@@ -151,7 +151,9 @@ impl Server {
         self.hung.store(false, Ordering::SeqCst);
     }
 
+    /// Lets the hung requests go (unanswered) and stops hanging new ones.
     pub fn release_hung(&self) {
+        self.script.lock().unwrap().hang_after = None;
         self.release.store(true, Ordering::SeqCst);
     }
 }
@@ -335,6 +337,7 @@ fn serve(conn: TcpStream, ctx: &Ctx) {
     let hang = {
         let s = ctx.script.lock().unwrap();
         s.hang_after.is_some_and(|n| ctx.good.load(Ordering::SeqCst) >= n)
+            && !ctx.release.load(Ordering::SeqCst)
     };
     if hang {
         ctx.hung.store(true, Ordering::SeqCst);
