@@ -177,6 +177,7 @@ fn test_gaps_an_empty_page_and_the_edges_are_warned() {
     s.script.lock().unwrap().missing = (m0..m0 + 3000).filter(|&m| skip(m)).collect();
     let (code, stdout, stderr) = run(&mut klines_cmd(&s, start, end, &out));
     assert_eq!(code, 0, "{stderr}");
+    println!("{stdout}{stderr}"); // shown with --nocapture
     let c = Candles::open_parquet(&[&out]).unwrap();
     assert_eq!(rows(&c), expected(start, end, &skip));
     assert!(
@@ -732,7 +733,7 @@ fn unsafe_free_kill(pid: i32) -> i32 {
 /// Fetches a symbol-year (525,600 candles, 526 requests) from the local server with the
 /// limiter off and at its default 100 requests/s, and prints pages per second.
 #[test]
-#[ignore]
+#[ignore = "a measurement for docs/data.md (about 11 s); run with --ignored --nocapture"]
 fn measure_symbol_year() {
     let s = Server::start();
     let d = TempDir::new("year");

@@ -249,7 +249,12 @@ fn run_range(a: RangeArgs, dataset: Dataset) -> anyhow::Result<i32> {
         if let Some(w) = g.warning() {
             errln!("warning: {w}");
         }
-        errln!("warning: {g}");
+        for gap in &g.first {
+            errln!("  {gap}");
+        }
+        if g.gaps as usize > g.first.len() {
+            errln!("  … and {} more gap(s)", g.gaps as usize - g.first.len());
+        }
     }
     let mut w = super::stdout();
     writeln!(w, "fetched {} {what} of {} from Bybit", report.rows, a.symbol)?;
