@@ -728,6 +728,66 @@ fn unsafe_free_kill(pid: i32) -> i32 {
         .map_or(-1, |s| s.code().unwrap_or(-1))
 }
 
+#[test]
+fn test_a_damaged_saved_page_is_fetched_again_and_outputs_are_guarded() {
+    let s = Server::start();
+    let d = TempDir::new("damaged");
+    let (start, end) = (FEB1, FEB1 + 4 * 1000 * MINUTE);
+    let out = d.path().join("d.parquet");
+    s.script.lock().unwrap().hang_after = Some(2);
+    let mut child = klines_cmd(&s, start, end, &out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while !s.hung.load(Ordering::SeqCst) {
+        assert!(t.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    s.release_hung();
+    let page =
+        d.path().join("d.parquet.fetch").join(format!("{}-{}.json", start, start + 1000 * MINUTE));
+    std::fs::write(&page, "{\"window\": [1, 2]").unwrap();
+    s.reset();
+    let (code, stdout, e) = run(&mut klines_cmd(&s, start, end, &out));
+    assert_eq!(code, 0, "{e}");
+    assert!(e.contains("is damaged") && e.contains("fetching it again"), "{e}");
+    assert!(stdout.contains("4 request window(s): 3 fetched, 1 resumed"), "{stdout}");
+    assert_eq!(rows(&Candles::open_parquet(&[&out]).unwrap()), expected(start, end, &|_| false));
+    // A candle file is not replaced by a funding fetch without --force, and vice versa.
+    let args = |what: &str| {
+        let mut c = bin();
+        c.args([
+            "fetch",
+            what,
+            "BTCUSDT",
+            "--start",
+            &iso(start),
+            "--end",
+            &iso(end),
+            "--base-url",
+            &s.base_url,
+            "--out",
+        ])
+        .arg(&out);
+        c
+    };
+    let (code, _, e) = run(&mut args("funding"));
+    assert_eq!(code, 2);
+    assert!(
+        e.contains("already exists and is not a gridsweep funding file") && e.contains("--force"),
+        "{e}"
+    );
+    let (code, _, e) = run(args("funding").arg("--force"));
+    assert_eq!(code, 0, "{e}");
+    let (code, _, e) = run(&mut args("klines"));
+    assert_eq!(code, 2);
+    assert!(e.contains("is not a gridsweep candle file"), "{e}");
+}
+
 /// The figures of docs/data.md, not run by default:
 /// `cargo test --release --test fetch -- --ignored --nocapture measure_symbol_year`.
 /// Fetches a symbol-year (525,600 candles, 526 requests) from the local server with the
