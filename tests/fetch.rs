@@ -706,22 +706,50 @@ fn test_ctrl_c_says_what_is_saved_and_how_to_continue() {
     }
     let pid = i32::try_from(child.id()).unwrap();
     std::thread::sleep(Duration::from_millis(50));
-    assert_eq!(unsafe_free_kill(pid), 0);
+    assert_eq!(kill_int(pid), 0);
     std::thread::sleep(Duration::from_millis(50));
-    s.release_hung(); // the request in flight fails, its retry is answered, then the fetch stops
+    s.release_hung(); // the request in flight fails and, cancelled, is not retried
     let o = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("interrupted: 5 of 12 request window(s) are saved in"), "{stderr}");
+    assert!(stderr.contains("interrupted: 4 of 12 request window(s) are saved in"), "{stderr}");
     assert!(stderr.contains("To continue, run the same command again"), "{stderr}");
     s.reset();
     let (code, stdout, e) = run(&mut klines_cmd(&s, start, end, &out));
     assert_eq!(code, 0, "{e}");
-    assert!(stdout.contains("12 request window(s): 7 fetched, 5 resumed"), "{stdout}");
+    assert!(stdout.contains("12 request window(s): 8 fetched, 4 resumed"), "{stdout}");
+
+    // Ctrl-C during a long retry wait (rate limited) stops at once, not after the wait.
+    s.reset();
+    let out2 = d.path().join("c2.parquet");
+    s.script
+        .lock()
+        .unwrap()
+        .faults
+        .insert(start + 2000 * MINUTE, vec![Fault::Status(429, None); 5]);
+    let child = klines_cmd(&s, start, end, &out2)
+        .env("GRIDSWEEP_FETCH_BACKOFF_MS", "5000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while !s.served().iter().any(|r| r.status == 429) {
+        assert!(t.elapsed() < Duration::from_secs(20), "no 429 served");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let signalled = Instant::now();
+    assert_eq!(kill_int(i32::try_from(child.id()).unwrap()), 0);
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(signalled.elapsed() < Duration::from_secs(2), "waited out the backoff: {stderr}");
+    assert_eq!(o.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted: 2 of 12 request window(s) are saved in"), "{stderr}");
 }
 
 /// SIGINT to `pid` through the `kill` command (the crate forbids unsafe code).
-fn unsafe_free_kill(pid: i32) -> i32 {
+fn kill_int(pid: i32) -> i32 {
     Command::new("kill")
         .args(["-INT", &pid.to_string()])
         .status()

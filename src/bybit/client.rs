@@ -8,7 +8,8 @@
 //! backoff; a missing header is normal (pybit issue #340 crashed on it). Other non-zero
 //! `retCode`s fail at once with their `retMsg`.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -46,6 +47,7 @@ pub struct MarketClient {
     agent: ureq::Agent,
     next_slot: Mutex<Option<Instant>>,
     requests: std::sync::atomic::AtomicU64,
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 enum Failure {
@@ -67,6 +69,32 @@ impl MarketClient {
             agent,
             next_slot: Mutex::new(None),
             requests: std::sync::atomic::AtomicU64::new(0),
+            cancel: None,
+        }
+    }
+
+    /// A flag that, once set (Ctrl-C), cuts retry waits short: the request then fails with
+    /// its last error instead of being retried.
+    pub fn set_cancel(&mut self, flag: Arc<AtomicBool>) {
+        self.cancel = Some(flag);
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.as_ref().is_some_and(|c| c.load(Ordering::SeqCst))
+    }
+
+    /// Sleeps `d` in short slices; false when cancelled meanwhile.
+    fn sleep_unless_cancelled(&self, d: Duration) -> bool {
+        let until = Instant::now() + d;
+        loop {
+            if self.cancelled() {
+                return false;
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(20)));
         }
     }
 
@@ -105,7 +133,9 @@ impl MarketClient {
                         attempt + 2,
                         self.config.rest.max_retries + 1
                     );
-                    std::thread::sleep(delay);
+                    if !self.sleep_unless_cancelled(delay) {
+                        return Err(e);
+                    }
                     attempt += 1;
                 }
                 Err(Failure::Retry(e, _) | Failure::Fatal(e)) => return Err(e),

@@ -293,9 +293,12 @@ fn fetch_missing(
         if cancel.load(Ordering::SeqCst) {
             return Err(FetchError::Interrupted { saved: done, total: ws.len(), dir: dir.into() });
         }
+        let interrupted =
+            || FetchError::Interrupted { saved: done, total: ws.len(), dir: dir.into() };
         let page = match job.dataset {
             Dataset::Klines(kind) => {
-                let p = klines::fetch_window(client, &job.symbol, kind, w, now_ms)?;
+                let p = klines::fetch_window(client, &job.symbol, kind, w, now_ms)
+                    .map_err(|e| if cancel.load(Ordering::SeqCst) { interrupted() } else { e })?;
                 PageFile {
                     window: [w.start_ms, w.end_ms],
                     dropped_open: p.dropped_open,
@@ -307,7 +310,8 @@ fn fetch_missing(
                 window: [w.start_ms, w.end_ms],
                 dropped_open: 0,
                 candles: Vec::new(),
-                events: funding::fetch_window(client, &job.symbol, w)?
+                events: funding::fetch_window(client, &job.symbol, w)
+                    .map_err(|e| if cancel.load(Ordering::SeqCst) { interrupted() } else { e })?
                     .iter()
                     .map(|e| [e.0.to_string(), e.1.to_string()])
                     .collect(),

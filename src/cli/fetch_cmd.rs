@@ -4,6 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gridsweep::bybit::job::{self, Dataset, FetchJob, Observer};
@@ -101,8 +102,6 @@ pub enum PriceArg {
     Mark,
 }
 
-static CANCEL: AtomicBool = AtomicBool::new(false);
-
 /// Runs a fetch subcommand; returns the exit code.
 ///
 /// # Errors
@@ -180,9 +179,9 @@ fn check_symbol(s: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn install_ctrlc() {
-    let handler = || {
-        if CANCEL.swap(true, Ordering::SeqCst) {
+fn install_ctrlc(cancel: Arc<AtomicBool>) {
+    let handler = move || {
+        if cancel.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
         errln!("\nstopping after the request in flight (Ctrl-C again to stop at once)…");
@@ -205,11 +204,13 @@ fn run_range(a: RangeArgs, dataset: Dataset) -> anyhow::Result<i32> {
     for stale in gridsweep::durable::remove_stale_temps(&a.out) {
         errln!("note: removed {}, left by a fetch that was killed", stale.display());
     }
-    let client = client(&a.source);
+    let mut client = client(&a.source);
+    let cancel = Arc::new(AtomicBool::new(false));
+    client.set_cancel(cancel.clone());
     let job = FetchJob { dataset, symbol: a.symbol.clone(), start_ms, end_ms, out: a.out.clone() };
-    install_ctrlc();
+    install_ctrlc(cancel.clone());
     let mut obs = Progress::new();
-    let result = job::run(&client, &job, now, &CANCEL, &mut obs);
+    let result = job::run(&client, &job, now, &cancel, &mut obs);
     obs.finish();
     let report = match result {
         Ok(r) => r,
