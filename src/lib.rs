@@ -47,11 +47,14 @@
 //! use gridsweep::cli::tiers_cmd::TiersCommand;
 //! ```
 
+#[cfg(feature = "net")]
+pub mod bybit;
 pub mod candles;
 pub mod config;
 pub mod decimal;
 pub mod durable;
 pub mod engine;
+pub mod funding;
 pub mod instrument;
 pub mod metrics;
 #[cfg(feature = "parquet")]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 mod cli;
 
 use clap::{Parser, Subcommand};
-use cli::{backtest_cmd, import_cmd, sweep_cmd, tiers_cmd};
+use cli::{backtest_cmd, fetch_cmd, import_cmd, sweep_cmd, tiers_cmd};
 
 /// Parallel sweep and optimisation harness for grid trading strategies on Bybit USDT perpetuals.
 #[derive(Parser, Debug)]
@@ -20,8 +20,11 @@ struct Cli {
 enum Command {
     /// Backtest one configuration on candles (or a tick CSV) and print a summary.
     Backtest(backtest_cmd::BacktestArgs),
-    /// Convert Binance kline CSVs or Bybit kline JSON into gridsweep's candle Parquet.
+    /// Convert Binance kline/funding CSVs or Bybit kline/funding JSON into gridsweep's Parquet.
     Import(import_cmd::ImportArgs),
+    /// Fetch Bybit candles, funding history or instrument info (resumable).
+    #[command(subcommand)]
+    Fetch(fetch_cmd::FetchCommand),
     /// Run a parameter sweep from a sweep file (resumable, shardable) into one Parquet file.
     Sweep(sweep_cmd::SweepArgs),
     /// Join the shard result files of one sweep into the file an unsharded run writes.
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Backtest(a) => backtest_cmd::run(a),
         Command::Import(a) => import_cmd::run(a),
+        Command::Fetch(c) => fetch_cmd::run(c),
         Command::Sweep(a) => sweep_cmd::run_sweep(a),
         Command::Merge(a) => sweep_cmd::run_merge(a),
         Command::Tiers(c) => tiers_cmd::run(c),

@@ -83,7 +83,11 @@ pub struct WriteMeta {
     pub zstd: bool,
 }
 
-fn writer_properties(candles: &Candles, meta: &WriteMeta) -> WriterProperties {
+fn writer_properties(
+    candles: &Candles,
+    meta: &WriteMeta,
+    extra: &[(String, String)],
+) -> WriterProperties {
     let mut kv = vec![
         KeyValue::new(META_SOURCE.to_string(), meta.source.clone()),
         KeyValue::new(META_ROWS.to_string(), candles.len().to_string()),
@@ -94,6 +98,11 @@ fn writer_properties(candles: &Candles, meta: &WriteMeta) -> WriterProperties {
     if let (Some(a), Some(b)) = (candles.first_ts_ms(), candles.last_ts_ms()) {
         kv.push(KeyValue::new(META_FIRST_TS.to_string(), a.to_string()));
         kv.push(KeyValue::new(META_LAST_TS.to_string(), b.to_string()));
+    }
+    for (k, v) in extra {
+        if !kv.iter().any(|e| &e.key == k) {
+            kv.push(KeyValue::new(k.clone(), v.clone()));
+        }
     }
     let props = WriterProperties::builder()
         .set_compression(if meta.zstd {
@@ -119,8 +128,22 @@ fn writer_properties(candles: &Candles, meta: &WriteMeta) -> WriterProperties {
 /// # Errors
 /// [`CandleError::Io`] or [`CandleError::Parquet`] naming `path`; the temporary file is removed.
 pub fn write_parquet(path: &Path, candles: &Candles, meta: &WriteMeta) -> Result<(), CandleError> {
+    write_parquet_with(path, candles, meta, &[])
+}
+
+/// [`write_parquet`] with more key-value metadata (provenance such as `gridsweep.endpoint`);
+/// a key that [`WriteMeta`] already sets keeps the [`WriteMeta`] value.
+///
+/// # Errors
+/// As [`write_parquet`].
+pub fn write_parquet_with(
+    path: &Path,
+    candles: &Candles,
+    meta: &WriteMeta,
+    extra: &[(String, String)],
+) -> Result<(), CandleError> {
     let tmp = temp_path(path);
-    let result = write_to(&tmp, candles, meta)
+    let result = write_to(&tmp, candles, meta, extra)
         .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| CandleError::io(path, e)));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -136,13 +159,18 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
-fn write_to(tmp: &Path, candles: &Candles, meta: &WriteMeta) -> Result<(), CandleError> {
+fn write_to(
+    tmp: &Path,
+    candles: &Candles,
+    meta: &WriteMeta,
+    extra: &[(String, String)],
+) -> Result<(), CandleError> {
     let pq = |source| CandleError::Parquet { path: tmp.to_path_buf(), source };
     let file = File::create(tmp).map_err(|e| CandleError::io(tmp, e))?;
     let mut w = ArrowWriter::try_new(
         std::io::BufWriter::with_capacity(1 << 20, file),
         schema(),
-        Some(writer_properties(candles, meta)),
+        Some(writer_properties(candles, meta, extra)),
     )
     .map_err(pq)?;
     let n = candles.len();

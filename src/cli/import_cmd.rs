@@ -1,4 +1,5 @@
-//! `gridsweep import`: candle files (Binance kline CSV, Bybit kline JSON) to one Parquet file.
+//! `gridsweep import`: candle files (Binance kline CSV, Bybit kline JSON) or funding files
+//! (Binance fundingRate CSV, Bybit funding-history JSON) to one Parquet file.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -6,6 +7,8 @@ use std::path::PathBuf;
 use gridsweep::candles::import::{import_files, InputFormat};
 use gridsweep::candles::parquet_io::{write_parquet, WriteMeta};
 use gridsweep::candles::validate::{interval_label, MINUTE_MS};
+use gridsweep::funding::import::{detect_funding, import_funding_files, FundingFormat};
+use gridsweep::funding::write_funding_parquet;
 use gridsweep::output::guard::{self, Input, Kind, Output};
 use gridsweep::time::format_iso;
 
@@ -18,7 +21,8 @@ pub struct ImportArgs {
     /// Symbol to record [default: from Binance file names or the Bybit response].
     #[arg(long, value_name = "SYMBOL")]
     pub symbol: Option<String>,
-    /// Input format; `auto` decides per file (`.json` or JSON text → bybit-json, else CSV).
+    /// Input format; `auto` decides per file: funding data (a `calc_time,…` CSV header, JSON
+    /// items with `fundingRate`) → a funding file, `.json` or JSON text → bybit-json, else CSV.
     #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
     pub format: FormatArg,
     /// Compression of the written file: `none` loads fastest, `zstd` is about 4× smaller.
@@ -49,6 +53,10 @@ pub enum FormatArg {
     BinanceCsv,
     /// Bybit `/v5/market/kline` response JSON, or a bare `list` array.
     BybitJson,
+    /// Binance `fundingRate` CSV (`calc_time,funding_interval_hours,last_funding_rate`).
+    BinanceFunding,
+    /// Bybit `/v5/market/funding/history` response JSON.
+    BybitFunding,
     /// Decide per file.
     Auto,
 }
@@ -58,7 +66,9 @@ impl From<FormatArg> for InputFormat {
         match f {
             FormatArg::BinanceCsv => InputFormat::BinanceCsv,
             FormatArg::BybitJson => InputFormat::BybitJson,
-            FormatArg::Auto => InputFormat::Auto,
+            FormatArg::BinanceFunding | FormatArg::BybitFunding | FormatArg::Auto => {
+                InputFormat::Auto
+            }
         }
     }
 }
@@ -70,6 +80,31 @@ impl From<FormatArg> for InputFormat {
 /// Unreadable or invalid input (the message names the file and line or row), an output path
 /// that is also an input, or a failed write.
 pub fn run(args: ImportArgs) -> anyhow::Result<i32> {
+    let funding = match args.format {
+        FormatArg::BinanceFunding => Some(Some(FundingFormat::BinanceCsv)),
+        FormatArg::BybitFunding => Some(Some(FundingFormat::BybitJson)),
+        FormatArg::Auto => {
+            let kinds: Vec<bool> = args.inputs.iter().map(|p| sniff_funding(p)).collect();
+            match (kinds.iter().any(|&f| f), kinds.iter().all(|&f| f)) {
+                (true, true) => Some(None),
+                (false, _) => None,
+                (true, false) => {
+                    let f = args.inputs.iter().zip(&kinds).find(|(_, &k)| k).map(|(p, _)| p);
+                    let c = args.inputs.iter().zip(&kinds).find(|(_, &k)| !k).map(|(p, _)| p);
+                    anyhow::bail!(
+                        "{} holds funding rates but {} does not; import candles and funding \
+                         into separate files",
+                        f.map(|p| p.display().to_string()).unwrap_or_default(),
+                        c.map(|p| p.display().to_string()).unwrap_or_default()
+                    );
+                }
+            }
+        }
+        _ => None,
+    };
+    if let Some(format) = funding {
+        return run_funding(&args, format);
+    }
     let inputs: Vec<Input<'_>> =
         args.inputs.iter().map(|p| Input { role: "an input file", path: p }).collect();
     let out = Output { flag: "--out", path: &args.out, kind: Kind::Candles };
@@ -111,6 +146,56 @@ pub fn run(args: ImportArgs) -> anyhow::Result<i32> {
     writeln!(w, "  last         {} UTC", format_iso(last))?;
     writeln!(w, "  gaps         {}", imported.gaps)?;
     writeln!(w, "  fingerprint  {}", c.fingerprint())?;
+    writeln!(w, "  wrote        {} ({size} bytes)", args.out.display())?;
+    Ok(0)
+}
+
+/// Whether the start of `path` is funding data (see [`detect_funding`]); unreadable files are
+/// left to the importer's own error.
+fn sniff_funding(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(4096);
+    let Ok(f) = std::fs::File::open(path) else { return false };
+    if f.take(4096).read_to_end(&mut head).is_err() {
+        return false;
+    }
+    let text = String::from_utf8_lossy(&head);
+    let t = text.trim_start_matches('\u{feff}').trim_start();
+    if t.starts_with('{') || t.starts_with('[') {
+        return t.contains("\"fundingRate\"");
+    }
+    detect_funding(t.lines().next().unwrap_or_default()).is_some()
+}
+
+/// `gridsweep import` of funding files: merged, validated, written as a funding Parquet file.
+fn run_funding(args: &ImportArgs, format: Option<FundingFormat>) -> anyhow::Result<i32> {
+    let inputs: Vec<Input<'_>> =
+        args.inputs.iter().map(|p| Input { role: "an input file", path: p }).collect();
+    let out = Output { flag: "--out", path: &args.out, kind: Kind::Funding };
+    guard::check(&inputs, &[out], args.force)?;
+    for stale in gridsweep::durable::remove_stale_temps(&args.out) {
+        errln!("note: removed {}, left by an import that was killed", stale.display());
+    }
+    let imported = import_funding_files(&args.inputs, format, args.symbol.as_deref())?;
+    let mut meta = Vec::new();
+    if let Some(s) = &imported.symbol {
+        meta.push(("gridsweep.symbol".to_string(), s.clone()));
+    }
+    write_funding_parquet(&args.out, &imported.series, &meta)?;
+    let (first, last) = imported.series.span().unwrap_or((0, 0));
+    let n = imported.series.events.len();
+    let size = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
+    let mut w = super::stdout();
+    writeln!(
+        w,
+        "imported {n} funding events of {} from {} file(s) ({} read, {} duplicate(s) dropped)",
+        imported.symbol.as_deref().unwrap_or("unknown symbol"),
+        args.inputs.len(),
+        imported.read,
+        imported.read - n
+    )?;
+    writeln!(w, "  first        {} UTC", format_iso(first))?;
+    writeln!(w, "  last         {} UTC", format_iso(last))?;
     writeln!(w, "  wrote        {} ({size} bytes)", args.out.display())?;
     Ok(0)
 }

@@ -10,6 +10,7 @@ macro_rules! errln {
 }
 
 pub mod backtest_cmd;
+pub mod fetch_cmd;
 pub mod import_cmd;
 pub mod sweep_cmd;
 pub mod tiers_cmd;

@@ -274,13 +274,14 @@ impl DataSection {
         };
         let tick = dec_field("tick_size", "0.1");
         let step = dec_field("qty_step", "0.001");
-        let instrument = symbol.as_deref().and_then(|s| match Instrument::resolve(s, tick, step) {
-            Ok(i) => Some(i),
-            Err(e) => {
-                push("", e.to_string());
-                None
-            }
-        });
+        let instrument =
+            symbol.as_deref().and_then(|s| match Instrument::resolve_configured(s, tick, step) {
+                Ok(i) => Some(i),
+                Err(e) => {
+                    push("", e.to_string());
+                    None
+                }
+            });
         let candles = match table.get("candles").map(parse_paths) {
             Some(Err(e)) => {
                 push("candles", e);

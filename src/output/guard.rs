@@ -32,6 +32,8 @@ pub enum Kind {
     Candles,
     /// `sweep --out` / `merge --out` result Parquet.
     SweepResult,
+    /// `import --out` / `fetch funding --out` funding Parquet.
+    Funding,
 }
 
 impl Kind {
@@ -41,6 +43,7 @@ impl Kind {
             Kind::Equity => "an equity file",
             Kind::Candles => "a gridsweep candle file",
             Kind::SweepResult => "a sweep result file",
+            Kind::Funding => "a gridsweep funding file",
         }
     }
 }
@@ -200,6 +203,7 @@ pub fn check(inputs: &[Input<'_>], outputs: &[Output<'_>], force: bool) -> Resul
                 Kind::Equity => "equity.csv",
                 Kind::Candles => "candles.parquet",
                 Kind::SweepResult => "results.parquet",
+                Kind::Funding => "funding.parquet",
             });
             return Err(GuardError::IsDirectory {
                 flag: out.flag.into(),
@@ -269,7 +273,7 @@ fn foreign(path: &Path, kind: Kind) -> Option<String> {
     let expected_header = match kind {
         Kind::Trades => TRADES_CSV_HEADER,
         Kind::Equity => EQUITY_CSV_HEADER,
-        Kind::Candles | Kind::SweepResult => "",
+        Kind::Candles | Kind::SweepResult | Kind::Funding => "",
     };
     if csv && !expected_header.is_empty() {
         let mut first = String::new();
@@ -290,6 +294,7 @@ fn foreign(path: &Path, kind: Kind) -> Option<String> {
         Kind::Equity => is(EQUITY_COLUMNS),
         Kind::Candles => is(CANDLE_COLUMNS),
         Kind::SweepResult => kv.iter().any(|k| k == "gridsweep.sweep_name"),
+        Kind::Funding => is(&["ts_ms", "rate"]),
     };
     if ok {
         return None;
