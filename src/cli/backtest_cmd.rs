@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 
 use gridsweep::config::backtest::BacktestConfig;
+use gridsweep::config::common::FundingChoice;
 use gridsweep::engine::{Engine, RunContext, Tick, VecRecorder};
 use gridsweep::metrics::{Metrics, PriceSource};
 use gridsweep::output::guard::{self, Input, Kind, Output};
@@ -56,6 +57,16 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
     let data = &cfg.data;
     let resolved = data.resolve_tiers().map_err(anyhow::Error::msg)?;
     let (tiers, layer) = (resolved.tiers, resolved.layer);
+    // The funding series of the run's window, when the config names one.
+    let funding = |first: i64, last: i64| -> anyhow::Result<Option<Vec<(i64, f64)>>> {
+        let FundingChoice::File(path) = &data.funding else { return Ok(None) };
+        let (events, warning) =
+            data.open_funding(path, first, last, "config").map_err(anyhow::Error::msg)?;
+        if let Some(w) = warning {
+            eprintln!("warning: {w}");
+        }
+        Ok(Some(events))
+    };
     let ctx = RunContext { instrument: &cfg.data.instrument, tiers: &tiers, funding_series: None };
     let mut rec = VecRecorder { keep_equity: args.equity.is_some(), ..Default::default() };
     let mut engine = Engine::new();
@@ -65,6 +76,11 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
         }
         let ticks: Vec<Tick> = read_ticks_csv(path)?;
         let n = ticks.len();
+        let series = match (ticks.first(), ticks.last()) {
+            (Some(a), Some(b)) => funding(a.ts_ms, b.ts_ms)?,
+            _ => None,
+        };
+        let ctx = RunContext { funding_series: series.as_deref(), ..ctx };
         let m = engine.run(ticks, &cfg.params, &ctx, &mut rec);
         (m, format!("{n} ticks from {}", path.display()))
     } else {
@@ -84,6 +100,8 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
             format_iso(window.ts_ms[0]),
             format_iso(window.ts_ms[window.len() - 1])
         );
+        let series = funding(window.ts_ms[0], window.ts_ms[window.len() - 1])?;
+        let ctx = RunContext { funding_series: series.as_deref(), ..ctx };
         (engine.run_candles(window, &cfg.params, &ctx, &mut rec), desc)
     };
     let m = metrics.with_context(|| format!("backtest of {} failed", args.config.display()))?;

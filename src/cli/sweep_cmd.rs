@@ -143,6 +143,9 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
     if let Some(w) = window.gaps().warning() {
         eprintln!("warning: {w}");
     }
+    if let Some(w) = &setup.funding_warning {
+        eprintln!("warning: {w}");
+    }
     if let Some((over, max)) = setup.leverage_over_max() {
         errln!(
             "warning: leverage {} above the tier table's maximum {max} for {}; those runs \

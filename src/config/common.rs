@@ -436,7 +436,16 @@ impl DataSection {
     pub fn load(&self, paths: Option<&[PathBuf]>, whose: &str) -> Result<LoadedData, String> {
         let tiers = self.resolve_tiers()?;
         let candles = self.open_candles(paths.unwrap_or(&self.candles), whose)?;
-        let gap_warning = candles.window(self.start_ms, self.end_ms).gaps().warning();
+        let window = candles.window(self.start_ms, self.end_ms);
+        let gap_warning = window.gaps().warning();
+        let (funding, funding_warning) = match &self.funding {
+            FundingChoice::Constant => (None, None),
+            FundingChoice::File(path) => {
+                let (first, last) = (window.ts_ms[0], window.ts_ms[window.len() - 1]);
+                let (events, warning) = self.open_funding(path, first, last, whose)?;
+                (Some(events), warning)
+            }
+        };
         Ok(LoadedData {
             instrument: self.instrument.clone(),
             candles,
@@ -444,7 +453,32 @@ impl DataSection {
             end_ms: self.end_ms,
             tiers,
             gap_warning,
+            funding,
+            funding_warning,
         })
+    }
+
+    /// Reads the funding series `path`, refuses another symbol's, and keeps its entries in
+    /// the candle window `[first_ms, last_ms]` (open times; see [`funding_in_window`]).
+    ///
+    /// # Errors
+    /// An unreadable or invalid series, another symbol's, one that does not cover the window.
+    #[cfg(feature = "parquet")]
+    pub fn open_funding(
+        &self,
+        path: &Path,
+        first_ms: i64,
+        last_ms: i64,
+        whose: &str,
+    ) -> Result<(FundingEvents, Option<String>), String> {
+        let series = crate::funding::read_funding_parquet(path).map_err(|e| e.to_string())?;
+        if let Ok(Some(symbol)) = crate::funding::read_funding_symbol(path) {
+            let files = [path.to_path_buf()];
+            self.instrument
+                .check_data_symbol(Some(&symbol), &files, whose)
+                .map_err(|e| e.to_string().replace("the candles in", "the funding rates in"))?;
+        }
+        funding_in_window(&series.events, first_ms, last_ms, path)
     }
 }
 
@@ -475,6 +509,11 @@ pub struct LoadedData {
     pub tiers: ResolvedTiers,
     /// The gap warning of the window, if it has gaps (print it as `warning: …`).
     pub gap_warning: Option<String>,
+    /// The funding series of the window (`funding = { file = … }`), `None` for the constant
+    /// rate.
+    pub funding: Option<FundingEvents>,
+    /// A warning about stretches of the funding series without entries.
+    pub funding_warning: Option<String>,
 }
 
 #[cfg(feature = "parquet")]

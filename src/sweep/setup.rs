@@ -5,6 +5,7 @@ use super::spec::SweepSpec;
 use super::SweepError;
 use crate::candles::{CandleSlice, Candles};
 use crate::engine::RunContext;
+use crate::instrument::{Instrument, StepSource};
 use crate::tiers::cache_format::tiers_to_json;
 use crate::tiers::{SharedTiers, TierLayer};
 
@@ -21,8 +22,47 @@ pub struct SweepSetup {
     pub tier_layer: TierLayer,
     /// The table as JSON (`tiers_to_json`), for the result metadata.
     pub tiers_json: String,
-    /// SHA-256 of the decoded candles ([`Candles::fingerprint`]).
+    /// SHA-256 of the decoded candles ([`Candles::fingerprint`]), and of the funding series
+    /// when one is given ([`data_fingerprint`]).
     pub data_fingerprint: String,
+    /// The funding series of the window (`funding = { file = … }`), or `None`.
+    pub funding: Option<crate::config::common::FundingEvents>,
+    /// Warning about the funding series (stretches without entries), to print once.
+    pub funding_warning: Option<String>,
+}
+
+/// The data's identity for resume and merge: the candles' fingerprint alone; with a funding
+/// series or a saved instrument (inputs outside the sweep file), SHA-256 of the tag
+/// `gridsweep-data-v1`, the candles' fingerprint, each funding entry's `ts_ms` and rate bits
+/// (little-endian), then the tag `instrument` and the instrument's tick size, quantity step
+/// and funding interval as text.
+pub fn data_fingerprint(
+    candles: &Candles,
+    funding: Option<&[(i64, f64)]>,
+    instrument: &Instrument,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let saved = instrument.funding_interval_min.is_some()
+        || [instrument.steps_from.tick_size, instrument.steps_from.qty_step]
+            .contains(&StepSource::Saved);
+    if funding.is_none() && !saved {
+        return candles.fingerprint().to_string();
+    }
+    let mut h = Sha256::new();
+    h.update(b"gridsweep-data-v1\0");
+    h.update(candles.fingerprint().as_bytes());
+    for (t, r) in funding.unwrap_or_default() {
+        h.update(t.to_le_bytes());
+        h.update(r.to_bits().to_le_bytes());
+    }
+    if saved {
+        let i = instrument;
+        h.update(format!(
+            "instrument\0{}\0{}\0{:?}",
+            i.tick_size, i.qty_step, i.funding_interval_min
+        ));
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub use super::identity::{Identity, Mismatch};
@@ -36,7 +76,8 @@ impl SweepSetup {
     pub fn resolve(spec: SweepSpec) -> Result<SweepSetup, SweepError> {
         let data = spec.data.load(None, "sweep").map_err(SweepError::Setup)?;
         let tiers_json = tiers_to_json(&data.tiers.tiers).to_string();
-        let data_fingerprint = data.candles.fingerprint().to_string();
+        let data_fingerprint =
+            data_fingerprint(&data.candles, data.funding.as_deref(), &data.instrument);
         Ok(SweepSetup {
             spec,
             candles: data.candles,
@@ -44,6 +85,8 @@ impl SweepSetup {
             tier_layer: data.tiers.layer,
             tiers_json,
             data_fingerprint,
+            funding: data.funding,
+            funding_warning: data.funding_warning,
         })
     }
 
@@ -52,12 +95,12 @@ impl SweepSetup {
         self.candles.window(self.spec.data.start_ms, self.spec.data.end_ms)
     }
 
-    /// The shared run context (no funding series: the constant rate applies).
+    /// The shared run context (the funding series, or the constant rate without one).
     pub fn context(&self) -> RunContext<'_> {
         RunContext {
             instrument: &self.spec.data.instrument,
             tiers: &self.tiers,
-            funding_series: None,
+            funding_series: self.funding.as_deref(),
         }
     }
 

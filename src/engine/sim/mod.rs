@@ -10,6 +10,7 @@ use super::{
     candle_prices, FillKind, FillRecord, Recorder, RunContext, RunError, Tick, TICK_OFFSETS_MS,
 };
 use crate::candles::CandleSlice;
+use crate::instrument::Instrument;
 use crate::metrics::accum::{FinalState, LiquidationRecord};
 use crate::metrics::{Metrics, MetricsAccumulator};
 use crate::tiers::TierTable;
@@ -50,6 +51,9 @@ struct Setup {
     wind_down: WindDown,
     hedge: HedgeMargin,
     inv_leverage: f64,
+    /// Interval of the constant-rate funding clock (bybit model): the instrument's
+    /// `fundingInterval` when known (a saved instrument), else 8 h.
+    funding_period_ms: i64,
 }
 
 impl Setup {
@@ -422,6 +426,7 @@ impl Engine {
             wind_down: a.wind_down,
             hedge: a.hedge_margin,
             inv_leverage: 1.0 / a.leverage,
+            funding_period_ms: funding_period_ms(ctx.instrument),
         };
         self.reset(params);
         self.grid.reset(
@@ -590,9 +595,10 @@ impl Engine {
             return true;
         }
         if self.next_funding_ms == i64::MIN {
-            self.next_funding_ms = ts.div_euclid(FUNDING_PERIOD_MS) * FUNDING_PERIOD_MS;
+            let period = s.funding_period_ms;
+            self.next_funding_ms = ts.div_euclid(period) * period;
             if self.next_funding_ms < ts {
-                self.next_funding_ms += FUNDING_PERIOD_MS;
+                self.next_funding_ms += period;
             }
         }
         loop {
@@ -605,7 +611,7 @@ impl Engine {
                     _ => break,
                 },
                 None if self.next_funding_ms <= ts => {
-                    self.next_funding_ms += FUNDING_PERIOD_MS;
+                    self.next_funding_ms += s.funding_period_ms;
                     s.funding_rate
                 }
                 None => break,
@@ -975,6 +981,15 @@ impl Engine {
     }
 }
 
+/// The constant-rate funding interval for `instrument`: its `fundingInterval` (whole
+/// minutes, from a saved instrument) when it divides a day, else Bybit's usual 8 h.
+fn funding_period_ms(instrument: &Instrument) -> i64 {
+    match instrument.funding_interval_min {
+        Some(m) if m > 0 && 1440 % m == 0 => i64::from(m) * 60_000,
+        _ => FUNDING_PERIOD_MS,
+    }
+}
+
 /// The mark price when the last price, moving from `p0` to `p` while the mark moves from
 /// `m0` to `m`, reaches `q`: both paths are straight lines over the tick's interval, so the
 /// mark is at the same fraction of its way (the end for a tick that does not move).
@@ -1013,6 +1028,7 @@ mod tests {
             wind_down: p.account.wind_down,
             hedge: p.account.hedge_margin,
             inv_leverage: 1.0 / p.account.leverage,
+            funding_period_ms: FUNDING_PERIOD_MS,
         }
     }
 
