@@ -247,7 +247,11 @@ fn check_sweep_output(args: &SweepArgs, spec: &SweepSpec, out: &Path) -> anyhow:
     let mut inputs = vec![Input { role: "the sweep file", path: &args.file }];
     inputs.extend(spec.data.input_files(None).into_iter().map(|(role, path)| Input { role, path }));
     let output = Output { flag: "--out", path: out, kind: Kind::SweepResult };
-    guard::check(&inputs, &[output], args.force)?;
+    let periods = gridsweep::sweep::periods::periods_path(out);
+    let periods_out =
+        Output { flag: "--out (its periods file)", path: &periods, kind: Kind::SweepResult };
+    let outputs = if spec.record_ms.is_some() { vec![output, periods_out] } else { vec![output] };
+    guard::check(&inputs, &outputs, args.force)?;
     Ok(())
 }
 

@@ -184,7 +184,9 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepE
             return Ok(already_complete(summary, report, started));
         }
     }
-    let (parts, done) = PartsDir::open(lock, &ident, opts.shard, blocks.clone())?;
+    let record = setup.record.as_ref();
+    let per_run = record.map(|r| r.ends.len() as u64);
+    let (parts, done) = PartsDir::open(lock, &ident, opts.shard, blocks.clone(), per_run)?;
     let runs_of = |b: u64| {
         let r = block_runs_range(b, b_runs, total);
         r.end - r.start
@@ -192,6 +194,17 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepE
     summary.resumed_runs = done.iter().map(|&b| runs_of(b)).sum();
     let progress = Progress::new(shard_runs, summary.resumed_runs, opts.progress);
     let kv = file_kv(&ident, opts.shard, first_run_id, shard_runs);
+    let mut periods_assembler = match per_run {
+        Some(t) => {
+            let mut kv = kv.clone();
+            kv.push(("gridsweep.table".into(), "periods".into()));
+            kv.push(("gridsweep.period_ms".into(), record.map_or(0, |r| r.period_ms).to_string()));
+            let group = (b_runs * ROW_GROUP_BLOCKS).saturating_mul(t.max(1));
+            let path = parts.periods_assembly_path();
+            Some(Assembler::create_with(&path, super::periods::schema(), group, kv)?)
+        }
+        None => None,
+    };
     let mut assembler = Assembler::create(&parts.assembly_path(), b_runs * ROW_GROUP_BLOCKS, kv)?;
     let pending: Vec<u64> = blocks.clone().filter(|b| !done.contains(b)).collect();
     let window_blocks = (2 * summary.threads).max(4);
@@ -202,16 +215,25 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepE
         let done = &done;
         let report = &mut summary.report;
         let assembler = &mut assembler;
+        let periods_assembler = &mut periods_assembler;
         let blocks = blocks.clone();
         let writer = scope.spawn(move || -> Result<(), SweepError> {
             for b in blocks {
                 let batch = if done.contains(&b) {
+                    if let Some(p) = periods_assembler.as_mut() {
+                        p.append(&parts.load_periods(b)?)?;
+                    }
                     parts.load(b)?
                 } else {
                     let Ok(block) = rx.recv() else {
                         return Err(SweepError::Setup("the runner stopped early".into()));
                     };
                     debug_assert_eq!(block.index, b);
+                    if let (Some(p), Some(r)) = (periods_assembler.as_mut(), record) {
+                        let periods = super::periods::to_batch(&block.outcomes, &r.ends);
+                        parts.store_periods(b, &periods)?;
+                        p.append(&periods)?;
+                    }
                     let batch = to_batch(&block.outcomes);
                     parts.store(b, &batch)?;
                     batch
@@ -249,6 +271,10 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepE
     progress.finish();
     writer_result?;
     summary.computed_runs = pending.iter().map(|&b| runs_of(b)).sum();
+    // The periods file first: a result file in place means the sweep is finished.
+    if let Some(p) = periods_assembler {
+        p.finish(&super::periods::periods_path(out))?;
+    }
     assembler.finish(out)?;
     // The results are in place: a failure to clean up is not a failed sweep (the next run
     // finds them complete and removes the directory).
@@ -269,6 +295,11 @@ fn already_complete(mut summary: Summary, report: Report, started: Instant) -> S
     summary.resumed_runs = summary.shard_runs;
     summary.elapsed_s = started.elapsed().as_secs_f64();
     summary
+}
+
+/// True when the sweep file text asks for a per-period record.
+pub(crate) fn sweep_records_periods(sweep_toml: &str) -> bool {
+    sweep_toml.parse::<toml::Table>().is_ok_and(|t| t.contains_key("record"))
 }
 
 /// What an existing result file holds.
@@ -295,7 +326,15 @@ fn completion(
     b_runs: u64,
 ) -> Result<Completion, SweepError> {
     let kv = read_kv(out).unwrap_or_default();
+    let periods = super::periods::periods_path(out);
     let reason = match Identity::from_kv(&kv) {
+        Ok(then)
+            if then.check_same(ident).is_ok()
+                && sweep_records_periods(&then.sweep_toml)
+                && !periods.exists() =>
+        {
+            format!("its periods file {} is missing", periods.display())
+        }
         Err(_) => "it is not a gridsweep result file".to_string(),
         Ok(then) => match then.check_same(ident) {
             Err(m) => format!("{m}, the file's first and this run's second"),

@@ -191,6 +191,10 @@ pub fn merge(
                 )));
             }
         }
+        // The periods files too (written before the result file, as a sweep does).
+        if super::exec::sweep_records_periods(&ident.sweep_toml) {
+            merge_periods(&found, out, &ident, b_runs, nblocks)?;
+        }
         asm.finish(out)
     })();
     if result.is_err() {
@@ -205,6 +209,99 @@ pub fn merge(
         report,
         axes: ident.axes.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
     })
+}
+
+/// Merges the parts' periods files (`<part>.periods.parquet`, shard order) into
+/// `<out>.periods.parquet`, checking that each holds its shard's runs from the first on and
+/// the same number of periods per run.
+fn merge_periods(
+    found: &[Part],
+    out: &Path,
+    ident: &Identity,
+    b_runs: u64,
+    nblocks: u64,
+) -> Result<(), SweepError> {
+    use super::periods::{periods_path, schema};
+    let total = ident.total_runs;
+    let dest = periods_path(out);
+    let tmp = crate::durable::temp_beside(&dest);
+    let mut kv = file_kv(ident, Shard::WHOLE, 0, total);
+    let mut per_run: Option<u64> = None;
+    let mut asm: Option<Assembler> = None;
+    let rows_of = |path: &Path| -> Result<u64, SweepError> {
+        let f = std::fs::File::open(path).map_err(|e| SweepError::io("cannot open", path, e))?;
+        let b = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+            .map_err(|e| SweepError::parquet("cannot read", path, e))?;
+        Ok(u64::try_from(b.metadata().file_metadata().num_rows()).unwrap_or(0))
+    };
+    let result = (|| {
+        for p in found {
+            let path = periods_path(&p.path);
+            if !path.exists() {
+                return Err(SweepError::Merge(format!(
+                    "{} is missing: the sweep records periods, so each part needs its periods                      file beside it; copy it there or rerun shard {}",
+                    path.display(),
+                    p.shard
+                )));
+            }
+            let part_kv = read_kv(&path)?;
+            if Identity::from_kv(&part_kv).ok().is_none_or(|i| i.check_same(ident).is_err()) {
+                return Err(SweepError::Merge(format!(
+                    "{} is not the periods file of {}: rerun shard {}",
+                    path.display(),
+                    p.path.display(),
+                    p.shard
+                )));
+            }
+            let want = p.shard.blocks(nblocks);
+            let (lo, hi) = ((want.start * b_runs).min(total), (want.end * b_runs).min(total));
+            let runs = hi - lo;
+            let t = rows_of(&path)?.checked_div(runs).unwrap_or(0);
+            let mut rows = 0u64;
+            let mut first_id = None;
+            // Batches of one block each, as the sweep appended them.
+            let batch_rows = b_runs.saturating_mul(t.max(1));
+            for batch in super::writer::open_table(&path, batch_rows, &schema())? {
+                let batch =
+                    batch.map_err(|e| SweepError::parquet("cannot read", &path, e.into()))?;
+                if first_id.is_none() && batch.num_rows() > 0 {
+                    first_id = batch
+                        .column_by_name("run_id")
+                        .map(|c| c.as_primitive::<UInt64Type>().value(0));
+                }
+                rows += batch.num_rows() as u64;
+                if asm.is_none() {
+                    for (k, v) in &part_kv {
+                        if k == "gridsweep.table" || k == "gridsweep.period_ms" {
+                            kv.push((k.clone(), v.clone()));
+                        }
+                    }
+                    let group = (b_runs * ROW_GROUP_BLOCKS).saturating_mul(t.max(1));
+                    asm = Some(Assembler::create_with(&tmp, schema(), group, kv.clone())?);
+                }
+                if let Some(a) = asm.as_mut() {
+                    a.append(&batch)?;
+                }
+            }
+            let consistent = per_run.is_none_or(|pr| pr == t) && rows == runs * t;
+            if !consistent || (runs > 0 && first_id != Some(lo)) {
+                return Err(SweepError::Merge(format!(
+                    "{} does not hold the periods of runs {lo}..{hi} of shard {}: rerun that shard",
+                    path.display(),
+                    p.shard
+                )));
+            }
+            per_run = Some(t);
+        }
+        match asm {
+            Some(a) => a.finish(&dest),
+            None => Ok(()),
+        }
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// True when `path` is a file whose whole text is `text` (the sweep file these parts were

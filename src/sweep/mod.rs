@@ -21,6 +21,8 @@ pub mod identity;
 #[cfg(feature = "parquet")]
 pub mod merge;
 #[cfg(feature = "parquet")]
+pub mod periods;
+#[cfg(feature = "parquet")]
 pub mod progress;
 #[cfg(feature = "parquet")]
 pub mod report;

@@ -308,6 +308,7 @@ mod tests {
             params: RunParams::default(),
             result: Ok(m),
             tier_layer: crate::tiers::TierLayer::Snapshot,
+            periods: Vec::new(),
         }
     }
 
@@ -332,6 +333,7 @@ mod tests {
                 params: RunParams::default(),
                 result: Err("bad".into()),
                 tier_layer: crate::tiers::TierLayer::Snapshot,
+                periods: Vec::new(),
             },
             outcome(4, Some(3.0), 9.0),
         ]));

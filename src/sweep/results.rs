@@ -35,6 +35,9 @@ pub struct RunOutcome {
     pub result: Result<Metrics, String>,
     /// Where the run's tier table came from (`snapshot`, `generic_default`, …).
     pub tier_layer: TierLayer,
+    /// Equity at each period end when the sweep records periods (empty otherwise, and for a
+    /// failed run).
+    pub periods: Vec<f64>,
 }
 
 /// Metadata key prefix of every key gridsweep writes.
@@ -306,6 +309,7 @@ mod tests {
             params: p,
             result: Ok(m),
             tier_layer: TierLayer::Snapshot,
+            periods: Vec::new(),
         }]);
         let col = b.column_by_name("initial_balance").unwrap();
         assert_eq!(col.as_primitive::<arrow_array::types::Float64Type>().value(0), 123.0);
@@ -319,12 +323,14 @@ mod tests {
                 params: RunParams::default(),
                 result: Ok(Metrics::default()),
                 tier_layer: TierLayer::Snapshot,
+                periods: Vec::new(),
             },
             RunOutcome {
                 run_id: 1,
                 params: RunParams::default(),
                 result: Err("boom".into()),
                 tier_layer: TierLayer::Snapshot,
+                periods: Vec::new(),
             },
         ]);
         assert_eq!(b.num_rows(), 2);

@@ -21,7 +21,7 @@ use arrow_array::RecordBatch;
 
 use super::setup::Identity;
 use super::shard::{block_runs_range, Shard};
-use super::writer::{read_kv, read_segment, write_segment};
+use super::writer::{read_kv, read_segment, read_segment_of, write_segment};
 use super::SweepError;
 
 /// The marker file that says a directory holds gridsweep's partial results.
@@ -45,12 +45,20 @@ fn manifest_json(ident: &Identity, shard: Shard) -> String {
 
 /// True for the names gridsweep writes in a parts directory (the only files it deletes).
 fn is_own_file(name: &str) -> bool {
-    let block = |rest: &str| {
-        rest.strip_prefix("block-")
+    let numbered = |rest: &str, prefix: &str| {
+        rest.strip_prefix(prefix)
             .is_some_and(|r| r.chars().next().is_some_and(|c| c.is_ascii_digit()))
     };
-    matches!(name, "manifest.json" | "manifest.tmp" | "result.parquet.tmp" | "lock" | MARKER)
-        || (block(name) && (name.ends_with(".parquet") || name.ends_with(".parquet.tmp")))
+    let segment = numbered(name, "block-") || numbered(name, "periods-");
+    matches!(
+        name,
+        "manifest.json"
+            | "manifest.tmp"
+            | "result.parquet.tmp"
+            | "periods.parquet.tmp"
+            | "lock"
+            | MARKER
+    ) || (segment && (name.ends_with(".parquet") || name.ends_with(".parquet.tmp")))
 }
 
 /// How the manifest of a locked parts directory relates to a sweep.
@@ -269,6 +277,8 @@ pub struct PartsDir {
     ident: Identity,
     shard: Shard,
     lock: PartsLock,
+    /// Period ends per run when the sweep records periods (a periods segment per block).
+    periods: Option<u64>,
 }
 
 impl PartsDir {
@@ -284,6 +294,7 @@ impl PartsDir {
         ident: &Identity,
         shard: Shard,
         blocks: std::ops::Range<u64>,
+        periods: Option<u64>,
     ) -> Result<(PartsDir, BTreeSet<u64>), SweepError> {
         let dir = lock.dir.clone();
         let manifest = dir.join("manifest.json");
@@ -332,7 +343,7 @@ impl PartsDir {
             }
             Err(_) => write_atomic(&manifest, want.as_bytes())?,
         }
-        let parts = PartsDir { dir, ident: ident.clone(), shard, lock };
+        let parts = PartsDir { dir, ident: ident.clone(), shard, lock, periods };
         let mut done = BTreeSet::new();
         let entries = std::fs::read_dir(&parts.dir)
             .map_err(|e| SweepError::io("cannot list", &parts.dir, e))?;
@@ -353,7 +364,11 @@ impl PartsDir {
             else {
                 continue;
             };
-            if blocks.contains(&b) && parts.segment_ok(&path, b) {
+            // A block is done when its results (and, when recorded, its periods, written
+            // first) are in place.
+            let periods_ok = parts.periods.is_none()
+                || parts.segment_ok_of(&parts.periods_path(b), parts.periods_kv(b));
+            if blocks.contains(&b) && parts.segment_ok(&path, b) && periods_ok {
                 done.insert(b);
             } else {
                 log::warn!(
@@ -375,8 +390,46 @@ impl PartsDir {
 
     /// Cheap check of a segment's footer: same sweep, same block, right row count.
     fn segment_ok(&self, path: &Path, b: u64) -> bool {
+        self.segment_ok_of(path, self.segment_kv(b))
+    }
+
+    fn segment_ok_of(&self, path: &Path, want: Vec<(String, String)>) -> bool {
         let Ok(kv) = read_kv(path) else { return false };
-        kv == self.segment_kv(b)
+        kv == want
+    }
+
+    fn periods_kv(&self, b: u64) -> Vec<(String, String)> {
+        let mut kv = self.segment_kv(b);
+        kv.push(("gridsweep.table".into(), "periods".into()));
+        kv
+    }
+
+    fn periods_path(&self, b: u64) -> PathBuf {
+        self.dir.join(format!("periods-{b:06}.parquet"))
+    }
+
+    /// Makes block `b`'s periods durable (before its results: a block is done once its
+    /// results are in place).
+    ///
+    /// # Errors
+    /// A write error.
+    pub fn store_periods(&self, b: u64, batch: &RecordBatch) -> Result<(), SweepError> {
+        write_segment(&self.periods_path(b), batch, self.periods_kv(b))
+    }
+
+    /// Reads finished block `b`'s periods back.
+    ///
+    /// # Errors
+    /// The segment is unreadable or has the wrong size.
+    pub fn load_periods(&self, b: u64) -> Result<RecordBatch, SweepError> {
+        let r = block_runs_range(b, self.ident.block_runs, self.ident.total_runs);
+        let rows = (r.end - r.start) * self.periods.unwrap_or(0);
+        read_segment_of(&self.periods_path(b), rows, &super::periods::schema())
+    }
+
+    /// Where the periods file is assembled before it is renamed into place.
+    pub fn periods_assembly_path(&self) -> PathBuf {
+        self.dir.join("periods.parquet.tmp")
     }
 
     fn segment_path(&self, b: u64) -> PathBuf {

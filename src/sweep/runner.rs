@@ -14,10 +14,11 @@ use super::setup::SweepSetup;
 use super::SweepError;
 use crate::candles::CandleSlice;
 use crate::engine::RunParams;
-use crate::engine::{Engine, NoRecorder, RunContext};
+use crate::engine::{Engine, NoRecorder, PeriodRecorder, Recorder, RunContext};
 
 thread_local! {
     static ENGINE: RefCell<Engine> = RefCell::new(Engine::new());
+    static PERIODS: RefCell<PeriodRecorder> = RefCell::new(PeriodRecorder::default());
 }
 
 /// Builds a pool of `threads` threads (`None`: one per core).
@@ -46,11 +47,25 @@ pub fn run_one(
         Ok(p) => p,
         Err(e) => {
             let params = *setup.spec.space.base();
-            return RunOutcome { run_id, params, result: Err(e), tier_layer: setup.tier_layer };
+            let tier_layer = setup.tier_layer;
+            return RunOutcome { run_id, params, result: Err(e), tier_layer, periods: Vec::new() };
         }
     };
-    let result = run_params(&params, window, ctx);
-    RunOutcome { run_id, params, result, tier_layer: setup.tier_layer }
+    let (result, periods) = match &setup.record {
+        None => (run_params(&params, window, ctx), Vec::new()),
+        Some(r) => PERIODS.with(|rec| {
+            let mut rec = rec.borrow_mut();
+            rec.reset(r.period_ms, r.start_ms, r.end_ms, params.account.initial_balance);
+            let result = run_params_with(&params, window, ctx, &mut *rec);
+            rec.finish();
+            let periods = match result {
+                Ok(_) => rec.ends.iter().map(|e| e.1).collect(),
+                Err(_) => Vec::new(),
+            };
+            (result, periods)
+        }),
+    };
+    RunOutcome { run_id, params, result, tier_layer: setup.tier_layer, periods }
 }
 
 /// Runs `params` over `window` on this thread's engine; a panic becomes an error text.
@@ -59,10 +74,20 @@ pub fn run_params(
     window: CandleSlice<'_>,
     ctx: &RunContext<'_>,
 ) -> Result<crate::metrics::Metrics, String> {
+    run_params_with(params, window, ctx, &mut NoRecorder)
+}
+
+/// [`run_params`] with a recorder.
+pub fn run_params_with<R: Recorder>(
+    params: &RunParams,
+    window: CandleSlice<'_>,
+    ctx: &RunContext<'_>,
+    rec: &mut R,
+) -> Result<crate::metrics::Metrics, String> {
     let r = catch_unwind(AssertUnwindSafe(|| {
         ENGINE.with(|e| {
             let mut engine = e.borrow_mut();
-            engine.run_candles(window, params, ctx, &mut NoRecorder)
+            engine.run_candles(window, params, ctx, rec)
         })
     }));
     match r {

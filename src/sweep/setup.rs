@@ -29,6 +29,21 @@ pub struct SweepSetup {
     pub funding: Option<crate::config::common::FundingEvents>,
     /// Warning about the funding series (stretches without entries), to print once.
     pub funding_warning: Option<String>,
+    /// The per-period record's periods (`[record] period`), if the sweep asks for it.
+    pub record: Option<RecordPeriods>,
+}
+
+/// The periods of a sweep's per-period record: length and window, and their ends.
+#[derive(Clone, Debug)]
+pub struct RecordPeriods {
+    /// Period length, ms.
+    pub period_ms: i64,
+    /// Window start (the sweep's `start`, or the first candle's open time).
+    pub start_ms: i64,
+    /// Window end (the sweep's `end`, or a minute after the last candle's open time).
+    pub end_ms: i64,
+    /// Every period end ([`crate::engine::periods::period_ends`]).
+    pub ends: Vec<i64>,
 }
 
 /// The data's identity for resume and merge: the candles' fingerprint alone; with a funding
@@ -78,6 +93,13 @@ impl SweepSetup {
         let tiers_json = tiers_to_json(&data.tiers.tiers).to_string();
         let data_fingerprint =
             data_fingerprint(&data.candles, data.funding.as_deref(), &data.instrument);
+        let record = spec.record_ms.map(|period_ms| {
+            let w = data.window();
+            let start_ms = spec.data.start_ms.unwrap_or(w.ts_ms[0]);
+            let end_ms = spec.data.end_ms.unwrap_or(w.ts_ms[w.len() - 1] + 60_000);
+            let ends = crate::engine::periods::period_ends(start_ms, end_ms, period_ms).collect();
+            RecordPeriods { period_ms, start_ms, end_ms, ends }
+        });
         Ok(SweepSetup {
             spec,
             candles: data.candles,
@@ -87,6 +109,7 @@ impl SweepSetup {
             data_fingerprint,
             funding: data.funding,
             funding_warning: data.funding_warning,
+            record,
         })
     }
 

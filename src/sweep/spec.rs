@@ -26,12 +26,43 @@ pub const DEFAULT_MAX_RUNS: u64 = 1_000_000;
 pub const HARD_MAX_AXIS_VALUES: u64 = 10_000_000;
 
 /// Top-level keys of a sweep file besides the data section's ([`DATA_KEYS`]).
-pub const SWEEP_KEYS: &[&str] = &["name", "description", "params", "axes"];
+pub const SWEEP_KEYS: &[&str] = &["name", "description", "params", "axes", "record"];
+
+/// Accepted `[record] period` values and their length in ms.
+pub const RECORD_PERIODS: &[(&str, i64)] =
+    &[("1h", 3_600_000), ("4h", 14_400_000), ("1d", 86_400_000), ("7d", 604_800_000)];
+
+/// Reads `[record]`: `period = "1h" | "4h" | "1d" | "7d"`, the period length in ms.
+fn parse_record(v: &toml::Value, errs: &mut Collector) -> Option<i64> {
+    let names: Vec<String> = RECORD_PERIODS.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+    let how = format!("one of {}", names.join(", "));
+    let Some(t) = v.as_table() else {
+        errs.push("record", format!("must be a table, e.g. [record] period = \"1d\" ({how})"));
+        return None;
+    };
+    for k in t.keys().filter(|k| k.as_str() != "period") {
+        errs.push(format!("record.{k}"), "unknown key; [record] takes only `period`");
+    }
+    match t.get("period").map(|p| p.as_str()) {
+        Some(Some(p)) => match RECORD_PERIODS.iter().find(|(n, _)| *n == p) {
+            Some(&(_, ms)) => Some(ms),
+            None => {
+                errs.push("record.period", format!("{p:?} is not a period; use {how}"));
+                None
+            }
+        },
+        _ => {
+            errs.push("record.period", format!("is required: {how}"));
+            None
+        }
+    }
+}
 
 /// Every top-level key of a sweep file, in the order the refusal lists them.
 pub fn top_keys() -> Vec<&'static str> {
     let (head, tail) = SWEEP_KEYS.split_at(2);
-    head.iter().chain(DATA_KEYS).chain(tail).copied().collect()
+    let tail = &tail[..2];
+    head.iter().chain(DATA_KEYS).chain(tail).chain(&SWEEP_KEYS[4..]).copied().collect()
 }
 
 /// Keys of an axis table.
@@ -98,6 +129,8 @@ pub struct SweepSpec {
     /// The data section: instrument, candle files (relative paths are relative to the
     /// working directory), mark-price files, window, tier and funding sources.
     pub data: DataSection,
+    /// Period length of the per-period record (`[record] period`), if asked for.
+    pub record_ms: Option<i64>,
     /// The parameter space: base parameters (defaults + `[params]`) and the axes.
     pub space: Space,
     /// The file text, exactly as read (stored in the result metadata).
@@ -217,6 +250,7 @@ impl SweepSpec {
         };
 
         let data = DataSection::parse(&table, true, &mut errs.0);
+        let record_ms = table.get("record").and_then(|v| parse_record(v, &mut errs));
 
         // [params]: fixed values over the defaults.
         let mut base = RunParams::default();
@@ -285,6 +319,7 @@ impl SweepSpec {
                 name,
                 description,
                 data,
+                record_ms,
                 warnings: amount_warnings(&space),
                 space,
                 text: text.to_string(),

@@ -38,6 +38,19 @@ impl Assembler {
         group_rows: u64,
         kv: Vec<(String, String)>,
     ) -> Result<Assembler, SweepError> {
+        Assembler::create_with(tmp, schema(), group_rows, kv)
+    }
+
+    /// [`Assembler::create`] for another table (the periods file).
+    ///
+    /// # Errors
+    /// The file cannot be created.
+    pub fn create_with(
+        tmp: &Path,
+        schema: arrow_schema::SchemaRef,
+        group_rows: u64,
+        kv: Vec<(String, String)>,
+    ) -> Result<Assembler, SweepError> {
         // Never through a link planted at the temporary name.
         let file = File::options()
             .write(true)
@@ -46,7 +59,7 @@ impl Assembler {
             .custom_flags(libc::O_NOFOLLOW)
             .open(tmp)
             .map_err(|e| SweepError::io("cannot create", tmp, e))?;
-        let writer = ArrowWriter::try_new(file, schema(), Some(writer_properties(group_rows, kv)))
+        let writer = ArrowWriter::try_new(file, schema, Some(writer_properties(group_rows, kv)))
             .map_err(|e| SweepError::parquet("cannot start", tmp, e))?;
         Ok(Assembler { writer, tmp: tmp.to_path_buf(), rows: 0 })
     }
@@ -91,7 +104,7 @@ pub fn write_segment(
     kv: Vec<(String, String)>,
 ) -> Result<(), SweepError> {
     let tmp = path.with_extension("parquet.tmp");
-    let mut a = Assembler::create(&tmp, batch.num_rows().max(1) as u64, kv)?;
+    let mut a = Assembler::create_with(&tmp, batch.schema(), batch.num_rows().max(1) as u64, kv)?;
     a.append(batch)?;
     a.finish(path)
 }
@@ -124,10 +137,22 @@ pub fn open_results(
     path: &Path,
     batch_rows: u64,
 ) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, SweepError> {
+    open_table(path, batch_rows, &schema())
+}
+
+/// [`open_results`] for a file of the table `want` (the periods file).
+///
+/// # Errors
+/// Not Parquet, or another table.
+pub fn open_table(
+    path: &Path,
+    batch_rows: u64,
+    want: &arrow_schema::SchemaRef,
+) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, SweepError> {
     let f = File::open(path).map_err(|e| SweepError::io("cannot open", path, e))?;
     let b = ParquetRecordBatchReaderBuilder::try_new(f)
         .map_err(|e| SweepError::parquet("cannot read", path, e))?;
-    let same = b.schema().fields() == schema().fields();
+    let same = b.schema().fields() == want.fields();
     if !same {
         return Err(SweepError::Resume(format!(
             "{} is not a result file of this gridsweep version (its columns differ)",
@@ -144,7 +169,19 @@ pub fn open_results(
 /// # Errors
 /// The segment is unreadable or does not hold exactly `rows` rows.
 pub fn read_segment(path: &Path, rows: u64) -> Result<RecordBatch, SweepError> {
-    let mut reader = open_results(path, rows)?;
+    read_segment_of(path, rows, &schema())
+}
+
+/// [`read_segment`] for a segment of the table `want`.
+///
+/// # Errors
+/// The segment is unreadable, of another table, or does not hold exactly `rows` rows.
+pub fn read_segment_of(
+    path: &Path,
+    rows: u64,
+    want: &arrow_schema::SchemaRef,
+) -> Result<RecordBatch, SweepError> {
+    let mut reader = open_table(path, rows, want)?;
     let batch = reader
         .next()
         .transpose()

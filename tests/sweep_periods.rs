@@ -1,0 +1,218 @@
+//! Issue 11 item 1: `[record] period` makes a sweep write `<out>.periods.parquet` (run_id,
+//! period_end_ms, equity; run_id then time order), byte-identical whatever the thread
+//! count, after a kill and resume, and when shards are merged.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type, UInt64Type};
+use arrow_array::{Array, RecordBatch};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+const DAY: i64 = 86_400_000;
+/// 2026-02-03T00:00:00Z.
+const FEB3: i64 = 1_770_076_800_000;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_gridsweep"))
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("sweep_periods-{name}"));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A sweep over `days` days from 2026-02-03 recording daily periods; 48 runs.
+fn sweep_file(dir: &Path, days: i64) -> PathBuf {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/LTCUSDT-1m-2026-02.parquet");
+    let text = format!(
+        "name = \"periods\"\nsymbol = \"LTCUSDT\"\ncandles = {:?}\nstart = \"2026-02-03\"\n\
+         end = \"2026-02-{:02}\"\n[record]\nperiod = \"1d\"\n[params]\ngrid_count = 20\n\
+         [axes]\ngrid_step = {{ start = 0.2, stop = 0.9, step = 0.1 }}\nleverage = [5, 50]\n\
+         amount = [\"x0.01\", \"x0.1\", \"x0.3\"]\n",
+        data.display().to_string(),
+        3 + days
+    );
+    let p = dir.join("periods.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn run(args: &[&str]) -> Output {
+    let o = bin().args(args).output().unwrap();
+    assert!(o.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+fn periods_of(out: &Path) -> PathBuf {
+    out.with_file_name(format!("{}.periods.parquet", out.file_stem().unwrap().to_string_lossy()))
+}
+
+fn read(path: &Path) -> Vec<RecordBatch> {
+    let b = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
+    b.build().unwrap().map(Result::unwrap).collect()
+}
+
+#[test]
+fn periods_are_one_row_per_run_and_day_and_identical_across_threads() {
+    let d = tmpdir("threads");
+    let f = sweep_file(&d, 4);
+    let (a, b) = (d.join("a.parquet"), d.join("b.parquet"));
+    run(&[
+        "sweep",
+        f.to_str().unwrap(),
+        "--threads",
+        "1",
+        "--block-runs",
+        "5",
+        "-o",
+        a.to_str().unwrap(),
+    ]);
+    run(&[
+        "sweep",
+        f.to_str().unwrap(),
+        "--threads",
+        "2",
+        "--block-runs",
+        "5",
+        "-o",
+        b.to_str().unwrap(),
+    ]);
+    let (pa, pb) = (periods_of(&a), periods_of(&b));
+    assert_eq!(std::fs::read(&pa).unwrap(), std::fs::read(&pb).unwrap());
+    // 48 runs × 4 days, run_id then time order, each day's end at 00:00 UTC.
+    let batches = read(&pa);
+    let mut rows: Vec<(u64, i64, f64)> = Vec::new();
+    for bt in &batches {
+        let ids = bt.column(0).as_primitive::<UInt64Type>();
+        let ts = bt.column(1).as_primitive::<Int64Type>();
+        let eq = bt.column(2).as_primitive::<Float64Type>();
+        for i in 0..bt.num_rows() {
+            assert!(eq.is_valid(i));
+            rows.push((ids.value(i), ts.value(i), eq.value(i)));
+        }
+    }
+    assert_eq!(rows.len(), 48 * 4);
+    for (k, r) in rows.iter().enumerate() {
+        assert_eq!(r.0, (k / 4) as u64);
+        assert_eq!(r.1, FEB3 + DAY * (k % 4 + 1) as i64);
+    }
+    // The last day's equity is each run's final balance (the results file's column).
+    let results = read(&a);
+    let mut finals = Vec::new();
+    for bt in &results {
+        let c = bt.column_by_name("final_balance").unwrap().as_primitive::<Float64Type>();
+        finals.extend((0..c.len()).map(|i| c.value(i)));
+    }
+    assert_eq!(finals.len(), 48);
+    for (id, fin) in finals.iter().enumerate() {
+        let last = rows[id * 4 + 3].2;
+        assert!((last - fin).abs() <= 1e-9 * fin.abs().max(1.0), "run {id}: {last} vs {fin}");
+    }
+    // A liquidated run keeps its final equity from its liquidation on.
+    let mut liquidated = 0;
+    for bt in &results {
+        let ids = bt.column_by_name("run_id").unwrap().as_primitive::<UInt64Type>();
+        let at = bt.column_by_name("liquidation_ts_ms").unwrap().as_primitive::<Int64Type>();
+        for i in 0..bt.num_rows() {
+            if at.is_valid(i) {
+                liquidated += 1;
+                let id = ids.value(i) as usize;
+                for r in &rows[id * 4..id * 4 + 4] {
+                    if r.1 >= at.value(i) {
+                        assert_eq!(r.2, finals[id], "run {id} after its liquidation");
+                    }
+                }
+            }
+        }
+    }
+    assert!(liquidated > 0, "the sweep has liquidated runs");
+}
+
+#[test]
+fn periods_survive_a_kill_and_merge_from_shards_byte_for_byte() {
+    let d = tmpdir("resume");
+    let f = sweep_file(&d, 6);
+    let fs = f.to_str().unwrap();
+    let reference = d.join("reference.parquet");
+    run(&["sweep", fs, "--block-runs", "2", "-o", reference.to_str().unwrap()]);
+    let out = d.join("killed.parquet");
+    let parts = d.join("killed.parquet.parts");
+    let args = ["sweep", fs, "--threads", "1", "--block-runs", "2", "-o", out.to_str().unwrap()];
+    let mut child = bin().args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let t0 = Instant::now();
+    let blocks = || {
+        std::fs::read_dir(&parts).map_or(0, |r| {
+            r.flatten().filter(|e| e.file_name().to_string_lossy().starts_with("block-")).count()
+        })
+    };
+    while blocks() < 3 && t0.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!out.exists(), "the sweep finished before it could be killed");
+    run(&args);
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&reference).unwrap());
+    assert_eq!(
+        std::fs::read(periods_of(&out)).unwrap(),
+        std::fs::read(periods_of(&reference)).unwrap(),
+        "resumed periods file differs"
+    );
+    // Shards, merged.
+    let mut names = Vec::new();
+    for k in 1..=3 {
+        let p = d.join(format!("part{k}.parquet"));
+        run(&[
+            "sweep",
+            fs,
+            "--block-runs",
+            "2",
+            "--shard",
+            &format!("{k}/3"),
+            "-o",
+            p.to_str().unwrap(),
+        ]);
+        names.push(p.to_str().unwrap().to_string());
+    }
+    let merged = d.join("merged.parquet");
+    run(&["merge", &names[1], &names[0], &names[2], "-o", merged.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&merged).unwrap(), std::fs::read(&reference).unwrap());
+    assert_eq!(
+        std::fs::read(periods_of(&merged)).unwrap(),
+        std::fs::read(periods_of(&reference)).unwrap(),
+        "merged periods file differs"
+    );
+    // A part without its periods file cannot be merged.
+    std::fs::remove_file(periods_of(Path::new(&names[2]))).unwrap();
+    let o = bin()
+        .args(["merge", &names[0], &names[1], &names[2], "-o"])
+        .arg(d.join("m2.parquet"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("part3.periods.parquet is missing"), "{e}");
+}
+
+#[test]
+fn a_bad_record_period_is_refused_with_the_choices() {
+    let d = tmpdir("bad");
+    let f = sweep_file(&d, 2);
+    let text = std::fs::read_to_string(&f).unwrap().replace("period = \"1d\"", "period = \"2d\"");
+    std::fs::write(&f, text).unwrap();
+    let o = bin().args(["sweep", f.to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains(
+            "record.period: \"2d\" is not a period; use one of \"1h\", \"4h\", \"1d\", \"7d\""
+        ),
+        "{e}"
+    );
+}
