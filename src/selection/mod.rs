@@ -21,10 +21,11 @@ pub mod returns;
 pub mod walk_forward;
 
 pub use dsr::{deflated_sharpe, min_backtest_length_years, DsrInput, DsrReport};
-
+pub use pareto::{pareto_ranks, Direction};
 pub use pbo::{pbo, Objective, PboReport};
-
+pub use plateau::{plateau_scores, Neighbourhood, PlateauScore};
 pub use returns::ReturnsMatrix;
+pub use walk_forward::{folds, parse_duration_ms, Folds};
 
 /// Why a selection statistic cannot be computed from its inputs.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]

@@ -329,7 +329,7 @@ pub fn pbo(
     splits: usize,
     objective: Objective,
 ) -> Result<PboReport, SelectionError> {
-    if splits < 2 || splits % 2 != 0 || splits > 32 {
+    if splits < 2 || !splits.is_multiple_of(2) || splits > 32 {
         return Err(SelectionError::BadSplits { splits });
     }
     if m.n_periods() < splits {
