@@ -1,10 +1,10 @@
 //! The deflated Sharpe ratio (DSR; Bailey and López de Prado, "The Deflated Sharpe Ratio:
 //! Correcting for Selection Bias, Backtest Overfitting and Non-Normality", J. Portfolio
-//! Management 40(5), 2014, eq. 2 and the example of §4) and the minimum backtest length
-//! (MinBTL; Bailey, Borwein, López de Prado, Zhu, "Pseudo-Mathematics and Financial
-//! Charlatanism", Notices of the AMS 61(5), 2014, eq. 6 / Theorem 2).
+//! Management 40(5), 2014: the DSR definition and the paper's numerical example) and the minimum
+//! backtest length (MinBTL; Bailey, Borwein, López de Prado, Zhu, "Pseudo-Mathematics and
+//! Financial Charlatanism", Notices of the AMS 61(5), 2014, eq. 6 and the MinBTL bound from it).
 //!
-//! Φ is `0.5 · erfc(−x / √2)` with `libm`'s erfc (musl's, < 1 ulp-class error); Φ⁻¹ is Wichura's
+//! Φ is `0.5 · erfc(−x / √2)` with `libm`'s erfc (a port of musl's); Φ⁻¹ is Wichura's
 //! algorithm AS 241 (`PPND16`, Applied Statistics 37(3), 1988, pp. 477–484), accurate to about
 //! 1 part in 10¹⁶.
 
@@ -16,6 +16,19 @@ use super::SelectionError;
 
 /// The Euler–Mascheroni constant γ.
 pub const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
+
+/// Days in a year for annualising: crypto perpetuals trade every calendar day.
+pub const DAYS_PER_YEAR: f64 = 365.25;
+
+/// Periods of `period_ms` milliseconds in a year of [`DAYS_PER_YEAR`] days (365.25 for "1d").
+pub fn periods_per_year(period_ms: i64) -> f64 {
+    DAYS_PER_YEAR * crate::time::DAY_MS as f64 / period_ms as f64
+}
+
+/// A per-period Sharpe ratio annualised: `sr · √(periods per year)`.
+pub fn annualised_sharpe(sharpe_per_period: f64, periods_per_year: f64) -> f64 {
+    sharpe_per_period * periods_per_year.sqrt()
+}
 
 /// The standard normal distribution function Φ(x).
 pub fn norm_cdf(x: f64) -> f64 {
@@ -127,7 +140,7 @@ pub fn norm_inv_cdf(p: f64) -> f64 {
     }
 }
 
-/// E[max] of N independent standard normal trials, approximated as
+/// E\[max\] of N independent standard normal trials, approximated as
 /// (1 − γ)·Φ⁻¹(1 − 1/N) + γ·Φ⁻¹(1 − 1/(N·e)); 0 for N ≤ 1 (nothing was selected).
 pub fn expected_max_z(n_trials: usize) -> f64 {
     if n_trials <= 1 {
@@ -199,7 +212,7 @@ pub struct DsrReport {
     /// The inputs.
     #[serde(flatten)]
     pub input: DsrInput,
-    /// SR₀ = √V · E[max]: the Sharpe ratio the best of N skill-less trials would show.
+    /// SR₀ = √V · E\[max\]: the Sharpe ratio the best of N skill-less trials would show.
     pub expected_max_sharpe: f64,
     /// The standardised distance z = (SR − SR₀)·√(T − 1) / √(1 − γ₃·SR + (γ₄ − 1)/4·SR²).
     pub z: Option<f64>,
@@ -208,7 +221,7 @@ pub struct DsrReport {
     pub deflated_sharpe: Option<f64>,
 }
 
-/// The DSR of `input` (Bailey and López de Prado 2014, eq. 2 with SR₀ of eq. 1).
+/// The DSR of `input` (Bailey and López de Prado 2014; module docs).
 ///
 /// # Errors
 /// [`SelectionError::TooFewRuns`] for N = 0; [`SelectionError::TooFewPeriods`] for T < 2;
@@ -371,7 +384,7 @@ pub fn verdict(n_trials: usize, annual_sharpe: f64, data_years: f64, min_btl_yea
 
 /// "31 days", "4.5 months", "2.3 years".
 fn format_years(y: f64) -> String {
-    let days = y * 365.25;
+    let days = y * DAYS_PER_YEAR;
     if days < 61.0 {
         let d = days.round();
         if d == 1.0 {
@@ -464,6 +477,13 @@ mod tests {
         let r = min_btl_report(10, -0.5, 2.5);
         assert_eq!(r.min_backtest_length_years, None);
         assert!(r.verdict.contains("no amount of data"), "{}", r.verdict);
+    }
+
+    #[test]
+    fn test_annualising() {
+        assert_eq!(periods_per_year(crate::time::DAY_MS), 365.25);
+        assert_eq!(periods_per_year(crate::time::HOUR_MS), 365.25 * 24.0);
+        assert!((annualised_sharpe(0.1, 365.25) - 0.1 * 365.25f64.sqrt()).abs() < 1e-15);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! files and prints.
 //!
 //! - [`returns`]: period returns from a dense equity matrix;
-//! - [`pbo`]: the probability of backtest overfitting by combinatorially symmetric
+//! - [`mod@pbo`]: the probability of backtest overfitting by combinatorially symmetric
 //!   cross-validation, with the performance degradation and the probability of loss;
 //! - [`dsr`]: the deflated Sharpe ratio, the minimum backtest length and a verdict;
 //! - [`pareto`]: exact non-dominated sorting over 2–4 objectives;

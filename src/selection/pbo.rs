@@ -1,6 +1,6 @@
 //! The probability of backtest overfitting (PBO) by combinatorially symmetric cross-validation
 //! (CSCV; Bailey, Borwein, López de Prado, Zhu, "The Probability of Backtest Overfitting",
-//! J. Computational Finance 20(4), 2017, §2; docs/selection.md has the exact rules).
+//! J. Computational Finance 20(4), 2017; docs/selection.md has the exact rules).
 //!
 //! Drop the earliest `T mod S` periods, cut the rest into `S` contiguous blocks of `T div S`
 //! periods; for each of the C(S, S/2) choices of S/2 blocks as the in-sample (IS) set, the rest

@@ -79,11 +79,7 @@ pub fn plateau_scores(
                 if objective[r].is_nan() {
                     return PlateauScore { min: None, median: None, count: 0 };
                 }
-                let mut rem = r;
-                for i in (0..k).rev() {
-                    coord[i] = rem % axis_sizes[i];
-                    rem /= axis_sizes[i];
-                }
+                grid_coords(axis_sizes, r, coord);
                 vals.clear();
                 vals.push(objective[r]);
                 'offsets: for off in offsets.chunks_exact(k.max(1)).filter(|_| k > 0) {
@@ -109,6 +105,19 @@ pub fn plateau_scores(
         )
         .collect();
     Ok(scores)
+}
+
+/// The coordinate on each axis (first axis first) of grid point `run_id`, as
+/// [`crate::sweep::space::Space::coords`] numbers them (last axis fastest).
+///
+/// # Panics
+/// When `out` is shorter than `axis_sizes`.
+pub fn grid_coords(axis_sizes: &[usize], run_id: usize, out: &mut [usize]) {
+    let mut rem = run_id;
+    for (i, &n) in axis_sizes.iter().enumerate().rev() {
+        out[i] = rem % n;
+        rem /= n;
+    }
 }
 
 /// The neighbour offsets, flattened k per neighbour (the all-zero offset left out).
@@ -199,6 +208,33 @@ mod tests {
             s(1.0, 2.0, 2)
         );
         assert_eq!(plateau_scores(&[], &[7.0], Neighbourhood::Box).unwrap()[0], s(7.0, 7.0, 1));
+    }
+
+    #[test]
+    fn test_grid_coords_match_the_sweep_space() {
+        use crate::config::fields::{self, ParamValue};
+        use crate::engine::RunParams;
+        use crate::sweep::space::{Axis, AxisForm, Space};
+        let axis = |name: &'static str, values: Vec<ParamValue>| Axis {
+            name,
+            kind: fields::spec(name).unwrap().kind,
+            form: AxisForm::List,
+            values,
+        };
+        let space = Space::new(
+            RunParams::default(),
+            vec![
+                axis("leverage", vec![ParamValue::Float(2.0), ParamValue::Float(3.0)]),
+                axis("grid_count", (1..=3).map(|i| ParamValue::Int(10 * i)).collect()),
+                axis("grid_step", vec![ParamValue::Float(0.2), ParamValue::Float(0.4)]),
+            ],
+        );
+        let (mut a, mut b) = ([0usize; 3], [0usize; 3]);
+        for id in 0..12 {
+            space.coords(id, &mut a);
+            grid_coords(&[2, 3, 2], id as usize, &mut b);
+            assert_eq!(a, b, "run {id}");
+        }
     }
 
     #[test]

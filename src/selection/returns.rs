@@ -5,13 +5,11 @@
 //! period `t` at index `i · n_periods + t`. Rows are in ascending `run_id` order; the run ids
 //! themselves travel beside the buffer, so "lowest run id" and "lowest row" are the same tie rule.
 
-use serde::Serialize;
-
 use super::SelectionError;
 
 /// Period returns of N runs over T periods, dense and row-major (run `i`, period `t` at
 /// `i · T + t`), with each row's run id (strictly increasing).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ReturnsMatrix {
     n_runs: usize,
     n_periods: usize,
