@@ -59,6 +59,7 @@ pub mod instrument;
 pub mod metrics;
 #[cfg(feature = "parquet")]
 pub mod output;
+pub mod selection;
 pub mod sweep;
 pub mod tickfile;
 pub mod tiers;
