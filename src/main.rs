@@ -6,7 +6,7 @@ use std::process::ExitCode;
 mod cli;
 
 use clap::{Parser, Subcommand};
-use cli::{backtest_cmd, fetch_cmd, import_cmd, sweep_cmd, tiers_cmd};
+use cli::{backtest_cmd, fetch_cmd, import_cmd, sweep_cmd, tiers_cmd, validate_cmd};
 
 /// Parallel sweep and optimisation harness for grid trading strategies on Bybit USDT perpetuals.
 #[derive(Parser, Debug)]
@@ -29,6 +29,8 @@ enum Command {
     Sweep(sweep_cmd::SweepArgs),
     /// Join the shard result files of one sweep into the file an unsharded run writes.
     Merge(sweep_cmd::MergeArgs),
+    /// How far a sweep's winner can be trusted: PBO, deflated Sharpe, minimum backtest length, Pareto ranks, plateaus.
+    Validate(validate_cmd::ValidateArgs),
     /// Bybit risk-limit tiers: show, refresh from the API into the cache, diff against built-ins.
     #[command(subcommand)]
     Tiers(tiers_cmd::TiersCommand),
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Fetch(c) => fetch_cmd::run(c),
         Command::Sweep(a) => sweep_cmd::run_sweep(a),
         Command::Merge(a) => sweep_cmd::run_merge(a),
+        Command::Validate(a) => validate_cmd::run(a),
         Command::Tiers(c) => tiers_cmd::run(c),
     };
     match result {

@@ -216,3 +216,78 @@ fn a_bad_record_period_is_refused_with_the_choices() {
         "{e}"
     );
 }
+
+#[test]
+fn validate_reads_results_and_periods_and_selects_the_best_sharpe() {
+    let d = tmpdir("validate");
+    let f = sweep_file(&d, 20);
+    let out = d.join("v.parquet");
+    run(&["sweep", f.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let o = run(&["validate", out.to_str().unwrap(), "--json", "--splits", "4"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // The selected run, recomputed here from the periods file: the highest mean/std
+    // (ddof 1) of r_t = e_t / e_(t-1) − 1, the first against the 10,000 initial balance.
+    let (results, periods) = (read(&out), read(&periods_of(&out)));
+    let mut ok = Vec::new();
+    for bt in &results {
+        let s = bt.column_by_name("status").unwrap().as_string::<i32>();
+        ok.extend((0..bt.num_rows()).map(|i| s.value(i) == "ok"));
+    }
+    let mut equity: Vec<Vec<f64>> = vec![Vec::new(); ok.len()];
+    for bt in &periods {
+        let ids = bt.column(0).as_primitive::<UInt64Type>();
+        let eq = bt.column(2).as_primitive::<Float64Type>();
+        for i in 0..bt.num_rows() {
+            equity[ids.value(i) as usize].push(eq.value(i));
+        }
+    }
+    let sharpe = |e: &[f64]| {
+        let mut prev = 10_000.0;
+        let r: Vec<f64> = e
+            .iter()
+            .map(|&x| {
+                let q = x / prev - 1.0;
+                prev = x;
+                q
+            })
+            .collect();
+        let n = r.len() as f64;
+        let mean = r.iter().sum::<f64>() / n;
+        let var = r.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        if var > 0.0 {
+            mean / var.sqrt()
+        } else {
+            0.0
+        }
+    };
+    let mut best = (f64::NEG_INFINITY, 0usize);
+    for (id, e) in equity.iter().enumerate() {
+        if ok[id] && sharpe(e) > best.0 {
+            best = (sharpe(e), id);
+        }
+    }
+    assert_eq!(v["selected_run_id"], best.1 as u64);
+    assert!((v["sharpe_selected"].as_f64().unwrap() - best.0).abs() < 1e-12);
+    assert_eq!(v["n_trials"], ok.iter().filter(|o| **o).count() as u64);
+    assert_eq!(v["splits"], 4);
+    assert_eq!(v["logits"].as_array().unwrap().len(), 6, "C(4, 2) splits");
+    let pbo = v["pbo"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&pbo));
+    // The selection file: a row per run, the Pareto front non-empty.
+    let sel = read(&d.join("v.selection.parquet"));
+    let rows: usize = sel.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows, 48);
+    // A result file without periods is refused with the fix.
+    let g = d.join("plain.toml");
+    std::fs::write(
+        &g,
+        std::fs::read_to_string(&f).unwrap().replace("[record]\nperiod = \"1d\"\n", ""),
+    )
+    .unwrap();
+    let plain = d.join("plain.parquet");
+    run(&["sweep", g.to_str().unwrap(), "-o", plain.to_str().unwrap()]);
+    let o = bin().args(["validate", plain.to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("no periods file") && e.contains("[record]"), "{e}");
+}

@@ -14,6 +14,7 @@ pub mod fetch_cmd;
 pub mod import_cmd;
 pub mod sweep_cmd;
 pub mod tiers_cmd;
+pub mod validate_cmd;
 
 /// Writes `log` records to stderr as `level: message`.
 struct StderrLogger;

@@ -33,6 +33,8 @@ pub mod resume;
 #[cfg(feature = "parquet")]
 pub mod runner;
 #[cfg(feature = "parquet")]
+pub mod selection_input;
+#[cfg(feature = "parquet")]
 pub mod setup;
 pub mod shard;
 pub mod space;
