@@ -95,4 +95,7 @@ pub enum SelectionError {
     /// A walk-forward or duration input is wrong; the message says what to change.
     #[error("{0}")]
     Window(String),
+    /// A `--pareto` objective list is malformed; the message says what to change.
+    #[error("{0}")]
+    ObjectiveSpec(String),
 }

@@ -33,6 +33,44 @@ pub enum Direction {
     Min,
 }
 
+/// `validate`'s default objectives: return up, drawdown down, liquidation distance up.
+pub const DEFAULT_OBJECTIVES: &str = "return_pct,max_drawdown_pct:asc,min_liq_distance_pct";
+
+/// Column names and directions from `name[:asc|:desc],…` (2–4 entries; `desc`, higher is
+/// better, when no suffix is given).
+///
+/// # Errors
+/// [`SelectionError::ParetoShape`] for fewer than 2 or more than 4 entries;
+/// [`SelectionError::ObjectiveSpec`] for an empty name or an unknown suffix.
+pub fn parse_objectives(spec: &str) -> Result<Vec<(&str, Direction)>, SelectionError> {
+    let out = spec
+        .split(',')
+        .map(|item| {
+            let item = item.trim();
+            let (name, dir) = match item.split_once(':') {
+                None => (item, Direction::Max),
+                Some((n, "desc")) => (n, Direction::Max),
+                Some((n, "asc")) => (n, Direction::Min),
+                Some((_, other)) => {
+                    return Err(SelectionError::ObjectiveSpec(format!(
+                        "`{item}`: the direction must be `asc` or `desc` (was `{other}`)"
+                    )))
+                }
+            };
+            if name.is_empty() {
+                return Err(SelectionError::ObjectiveSpec(format!(
+                    "`{spec}`: every Pareto objective needs a column name"
+                )));
+            }
+            Ok((name, dir))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if !(2..=4).contains(&out.len()) {
+        return Err(SelectionError::ParetoShape { objectives: out.len(), directions: out.len() });
+    }
+    Ok(out)
+}
+
 /// Below this many points a divide-and-conquer range is solved pairwise.
 const SMALL: usize = 24;
 
@@ -379,6 +417,26 @@ mod tests {
                 assert_eq!(ranks(&cols, &dirs), brute(&cols, &dirs), "m = {m}, levels = {levels}");
             }
         }
+    }
+
+    #[test]
+    fn test_parse_objectives() {
+        assert_eq!(
+            parse_objectives(DEFAULT_OBJECTIVES).unwrap(),
+            vec![
+                ("return_pct", Direction::Max),
+                ("max_drawdown_pct", Direction::Min),
+                ("min_liq_distance_pct", Direction::Max)
+            ]
+        );
+        assert_eq!(
+            parse_objectives("a:desc, b:asc").unwrap(),
+            vec![("a", Direction::Max), ("b", Direction::Min)]
+        );
+        assert!(parse_objectives("a").is_err());
+        assert!(parse_objectives("a,b,c,d,e").is_err());
+        assert!(parse_objectives("a,b:up").is_err());
+        assert!(parse_objectives("a,:asc").is_err());
     }
 
     #[test]
