@@ -11,13 +11,15 @@
 //! - [`dsr`]: the deflated Sharpe ratio, the minimum backtest length and a verdict;
 //! - [`pareto`]: exact non-dominated sorting over 2–4 objectives;
 //! - [`plateau`]: the minimum and median of an objective over a run's grid neighbourhood;
-//! - [`walk_forward`]: train/test window arithmetic and a duration parser.
+//! - [`walk_forward`]: train/test window arithmetic and a duration parser;
+//! - [`summary`]: PBO, DSR and MinBTL in one object with `validate --json`'s keys.
 
 pub mod dsr;
 pub mod pareto;
 pub mod pbo;
 pub mod plateau;
 pub mod returns;
+pub mod summary;
 pub mod walk_forward;
 
 pub use dsr::{deflated_sharpe, min_backtest_length_years, DsrInput, DsrReport};
@@ -25,6 +27,7 @@ pub use pareto::{pareto_ranks, Direction};
 pub use pbo::{pbo, Objective, PboReport};
 pub use plateau::{plateau_scores, Neighbourhood, PlateauScore};
 pub use returns::ReturnsMatrix;
+pub use summary::{summarise, ValidationSummary};
 pub use walk_forward::{folds, parse_duration_ms, Folds};
 
 /// Why a selection statistic cannot be computed from its inputs.
@@ -92,4 +95,7 @@ pub enum SelectionError {
     /// A walk-forward or duration input is wrong; the message says what to change.
     #[error("{0}")]
     Window(String),
+    /// A `--pareto` objective list is malformed; the message says what to change.
+    #[error("{0}")]
+    ObjectiveSpec(String),
 }

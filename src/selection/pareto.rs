@@ -33,6 +33,44 @@ pub enum Direction {
     Min,
 }
 
+/// `validate`'s default objectives: return up, drawdown down, liquidation distance up.
+pub const DEFAULT_OBJECTIVES: &str = "return_pct,max_drawdown_pct:asc,min_liq_distance_pct";
+
+/// Column names and directions from `name[:asc|:desc],…` (2–4 entries; `desc`, higher is
+/// better, when no suffix is given).
+///
+/// # Errors
+/// [`SelectionError::ParetoShape`] for fewer than 2 or more than 4 entries;
+/// [`SelectionError::ObjectiveSpec`] for an empty name or an unknown suffix.
+pub fn parse_objectives(spec: &str) -> Result<Vec<(&str, Direction)>, SelectionError> {
+    let out = spec
+        .split(',')
+        .map(|item| {
+            let item = item.trim();
+            let (name, dir) = match item.split_once(':') {
+                None => (item, Direction::Max),
+                Some((n, "desc")) => (n, Direction::Max),
+                Some((n, "asc")) => (n, Direction::Min),
+                Some((_, other)) => {
+                    return Err(SelectionError::ObjectiveSpec(format!(
+                        "`{item}`: the direction must be `asc` or `desc` (was `{other}`)"
+                    )))
+                }
+            };
+            if name.is_empty() {
+                return Err(SelectionError::ObjectiveSpec(format!(
+                    "`{spec}`: every Pareto objective needs a column name"
+                )));
+            }
+            Ok((name, dir))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if !(2..=4).contains(&out.len()) {
+        return Err(SelectionError::ParetoShape { objectives: out.len(), directions: out.len() });
+    }
+    Ok(out)
+}
+
 /// Below this many points a divide-and-conquer range is solved pairwise.
 const SMALL: usize = 24;
 
@@ -105,6 +143,7 @@ pub fn pareto_ranks(
                 m,
                 bit: Fenwick::new(uniq.len()),
                 buf: Vec::new(),
+                buf2: Vec::new(),
             };
             dc.solve(0, uniq.len());
             rank
@@ -190,6 +229,7 @@ struct Dc<'a> {
     m: usize,
     bit: Fenwick,
     buf: Vec<Item>,
+    buf2: Vec<Item>,
 }
 
 impl Dc<'_> {
@@ -281,17 +321,17 @@ impl Dc<'_> {
             self.static3(a);
             self.static3(b);
         }
-        let mut cross: Vec<Item> = items[..mid]
-            .iter()
-            .filter(|it| it.left)
-            .chain(items[mid..].iter().filter(|it| !it.left))
-            .copied()
-            .collect();
-        if cross.iter().all(|it| it.left) || cross.iter().all(|it| !it.left) {
-            return;
+        // Both halves are solved, so one scratch buffer serves every level.
+        let mut cross = std::mem::take(&mut self.buf2);
+        cross.clear();
+        cross.extend(items[..mid].iter().filter(|it| it.left));
+        let sources = cross.len();
+        cross.extend(items[mid..].iter().filter(|it| !it.left));
+        if sources > 0 && sources < cross.len() {
+            cross.sort_unstable_by_key(|it| (it.c[1], !it.left));
+            self.sweep(&cross, 2);
         }
-        cross.sort_unstable_by_key(|it| (it.c[1], !it.left));
-        self.sweep(&cross, 2);
+        self.buf2 = cross;
     }
 }
 
@@ -356,6 +396,47 @@ mod tests {
             let r = ranks(&cols, &vec![Direction::Min; m]);
             assert_eq!(r, (0..n as u32).collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn test_pareto_matches_brute_force_on_thousands_of_runs() {
+        // Deep recursion (N = 2,500 ≫ SMALL) on continuous values and on a coarse grid of
+        // values (many ties), 2–4 objectives, mixed directions.
+        let mut s = 99u64;
+        let mut next = |levels: u64| {
+            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            ((s >> 20) % levels) as f64
+        };
+        for m in 2..=4 {
+            for levels in [1 << 30, 7] {
+                let cols: Vec<Vec<f64>> =
+                    (0..m).map(|_| (0..2500).map(|_| next(levels)).collect()).collect();
+                let dirs: Vec<Direction> = (0..m)
+                    .map(|d| if d % 2 == 0 { Direction::Max } else { Direction::Min })
+                    .collect();
+                assert_eq!(ranks(&cols, &dirs), brute(&cols, &dirs), "m = {m}, levels = {levels}");
+            }
+        }
+    }
+
+    #[test]
+    fn test_parse_objectives() {
+        assert_eq!(
+            parse_objectives(DEFAULT_OBJECTIVES).unwrap(),
+            vec![
+                ("return_pct", Direction::Max),
+                ("max_drawdown_pct", Direction::Min),
+                ("min_liq_distance_pct", Direction::Max)
+            ]
+        );
+        assert_eq!(
+            parse_objectives("a:desc, b:asc").unwrap(),
+            vec![("a", Direction::Max), ("b", Direction::Min)]
+        );
+        assert!(parse_objectives("a").is_err());
+        assert!(parse_objectives("a,b,c,d,e").is_err());
+        assert!(parse_objectives("a,b:up").is_err());
+        assert!(parse_objectives("a,:asc").is_err());
     }
 
     #[test]

@@ -110,10 +110,12 @@ fn sharpe_from_sums(n: f64, s1: f64, s2: f64) -> f64 {
     }
     let mean = s1 / n;
     let var = (s2 - s1 * mean) / (n - 1.0);
+    // Both sides computed, then selected: the loop over a chunk stays branch-free.
+    let sr = mean / var.sqrt();
     if var <= ZERO_VARIANCE_REL * s2 / (n - 1.0) {
         0.0
     } else {
-        mean / var.sqrt()
+        sr
     }
 }
 
@@ -184,7 +186,9 @@ pub struct PboReport {
     pub outcomes: Vec<SplitOutcome>,
 }
 
-/// Per-run, per-block sums, run-major: `s1[i · S + b]` is Σr of run i over block b.
+/// Per-run, per-block sums, chunk-major so a split's loop over a chunk of runs reads contiguous
+/// columns: run `i = c·CHUNK_RUNS + j`, block `b` at `c·S·CHUNK_RUNS + b·CHUNK_RUNS + j` (the
+/// last chunk zero-padded).
 struct BlockSums {
     n_blocks: usize,
     s1: Vec<f64>,
@@ -192,9 +196,24 @@ struct BlockSums {
     d2: Vec<f64>,
 }
 
+/// Per-thread scratch for one chunk: the set sums and the metrics.
+struct ChunkScratch {
+    a1: Vec<f64>,
+    a2: Vec<f64>,
+    a3: Vec<f64>,
+    vals: Vec<f64>,
+}
+
+impl ChunkScratch {
+    fn new() -> ChunkScratch {
+        let z = || vec![0.0; CHUNK_RUNS];
+        ChunkScratch { a1: z(), a2: z(), a3: z(), vals: z() }
+    }
+}
+
 impl BlockSums {
     fn new(m: &ReturnsMatrix, n_blocks: usize, offset: usize, block_len: usize) -> BlockSums {
-        let len = m.n_runs() * n_blocks;
+        let len = m.n_runs().div_ceil(CHUNK_RUNS) * CHUNK_RUNS * n_blocks;
         let (mut s1, mut s2, mut d2) = (vec![0.0; len], vec![0.0; len], vec![0.0; len]);
         for i in 0..m.n_runs() {
             let row = &m.row(i)[offset..];
@@ -206,38 +225,68 @@ impl BlockSums {
                     let d = x.min(0.0);
                     a3 += d * d;
                 }
-                s1[i * n_blocks + b] = a1;
-                s2[i * n_blocks + b] = a2;
-                d2[i * n_blocks + b] = a3;
+                let k = Self::index(n_blocks, i, b);
+                s1[k] = a1;
+                s2[k] = a2;
+                d2[k] = a3;
             }
         }
         BlockSums { n_blocks, s1, s2, d2 }
     }
 
-    /// Run i's metric over the blocks `set` (`n` periods in all).
     #[inline(always)]
+    fn index(n_blocks: usize, i: usize, b: usize) -> usize {
+        (i / CHUNK_RUNS) * n_blocks * CHUNK_RUNS + b * CHUNK_RUNS + i % CHUNK_RUNS
+    }
+
+    /// Run i's metric over the blocks `set` (`n` periods in all); the same additions in the same
+    /// order as [`BlockSums::chunk_metrics`], so the two agree to the bit.
     fn metric<M: Metric>(&self, i: usize, set: &[u8], n: f64) -> f64 {
-        let base = i * self.n_blocks;
-        let r1 = &self.s1[base..base + self.n_blocks];
-        let mut a1 = 0.0;
+        let (mut a1, mut a2, mut a3) = (0.0, 0.0, 0.0);
         for &b in set {
-            a1 += r1[b as usize];
-        }
-        let mut a2 = 0.0;
-        if M::NEEDS_S2 {
-            let r2 = &self.s2[base..base + self.n_blocks];
-            for &b in set {
-                a2 += r2[b as usize];
+            let k = Self::index(self.n_blocks, i, b as usize);
+            a1 += self.s1[k];
+            if M::NEEDS_S2 {
+                a2 += self.s2[k];
             }
-        }
-        let mut a3 = 0.0;
-        if M::NEEDS_D2 {
-            let r3 = &self.d2[base..base + self.n_blocks];
-            for &b in set {
-                a3 += r3[b as usize];
+            if M::NEEDS_D2 {
+                a3 += self.d2[k];
             }
         }
         M::from_sums(n, a1, a2, a3)
+    }
+
+    /// The metrics of the first `len` runs of chunk `c` over `set`, into `sc.vals[..len]`.
+    #[inline(always)]
+    fn chunk_metrics<M: Metric>(
+        &self,
+        c: usize,
+        len: usize,
+        set: &[u8],
+        n: f64,
+        sc: &mut ChunkScratch,
+    ) {
+        let base = c * self.n_blocks * CHUNK_RUNS;
+        let add = |acc: &mut [f64], src: &[f64]| {
+            acc.fill(0.0);
+            for &b in set {
+                let col = &src[base + b as usize * CHUNK_RUNS..][..acc.len()];
+                for (a, &x) in acc.iter_mut().zip(col) {
+                    *a += x;
+                }
+            }
+        };
+        add(&mut sc.a1[..len], &self.s1);
+        if M::NEEDS_S2 {
+            add(&mut sc.a2[..len], &self.s2);
+        }
+        if M::NEEDS_D2 {
+            add(&mut sc.a3[..len], &self.d2);
+        }
+        let (a1, a2, a3) = (&sc.a1[..len], &sc.a2[..len], &sc.a3[..len]);
+        for (((v, &x1), &x2), &x3) in sc.vals[..len].iter_mut().zip(a1).zip(a2).zip(a3) {
+            *v = M::from_sums(n, x1, x2, x3);
+        }
     }
 }
 
@@ -418,16 +467,17 @@ fn run_splits<M: Metric>(
                 (lo..hi).map(|k| &oos_idx[k * half..(k + 1) * half]).collect();
             // Pass 1: the in-sample winner of each split (strictly greater replaces, so the
             // lowest row wins a tie).
+            let mut sc = ChunkScratch::new();
             let mut best = vec![(f64::NEG_INFINITY, usize::MAX); hi - lo];
-            for c in (0..n_runs).step_by(CHUNK_RUNS) {
-                let ce = (c + CHUNK_RUNS).min(n_runs);
+            for (c, start) in (0..n_runs).step_by(CHUNK_RUNS).enumerate() {
+                let len = CHUNK_RUNS.min(n_runs - start);
                 for (set, slot) in is_sets.iter().zip(best.iter_mut()) {
+                    sums.chunk_metrics::<M>(c, len, set, n_set, &mut sc);
                     let (mut bm, mut bi) = *slot;
-                    for i in c..ce {
-                        let v = sums.metric::<M>(i, set, n_set);
+                    for (j, &v) in sc.vals[..len].iter().enumerate() {
                         if v > bm || bi == usize::MAX {
                             bm = v;
-                            bi = i;
+                            bi = start + j;
                         }
                     }
                     *slot = (bm, bi);
@@ -440,12 +490,12 @@ fn run_splits<M: Metric>(
                 .map(|(set, &(_, bi))| sums.metric::<M>(bi, set, n_set))
                 .collect();
             let mut counts = vec![(0u64, 0u64); hi - lo];
-            for c in (0..n_runs).step_by(CHUNK_RUNS) {
-                let ce = (c + CHUNK_RUNS).min(n_runs);
+            for (c, start) in (0..n_runs).step_by(CHUNK_RUNS).enumerate() {
+                let len = CHUNK_RUNS.min(n_runs - start);
                 for ((set, &w), slot) in oos_sets.iter().zip(&w_oos).zip(counts.iter_mut()) {
+                    sums.chunk_metrics::<M>(c, len, set, n_set, &mut sc);
                     let (mut less, mut eq) = *slot;
-                    for i in c..ce {
-                        let v = sums.metric::<M>(i, set, n_set);
+                    for &v in &sc.vals[..len] {
                         less += u64::from(v < w);
                         eq += u64::from(v == w);
                     }
@@ -668,6 +718,23 @@ mod tests {
                 for (o, (w, is, oos, rank)) in r.outcomes.iter().zip(want) {
                     assert_eq!(o.winner, w, "{obj:?} S={s}");
                     assert_eq!(o.winner_run_id, 10 * w as u64 + 3);
+                    assert!((o.is_metric - is).abs() < 1e-9 * is.abs().max(1.0));
+                    assert!((o.oos_metric - oos).abs() < 1e-9 * oos.abs().max(1.0));
+                    assert_eq!(o.oos_rank, rank);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn test_pbo_matches_the_definition_across_chunks() {
+        // 1,100 runs: three cache chunks, the last one partial.
+        let m = lcg_returns(1100, 40, 5);
+        for obj in Objective::ALL {
+            for s in [4, 6] {
+                let r = pbo(&m, s, obj).unwrap();
+                for (o, (w, is, oos, rank)) in r.outcomes.iter().zip(naive(&m, s, obj)) {
+                    assert_eq!(o.winner, w, "{obj:?} S={s}");
                     assert!((o.is_metric - is).abs() < 1e-9 * is.abs().max(1.0));
                     assert!((o.oos_metric - oos).abs() < 1e-9 * oos.abs().max(1.0));
                     assert_eq!(o.oos_rank, rank);
