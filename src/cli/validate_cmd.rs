@@ -13,12 +13,11 @@ use clap::Args;
 use serde_json::json;
 
 use gridsweep::output::guard::{self, Input, Kind, Output};
-use gridsweep::selection::dsr::{
-    annualised_sharpe, deflated_sharpe_of_matrix, min_btl_report, periods_per_year,
-};
+use gridsweep::selection::dsr::periods_per_year;
+use gridsweep::selection::pareto::{parse_objectives, DEFAULT_OBJECTIVES};
 use gridsweep::selection::pbo::full_sample_metrics;
 use gridsweep::selection::{
-    pareto_ranks, pbo, plateau_scores, Direction, Neighbourhood, Objective, ReturnsMatrix,
+    pareto_ranks, plateau_scores, summarise, Direction, Neighbourhood, Objective, ReturnsMatrix,
 };
 use gridsweep::sweep::selection_input::SelectionInput;
 use gridsweep::sweep::writer::Assembler;
@@ -36,7 +35,7 @@ pub struct ValidateArgs {
     pub splits: usize,
     /// Pareto objectives: 2–4 metric columns, each `name` (higher is better), `name:asc`
     /// (lower is better) or `name:desc`.
-    #[arg(long, default_value = "return_pct,max_drawdown_pct:asc,min_liq_distance_pct")]
+    #[arg(long, default_value = DEFAULT_OBJECTIVES)]
     pub pareto: String,
     /// Print one JSON object instead of the report.
     #[arg(long)]
@@ -53,29 +52,14 @@ fn selection_path(results: &Path) -> PathBuf {
     results.with_file_name(format!("{stem}.selection.parquet"))
 }
 
+/// The `--pareto` list: 2–4 numeric metric columns with directions.
 fn parse_pareto(text: &str) -> anyhow::Result<Vec<(String, Direction)>> {
-    let list: Vec<(String, Direction)> = text
-        .split(',')
-        .map(|item| {
-            let (name, dir) = item.trim().split_once(':').unwrap_or((item.trim(), "desc"));
-            match dir {
-                "asc" => Ok((name.to_string(), Direction::Min)),
-                "desc" => Ok((name.to_string(), Direction::Max)),
-                d => bail!("--pareto: {name}:{d}: the direction must be `asc` (lower is better) or `desc` (higher is better)"),
-            }
-        })
-        .collect::<anyhow::Result<_>>()?;
-    if !(2..=4).contains(&list.len()) {
-        bail!(
-            "--pareto takes 2 to 4 metrics (got {}), e.g. return_pct,max_drawdown_pct:asc",
-            list.len()
-        );
-    }
+    let list = parse_objectives(text).map_err(|e| anyhow::anyhow!("--pareto: {e}"))?;
     let known = gridsweep::sweep::results::numeric_metrics();
-    if let Some((bad, _)) = list.iter().find(|(n, _)| !known.contains(&n.as_str())) {
+    if let Some((bad, _)) = list.iter().find(|(n, _)| !known.contains(n)) {
         bail!("--pareto: `{bad}` is not a numeric metric; choose from {}", known.join(", "));
     }
-    Ok(list)
+    Ok(list.into_iter().map(|(n, d)| (n.to_string(), d)).collect())
 }
 
 /// Runs `validate`; returns the exit code.
@@ -99,14 +83,10 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<i32> {
     }
     let matrix = ReturnsMatrix::from_equity(&input.equity, n_ok, t, &input.initial_balance)?
         .with_run_ids(input.ok_run_ids.clone())?;
-    let p = pbo(&matrix, args.splits, objective).with_context(|| {
-        format!("{} periods of {} ms, {} splits", t, input.period_ms, args.splits)
-    })?;
-    let d = deflated_sharpe_of_matrix(&matrix, objective)?;
-    let per_year = periods_per_year(input.period_ms);
-    let annual = annualised_sharpe(d.dsr.input.sharpe, per_year);
-    let data_years = t as f64 / per_year;
-    let btl = min_btl_report(n_ok, annual, data_years);
+    let v = summarise(&matrix, args.splits, objective, periods_per_year(input.period_ms))
+        .with_context(|| {
+            format!("{t} periods of {} ms, {} splits", input.period_ms, args.splits)
+        })?;
 
     // Pareto ranks over the ok runs, plateau scores over the whole grid (by run_id).
     let ok_rows: Vec<usize> = (0..input.run_ids.len()).filter(|&i| input.ok[i]).collect();
@@ -133,32 +113,15 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<i32> {
     let front = ranks.iter().filter(|&&r| r == 0).count();
     let out = &mut super::stdout();
     if args.json {
-        let doc = json!({
-            "results": args.results.display().to_string(),
-            "objective": objective.as_str(),
-            "pbo": p.pbo,
-            "splits": p.splits,
-            "n_combinations": p.n_combinations,
-            "periods": t,
-            "periods_dropped": p.periods_dropped,
-            "period_ms": input.period_ms,
-            "n_trials": n_ok,
-            "selected_run_id": d.selected_run_id,
-            "sharpe_selected": d.dsr.input.sharpe,
-            "sharpe_selected_annualised": annual,
-            "expected_max_sharpe": d.dsr.expected_max_sharpe,
-            "deflated_sharpe": d.dsr.deflated_sharpe,
-            "min_backtest_length_years": btl.min_backtest_length_years,
-            "data_years": data_years,
-            "verdict": btl.verdict,
-            "degradation_slope": p.degradation_slope,
-            "degradation_intercept": p.degradation_intercept,
-            "prob_oos_loss": p.prob_oos_loss,
-            "logits": p.logits,
-            "pareto": { "objectives": args.pareto, "front_size": front },
-            "plateau": plateau.is_some(),
-            "selection_file": sel.display().to_string(),
-        });
+        let mut doc = serde_json::to_value(&v)?;
+        if let Some(o) = doc.as_object_mut() {
+            o.insert("results".into(), args.results.display().to_string().into());
+            o.insert("periods".into(), t.into());
+            o.insert("period_ms".into(), input.period_ms.into());
+            o.insert("pareto".into(), json!({ "objectives": args.pareto, "front_size": front }));
+            o.insert("plateau".into(), plateau.is_some().into());
+            o.insert("selection_file".into(), sel.display().to_string().into());
+        }
         writeln!(out, "{doc}")?;
         return Ok(0);
     }
@@ -169,22 +132,22 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<i32> {
         args.results.display(),
         objective.as_str()
     )?;
-    writeln!(out, "  PBO                      {:.3}   (share of {} splits whose in-sample winner ranks in the bottom half out of sample; 0.5 = a coin toss)", p.pbo, p.n_combinations)?;
-    writeln!(out, "  P(out-of-sample loss)    {:.3}", p.prob_oos_loss)?;
-    writeln!(out, "  degradation              slope {} , intercept {}   (out-of-sample metric on in-sample metric)", opt(p.degradation_slope), opt(p.degradation_intercept))?;
+    writeln!(out, "  PBO                      {:.3}   (share of {} splits whose in-sample winner ranks in the bottom half out of sample; 0.5 = a coin toss)", v.pbo, v.n_combinations)?;
+    writeln!(out, "  P(out-of-sample loss)    {:.3}", v.prob_oos_loss)?;
+    writeln!(out, "  degradation              slope {} , intercept {}   (out-of-sample metric on in-sample metric)", opt(v.degradation_slope), opt(v.degradation_intercept))?;
     writeln!(
         out,
         "  selected run             {}   (Sharpe {:.4} per period, {:.2} a year)",
-        d.selected_run_id, d.dsr.input.sharpe, annual
+        v.selected_run_id, v.sharpe_selected, v.sharpe_selected_annualised
     )?;
-    writeln!(out, "  deflated Sharpe ratio    {}   (probability that its Sharpe is real, given {n_ok} trials; trust ≥ 0.95)", opt(d.dsr.deflated_sharpe))?;
+    writeln!(out, "  deflated Sharpe ratio    {}   (probability that its Sharpe is real, given {n_ok} trials; trust ≥ 0.95)", opt(v.deflated_sharpe))?;
     writeln!(
         out,
         "  minimum backtest length  {} years, data {:.3} years",
-        opt(btl.min_backtest_length_years),
-        data_years
+        opt(v.min_backtest_length_years),
+        v.data_years
     )?;
-    writeln!(out, "  {}", btl.verdict)?;
+    writeln!(out, "  {}", v.verdict)?;
     writeln!(out, "  Pareto front             {front} runs over {}", args.pareto)?;
     writeln!(
         out,
