@@ -342,3 +342,35 @@ fn mark_candles_move_liquidation_to_the_mark_path_and_gaps_are_named() {
         "{err}"
     );
 }
+
+#[test]
+fn a_mark_price_file_given_as_candles_is_warned_about() {
+    use gridsweep::candles::parquet_io::{write_parquet_with, WriteMeta, META_PRICE};
+    use gridsweep::candles::Candles;
+    let d = tmp("mark-as-candles");
+    let c = Candles::open_parquet(&[repo().join("data/LTCUSDT-1m-2026-02.parquet")]).unwrap();
+    let w = c.window(None, Some(1_769_990_400_000));
+    let mut cols = gridsweep::candles::Columns::default();
+    for i in 0..w.len() {
+        cols.push(w.ts_ms[i], w.open[i], w.high[i], w.low[i], w.close[i], 0.0);
+    }
+    let path = d.join("mark.parquet");
+    let mark = Candles::try_new(cols, Some("LTCUSDT".into()), &path).unwrap();
+    let meta = WriteMeta { symbol: Some("LTCUSDT".into()), source: "test".into(), zstd: false };
+    write_parquet_with(&path, &mark, &meta, &[(META_PRICE.into(), "mark".into())]).unwrap();
+    let cfg = write(
+        &d,
+        "c.toml",
+        &format!("symbol = \"LTCUSDT\"\ngrid_count = 10\ngrid_step = 0.5\namount = \"x0.01\"\ncandles = \"{}\"\n", path.display()),
+    );
+    let out = bin().args(["backtest", "--config"]).arg(&cfg).output().unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "warning: {} holds mark prices (fetched with --price mark), given as `candles`",
+            path.display()
+        )),
+        "{err}"
+    );
+}

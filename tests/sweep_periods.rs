@@ -291,3 +291,28 @@ fn validate_reads_results_and_periods_and_selects_the_best_sharpe() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("no periods file") && e.contains("[record]"), "{e}");
 }
+
+#[test]
+#[ignore = "needs python3 with pyarrow (run with --ignored, as .ci/run does; fails without it)"]
+fn the_periods_file_is_read_by_pyarrow_with_its_types() {
+    let d = tmpdir("pyarrow");
+    let f = sweep_file(&d, 3);
+    let out = d.join("p.parquet");
+    run(&["sweep", f.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let script = "import sys, pyarrow.parquet as pq\n\
+                  t = pq.read_table(sys.argv[1])\n\
+                  assert t.num_rows == 48 * 3, t.num_rows\n\
+                  print(','.join(f'{f.name}:{f.type}' for f in t.schema))\n\
+                  ids = t.column('run_id').to_pylist()\n\
+                  assert ids == sorted(ids)\n";
+    let o =
+        Command::new("python3").args(["-c", script]).arg(periods_of(&out)).output().unwrap_or_else(
+            |e| panic!("cannot run python3 ({e}): this test needs python3 with pyarrow"),
+        );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "pyarrow could not read the periods file: {err}");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "run_id:uint64,period_end_ms:int64,equity:double"
+    );
+}

@@ -38,12 +38,12 @@ fn show_refresh_show_diff_in_a_fresh_directory() {
     assert!(out.contains("Infinity"), "{out}");
     assert!(
         err.contains(
-            "warn: No rest_client configured — calculations may use stale or hardcoded tier data."
+            "warning: No rest_client configured — calculations may use stale or hardcoded tier data."
         ),
         "{err}"
     );
     assert!(
-        err.contains("warn: No cached or fetched risk limits for BTCUSDT; using the shipped"),
+        err.contains("warning: No cached or fetched risk limits for BTCUSDT; using the shipped"),
         "{err}"
     );
     assert_eq!(err.matches("No cached or fetched").count(), 1, "printed once: {err}");

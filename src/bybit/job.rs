@@ -434,7 +434,7 @@ fn provenance(job: &FetchJob, m: &Manifest) -> Vec<(String, String)> {
         ("gridsweep.fetched_at".to_string(), format!("{}Z", format_iso(m.fetched_at_ms))),
     ];
     if let Dataset::Klines(k) = job.dataset {
-        kv.push(("gridsweep.price".to_string(), k.name().to_string()));
+        kv.push((crate::candles::parquet_io::META_PRICE.to_string(), k.name().to_string()));
         kv.push(("gridsweep.interval".to_string(), "1m".to_string()));
     }
     kv

@@ -50,6 +50,18 @@ pub const ZSTD_LEVEL: i32 = -5;
 
 /// Metadata key holding the symbol.
 pub const META_SYMBOL: &str = "gridsweep.symbol";
+/// Metadata key of the price a fetched candle file holds: `last` or `mark`
+/// (`gridsweep fetch klines --price`).
+pub const META_PRICE: &str = "gridsweep.price";
+
+/// The price kind recorded in a candle file's metadata ([`META_PRICE`]), if any; `None` also
+/// for a file whose footer cannot be read (the candle reader reports that).
+pub fn price_kind(path: &Path) -> Option<String> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let reader = SerializedFileReader::new(std::fs::File::open(path).ok()?).ok()?;
+    let kv = reader.metadata().file_metadata().key_value_metadata()?;
+    kv.iter().find(|k| k.key == META_PRICE).and_then(|k| k.value.clone())
+}
 /// Metadata key holding where the candles came from.
 pub const META_SOURCE: &str = "gridsweep.source";
 /// Metadata key holding the row count.

@@ -16,7 +16,7 @@ pub mod sweep_cmd;
 pub mod tiers_cmd;
 pub mod validate_cmd;
 
-/// Writes `log` records to stderr as `level: message`.
+/// Writes `log` records to stderr as `level: message` (`warning:` for warnings).
 struct StderrLogger;
 
 impl log::Log for StderrLogger {
@@ -26,7 +26,12 @@ impl log::Log for StderrLogger {
     fn log(&self, r: &log::Record<'_>) {
         if self.enabled(r.metadata()) {
             let text = cli_wording(&r.args().to_string()).into_owned();
-            errln!("{}: {text}", r.level().as_str().to_ascii_lowercase());
+            // `warning:` like the CLI's own warnings (log's name for the level is `WARN`).
+            let level = match r.level() {
+                log::Level::Warn => "warning".to_string(),
+                l => l.as_str().to_ascii_lowercase(),
+            };
+            errln!("{level}: {text}");
         }
     }
     fn flush(&self) {}

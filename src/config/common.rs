@@ -413,6 +413,26 @@ impl DataSection {
                  `start`/`end` in the {whose} file"
             ));
         }
+        for p in paths {
+            if crate::candles::parquet_io::price_kind(p).as_deref() == Some("mark") {
+                log::warn!(
+                    "{} holds mark prices (fetched with --price mark), given as `candles`: \
+                     orders fill on them; give it as `mark_candles` and the last-price candles \
+                     as `candles`",
+                    p.display()
+                );
+            }
+        }
+        for p in &self.mark_candles {
+            if crate::candles::parquet_io::price_kind(p).as_deref() == Some("last") {
+                log::warn!(
+                    "{} holds last traded prices (fetched with --price last), given as \
+                     `mark_candles`: liquidation follows them; fetch the mark prices with \
+                     `gridsweep fetch klines SYMBOL --price mark`",
+                    p.display()
+                );
+            }
+        }
         if self.mark_candles.is_empty() {
             return Ok(candles);
         }
