@@ -19,6 +19,7 @@ use gridsweep::selection::pbo::full_sample_metrics;
 use gridsweep::selection::{
     pareto_ranks, plateau_scores, summarise, Direction, Neighbourhood, Objective, ReturnsMatrix,
 };
+use gridsweep::sweep::periods::companion_path;
 use gridsweep::sweep::selection_input::SelectionInput;
 use gridsweep::sweep::writer::Assembler;
 
@@ -43,13 +44,6 @@ pub struct ValidateArgs {
     /// Replace an existing selection file that is not one.
     #[arg(long)]
     pub force: bool,
-}
-
-/// `<results without .parquet>.selection.parquet`.
-fn selection_path(results: &Path) -> PathBuf {
-    let name = results.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let stem = name.strip_suffix(".parquet").unwrap_or(&name);
-    results.with_file_name(format!("{stem}.selection.parquet"))
 }
 
 /// The `--pareto` list: 2–4 numeric metric columns with directions.
@@ -107,7 +101,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<i32> {
     } else {
         None
     };
-    let sel = selection_path(&args.results);
+    let sel = companion_path(&args.results, "selection");
     write_selection(&args, &input, &ok_rows, &ranks, &full, plateau.as_deref(), &sel)?;
 
     let front = ranks.iter().filter(|&&r| r == 0).count();

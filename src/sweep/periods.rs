@@ -17,9 +17,14 @@ pub const COLUMNS: [&str; 3] = ["run_id", "period_end_ms", "equity"];
 
 /// `<out without .parquet>.periods.parquet`.
 pub fn periods_path(out: &Path) -> PathBuf {
+    companion_path(out, "periods")
+}
+
+/// A file beside a result file: `<out without .parquet>.<kind>.parquet`.
+pub fn companion_path(out: &Path, kind: &str) -> PathBuf {
     let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let stem = name.strip_suffix(".parquet").unwrap_or(&name);
-    out.with_file_name(format!("{stem}.periods.parquet"))
+    out.with_file_name(format!("{stem}.{kind}.parquet"))
 }
 
 /// The periods file's Arrow schema: `run_id` UInt64, `period_end_ms` Int64, `equity`
