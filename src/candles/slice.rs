@@ -33,7 +33,26 @@ pub struct MarkSlice<'a> {
     pub close: &'a [f64],
 }
 
-impl CandleSlice<'_> {
+impl<'a> CandleSlice<'a> {
+    /// The candles opening in `[start_ms, end_ms)`.
+    pub fn between(&self, start_ms: i64, end_ms: i64) -> CandleSlice<'a> {
+        let lo = self.ts_ms.partition_point(|&t| t < start_ms);
+        let hi = self.ts_ms.partition_point(|&t| t < end_ms).max(lo);
+        CandleSlice {
+            ts_ms: &self.ts_ms[lo..hi],
+            open: &self.open[lo..hi],
+            high: &self.high[lo..hi],
+            low: &self.low[lo..hi],
+            close: &self.close[lo..hi],
+            mark: self.mark.map(|m| MarkSlice {
+                open: &m.open[lo..hi],
+                high: &m.high[lo..hi],
+                low: &m.low[lo..hi],
+                close: &m.close[lo..hi],
+            }),
+        }
+    }
+
     /// Number of candles.
     pub fn len(&self) -> usize {
         self.ts_ms.len()

@@ -15,6 +15,7 @@ pub mod import_cmd;
 pub mod sweep_cmd;
 pub mod tiers_cmd;
 pub mod validate_cmd;
+pub mod walk_forward_out;
 
 /// Writes `log` records to stderr as `level: message` (`warning:` for warnings).
 struct StderrLogger;

@@ -143,6 +143,9 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
     if let Some(w) = window.gaps().warning() {
         eprintln!("warning: {w}");
     }
+    if let Some(plan) = setup.walk.as_ref().filter(|_| !args.report.json) {
+        errln!("{}", super::walk_forward_out::plan_line(plan));
+    }
     if let Some(w) = &setup.funding_warning {
         eprintln!("warning: {w}");
     }
@@ -168,6 +171,7 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
     on_interrupt(Interrupted { out: opts.out.clone(), total, shard, block_runs: args.block_runs });
     let s = execute(&setup, &opts).with_context(|| format!("sweep {} failed", spec.name))?;
     let r = &s.report;
+    let walk = walk_forward_json(setup.walk.is_some(), &s.out, shard.is_whole())?;
     if args.report.json {
         let doc = json!({
             "sweep": spec.name,
@@ -194,6 +198,7 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
             "peak_rss_kib": peak_rss_kib(),
             "rank_by": { "metric": r.rank.metric, "direction": r.rank.direction() },
             "top": r.top_json(&s.axes),
+            "walk_forward": walk,
         });
         writeln!(super::stdout(), "{doc}")?;
     } else {
@@ -220,8 +225,31 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
             );
         }
         print_report(r, &s.axes)?;
+        print_walk_forward(&walk, setup.walk.is_some())?;
     }
     Ok(i32::from(r.failed > 0))
+}
+
+/// The walk-forward report of a finished sweep or merge (`null` without `[walk_forward]`, or
+/// for one shard: folds are chosen when the shards are merged).
+fn walk_forward_json(walk: bool, out: &Path, whole: bool) -> anyhow::Result<serde_json::Value> {
+    if !walk || !whole {
+        return Ok(serde_json::Value::Null);
+    }
+    Ok(gridsweep::sweep::folds::stored_report(out)?)
+}
+
+fn print_walk_forward(walk: &serde_json::Value, asked: bool) -> std::io::Result<()> {
+    if walk.is_null() {
+        if asked {
+            errln!(
+                "walk-forward: this shard's per-fold figures are in its .walk.parquet; the folds \
+                 are chosen when `gridsweep merge` joins every shard"
+            );
+        }
+        return Ok(());
+    }
+    super::walk_forward_out::print(&mut super::stdout(), walk)
 }
 
 /// `--top` and `--block-runs`, checked before anything is loaded.
@@ -248,9 +276,28 @@ fn check_sweep_output(args: &SweepArgs, spec: &SweepSpec, out: &Path) -> anyhow:
     inputs.extend(spec.data.input_files(None).into_iter().map(|(role, path)| Input { role, path }));
     let output = Output { flag: "--out", path: out, kind: Kind::SweepResult };
     let periods = gridsweep::sweep::periods::periods_path(out);
-    let periods_out =
-        Output { flag: "--out (its periods file)", path: &periods, kind: Kind::SweepResult };
-    let outputs = if spec.record_ms.is_some() { vec![output, periods_out] } else { vec![output] };
+    let walk = gridsweep::sweep::companion::CompanionKind::Walk.path(out);
+    let folds = gridsweep::sweep::folds::folds_path(out);
+    let mut outputs = vec![output];
+    if spec.record_ms.is_some() {
+        outputs.push(Output {
+            flag: "--out (its periods file)",
+            path: &periods,
+            kind: Kind::SweepResult,
+        });
+    }
+    if spec.walk_forward.is_some() {
+        outputs.push(Output {
+            flag: "--out (its walk record)",
+            path: &walk,
+            kind: Kind::SweepResult,
+        });
+        outputs.push(Output {
+            flag: "--out (its folds file)",
+            path: &folds,
+            kind: Kind::SweepResult,
+        });
+    }
     guard::check(&inputs, &outputs, args.force)?;
     Ok(())
 }
@@ -383,6 +430,8 @@ pub fn run_merge(args: MergeArgs) -> anyhow::Result<i32> {
     let m = merge(&args.parts, &args.out, args.report.rank_by, args.report.top, args.force)?;
     let axes: Vec<&str> = m.axes.iter().map(String::as_str).collect();
     let r = &m.report;
+    let walk =
+        walk_forward_json(gridsweep::sweep::folds::folds_path(&m.out).exists(), &m.out, true)?;
     if args.report.json {
         let doc = json!({
             "sweep": m.name,
@@ -395,6 +444,7 @@ pub fn run_merge(args: MergeArgs) -> anyhow::Result<i32> {
             "first_errors": errors_json(r),
             "rank_by": { "metric": r.rank.metric, "direction": r.rank.direction() },
             "top": r.top_json(&axes),
+            "walk_forward": walk,
         });
         writeln!(super::stdout(), "{doc}")?;
     } else {
@@ -406,6 +456,7 @@ pub fn run_merge(args: MergeArgs) -> anyhow::Result<i32> {
             m.out.display()
         );
         print_report(r, &axes)?;
+        print_walk_forward(&walk, false)?;
     }
     Ok(i32::from(r.failed > 0))
 }

@@ -28,7 +28,7 @@ pub use pbo::{pbo, Objective, PboReport};
 pub use plateau::{plateau_scores, Neighbourhood, PlateauScore};
 pub use returns::ReturnsMatrix;
 pub use summary::{summarise, ValidationSummary};
-pub use walk_forward::{folds, parse_duration_ms, Folds};
+pub use walk_forward::{choose, folds, parse_duration_ms, rank_from_top, Folds, Select};
 
 /// Why a selection statistic cannot be computed from its inputs.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]

@@ -8,13 +8,13 @@
 //! the durations, and `start` must lie on a UTC boundary of gcd(train, test, step, 1 day) (a
 //! day for day-sized windows, 4 h for "4h" ones), so every edge is a UTC boundary too.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::SelectionError;
 use crate::time::{format_iso, DAY_MS};
 
 /// A half-open time window `[start_ms, end_ms)`, UTC epoch milliseconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {
     /// First millisecond.
     pub start_ms: i64,
@@ -23,7 +23,7 @@ pub struct Window {
 }
 
 /// One fold: train, then test right after it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fold {
     /// The in-sample window.
     pub train: Window,
@@ -32,7 +32,7 @@ pub struct Fold {
 }
 
 /// The folds of a data window.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Folds {
     /// Full folds in time order.
     pub folds: Vec<Fold>,
@@ -179,6 +179,101 @@ fn gcd(a: i64, b: i64) -> i64 {
     }
 }
 
+/// How a fold's combination is chosen from its in-sample values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Select {
+    /// The highest in-sample objective (ties: lowest `run_id`).
+    #[default]
+    Best,
+    /// The highest plateau median of the in-sample objective over the run and its box
+    /// neighbours on the sweep grid ([`super::plateau`]; ties: the higher plateau minimum, then
+    /// the lowest `run_id`).
+    Plateau,
+}
+
+impl Select {
+    /// `"best"` or `"plateau"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Select::Best => "best",
+            Select::Plateau => "plateau",
+        }
+    }
+
+    /// The other method (each is reported against the other).
+    pub fn other(self) -> Select {
+        match self {
+            Select::Best => Select::Plateau,
+            Select::Plateau => Select::Best,
+        }
+    }
+}
+
+/// The run chosen from `values` (one per grid point, higher is better, NaN: no value) by
+/// `select` on a grid of `axis_sizes`; `None` when no run has a value.
+///
+/// # Errors
+/// [`SelectionError::Shape`] when `values` does not hold one value per grid point.
+pub fn choose(
+    values: &[f64],
+    select: Select,
+    axis_sizes: &[usize],
+) -> Result<Option<usize>, SelectionError> {
+    let key = |i: usize| (values[i], 0.0);
+    match select {
+        Select::Best => Ok(argmax_by(values.len(), |i| (!values[i].is_nan()).then(|| key(i)))),
+        Select::Plateau => {
+            let scores = super::plateau::plateau_scores(
+                axis_sizes,
+                values,
+                super::plateau::Neighbourhood::Box,
+            )?;
+            Ok(argmax_by(values.len(), |i| match (scores[i].median, scores[i].min) {
+                (Some(med), Some(min)) => Some((med, min)),
+                _ => None,
+            }))
+        }
+    }
+}
+
+/// The index with the largest key (lexicographic; ties: the lowest index).
+fn argmax_by(n: usize, key: impl Fn(usize) -> Option<(f64, f64)>) -> Option<usize> {
+    let mut best: Option<(usize, (f64, f64))> = None;
+    for i in 0..n {
+        if let Some(k) = key(i) {
+            let better = match best {
+                None => true,
+                Some((_, b)) => k.0 > b.0 || (k.0 == b.0 && k.1 > b.1),
+            };
+            if better {
+                best = Some((i, k));
+            }
+        }
+    }
+    best.map(|b| b.0)
+}
+
+/// The rank of `values[i]` among the values that are not NaN, 1 = the highest, ties sharing
+/// the average of their ranks; and how many values were ranked. `None` when `values[i]` is NaN.
+pub fn rank_from_top(values: &[f64], i: usize) -> Option<(f64, usize)> {
+    let v = values[i];
+    if v.is_nan() {
+        return None;
+    }
+    let (mut above, mut equal, mut n) = (0usize, 0usize, 0usize);
+    for &x in values.iter().filter(|x| !x.is_nan()) {
+        n += 1;
+        if x > v {
+            above += 1;
+        } else if x == v {
+            equal += 1;
+        }
+    }
+    // Ranks above+1 ..= above+equal, averaged.
+    Some((above as f64 + (equal as f64 + 1.0) / 2.0, n))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,5 +376,38 @@ mod tests {
         for bad in ["", "d", "0d", "1.5d", "-1d", "1y", "7 d", "99999999999999999999d"] {
             assert!(parse_duration_ms(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn best_is_the_highest_value_lowest_index_on_ties_and_skips_nan() {
+        let v = [1.0, f64::NAN, 3.0, 3.0, -2.0];
+        assert_eq!(choose(&v, Select::Best, &[5]).unwrap(), Some(2));
+        assert_eq!(choose(&[f64::NAN, f64::NAN], Select::Best, &[2]).unwrap(), None);
+    }
+
+    #[test]
+    fn plateau_prefers_a_robust_region_to_a_lone_spike() {
+        // 1 × 9 grid: a spike of 10 among zeros, and a shoulder 4, 5, 4. Box neighbours on
+        // one axis: index 2 → {0, 10, 0}: median 0; 5 → {0, 4, 5}: median 4, min 0;
+        // 6 → {4, 5, 4}: median 4, min 4; 7 → {5, 4, 0}: median 4, min 0; the edge 8 → {4, 0}:
+        // median 2. Index 6 wins on the higher minimum.
+        let v = [0.0, 0.0, 10.0, 0.0, 0.0, 4.0, 5.0, 4.0, 0.0];
+        assert_eq!(choose(&v, Select::Best, &[9]).unwrap(), Some(2));
+        assert_eq!(choose(&v, Select::Plateau, &[9]).unwrap(), Some(6));
+        // Two axes (3 × 3, last axis fastest): the centre's box is the whole grid.
+        let g = [1.0, 1.0, 1.0, 1.0, 9.0, 1.0, 8.0, 8.0, 1.0];
+        // Index 4: all nine values, median 1; index 7 (row 2, col 1): {1, 9, 1, 8, 8, 1}
+        // sorted 1,1,1,8,8,9: median 4.5; index 6: {1, 9, 8, 8}: median 8.
+        assert_eq!(choose(&g, Select::Plateau, &[3, 3]).unwrap(), Some(6));
+    }
+
+    #[test]
+    fn rank_from_top_averages_ties_and_ignores_nan() {
+        let v = [5.0, 7.0, 5.0, f64::NAN, 1.0];
+        assert_eq!(rank_from_top(&v, 1), Some((1.0, 4)));
+        // Two values of 5 share ranks 2 and 3.
+        assert_eq!(rank_from_top(&v, 0), Some((2.5, 4)));
+        assert_eq!(rank_from_top(&v, 4), Some((4.0, 4)));
+        assert_eq!(rank_from_top(&v, 3), None);
     }
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use crossbeam_channel::bounded;
 
+use super::companion::{Companion, CompanionKind};
 use super::progress::Progress;
 use super::report::{RankBy, Report};
 use super::results::{to_batch, RunOutcome};
@@ -184,9 +185,8 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepE
             return Ok(already_complete(summary, report, started));
         }
     }
-    let record = setup.record.as_ref();
-    let per_run = record.map(|r| r.ends.len() as u64);
-    let (parts, done) = PartsDir::open(lock, &ident, opts.shard, blocks.clone(), per_run)?;
+    let companions = Companion::of(setup);
+    let (parts, done) = PartsDir::open(lock, &ident, opts.shard, blocks.clone(), &companions)?;
     let runs_of = |b: u64| {
         let r = block_runs_range(b, b_runs, total);
         r.end - r.start
@@ -194,17 +194,14 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepE
     summary.resumed_runs = done.iter().map(|&b| runs_of(b)).sum();
     let progress = Progress::new(shard_runs, summary.resumed_runs, opts.progress);
     let kv = file_kv(&ident, opts.shard, first_run_id, shard_runs);
-    let mut periods_assembler = match per_run {
-        Some(t) => {
-            let mut kv = kv.clone();
-            kv.push(("gridsweep.table".into(), "periods".into()));
-            kv.push(("gridsweep.period_ms".into(), record.map_or(0, |r| r.period_ms).to_string()));
-            let group = (b_runs * ROW_GROUP_BLOCKS).saturating_mul(t.max(1));
-            let path = parts.periods_assembly_path();
-            Some(Assembler::create_with(&path, super::periods::schema(), group, kv)?)
-        }
-        None => None,
-    };
+    let mut side_tables = Vec::with_capacity(companions.len());
+    for c in &companions {
+        let mut kv = kv.clone();
+        kv.extend(c.kv.iter().cloned());
+        let group = (b_runs * ROW_GROUP_BLOCKS).saturating_mul(c.rows_per_run.max(1));
+        let path = parts.companion_assembly_path(c.kind);
+        side_tables.push((c, Assembler::create_with(&path, c.kind.schema(), group, kv)?));
+    }
     let mut assembler = Assembler::create(&parts.assembly_path(), b_runs * ROW_GROUP_BLOCKS, kv)?;
     let pending: Vec<u64> = blocks.clone().filter(|b| !done.contains(b)).collect();
     let window_blocks = (2 * summary.threads).max(4);
@@ -215,13 +212,13 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepE
         let done = &done;
         let report = &mut summary.report;
         let assembler = &mut assembler;
-        let periods_assembler = &mut periods_assembler;
+        let side_tables = &mut side_tables;
         let blocks = blocks.clone();
         let writer = scope.spawn(move || -> Result<(), SweepError> {
             for b in blocks {
                 let batch = if done.contains(&b) {
-                    if let Some(p) = periods_assembler.as_mut() {
-                        p.append(&parts.load_periods(b)?)?;
+                    for (c, a) in side_tables.iter_mut() {
+                        a.append(&parts.load_companion(c, b)?)?;
                     }
                     parts.load(b)?
                 } else {
@@ -229,10 +226,10 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepE
                         return Err(SweepError::Setup("the runner stopped early".into()));
                     };
                     debug_assert_eq!(block.index, b);
-                    if let (Some(p), Some(r)) = (periods_assembler.as_mut(), record) {
-                        let periods = super::periods::to_batch(&block.outcomes, &r.ends);
-                        parts.store_periods(b, &periods)?;
-                        p.append(&periods)?;
+                    for (c, a) in side_tables.iter_mut() {
+                        let rows = c.to_batch(&block.outcomes, setup);
+                        parts.store_companion(c.kind, b, &rows)?;
+                        a.append(&rows)?;
                     }
                     let batch = to_batch(&block.outcomes);
                     parts.store(b, &batch)?;
@@ -271,9 +268,13 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepE
     progress.finish();
     writer_result?;
     summary.computed_runs = pending.iter().map(|&b| runs_of(b)).sum();
-    // The periods file first: a result file in place means the sweep is finished.
-    if let Some(p) = periods_assembler {
-        p.finish(&super::periods::periods_path(out))?;
+    // The per-run tables first (and the folds derived from the walk record): a result file
+    // in place means the sweep is finished.
+    for (c, a) in side_tables {
+        a.finish(&c.kind.path(out))?;
+    }
+    if let Some(plan) = setup.walk.as_ref().filter(|_| opts.shard == Shard::WHOLE) {
+        super::folds::write_folds(out, &setup.spec, plan)?;
     }
     assembler.finish(out)?;
     // The results are in place: a failure to clean up is not a failed sweep (the next run
@@ -295,11 +296,6 @@ fn already_complete(mut summary: Summary, report: Report, started: Instant) -> S
     summary.resumed_runs = summary.shard_runs;
     summary.elapsed_s = started.elapsed().as_secs_f64();
     summary
-}
-
-/// True when the sweep file text asks for a per-period record.
-pub(crate) fn sweep_records_periods(sweep_toml: &str) -> bool {
-    sweep_toml.parse::<toml::Table>().is_ok_and(|t| t.contains_key("record"))
 }
 
 /// What an existing result file holds.
@@ -326,14 +322,21 @@ fn completion(
     b_runs: u64,
 ) -> Result<Completion, SweepError> {
     let kv = read_kv(out).unwrap_or_default();
-    let periods = super::periods::periods_path(out);
+    let missing = |then: &Identity| {
+        CompanionKind::asked_by(&then.sweep_toml)
+            .into_iter()
+            .map(|k| k.path(out))
+            .chain(
+                (CompanionKind::asked_by(&then.sweep_toml).contains(&CompanionKind::Walk)
+                    && opts.shard == Shard::WHOLE)
+                    .then(|| super::folds::folds_path(out)),
+            )
+            .find(|p| !p.exists())
+    };
     let reason = match Identity::from_kv(&kv) {
-        Ok(then)
-            if then.check_same(ident).is_ok()
-                && sweep_records_periods(&then.sweep_toml)
-                && !periods.exists() =>
-        {
-            format!("its periods file {} is missing", periods.display())
+        Ok(then) if then.check_same(ident).is_ok() && missing(&then).is_some() => {
+            let p = missing(&then).unwrap_or_default();
+            format!("its companion file {} is missing", p.display())
         }
         Err(_) => "it is not a gridsweep result file".to_string(),
         Ok(then) => match then.check_same(ident) {

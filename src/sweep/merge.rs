@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::companion::CompanionKind;
 use super::exec::{file_kv, kv_shard};
 use super::report::{RankBy, Report};
 use super::results::RUN_ID;
@@ -191,9 +192,21 @@ pub fn merge(
                 )));
             }
         }
-        // The periods files too (written before the result file, as a sweep does).
-        if super::exec::sweep_records_periods(&ident.sweep_toml) {
-            merge_periods(&found, out, &ident, b_runs, nblocks)?;
+        // The per-run tables too, and the folds of a walk-forward (written before the
+        // result file, as a sweep does).
+        for kind in CompanionKind::asked_by(&ident.sweep_toml) {
+            merge_companion(&found, out, &ident, b_runs, nblocks, kind)?;
+        }
+        if CompanionKind::asked_by(&ident.sweep_toml).contains(&CompanionKind::Walk) {
+            let origin = Path::new("(the sweep file stored in the merged parts)");
+            let spec = super::spec::SweepSpec::parse(
+                &ident.sweep_toml,
+                origin,
+                super::spec::SizeLimit { max_runs: u64::MAX, force: true },
+            )
+            .map_err(|e| SweepError::Merge(e.to_string()))?;
+            let plan = super::folds::plan_from_file(out, &spec)?;
+            super::folds::write_folds(out, &spec, &plan)?;
         }
         asm.finish(out)
     })();
@@ -211,19 +224,20 @@ pub fn merge(
     })
 }
 
-/// Merges the parts' periods files (`<part>.periods.parquet`, shard order) into
-/// `<out>.periods.parquet`, checking that each holds its shard's runs from the first on and
-/// the same number of periods per run.
-fn merge_periods(
+/// Merges the parts' files of a per-run table (`<part>.<table>.parquet`, shard order) into
+/// `<out>.<table>.parquet`, checking that each holds its shard's runs from the first on and
+/// the same number of rows per run.
+fn merge_companion(
     found: &[Part],
     out: &Path,
     ident: &Identity,
     b_runs: u64,
     nblocks: u64,
+    kind: CompanionKind,
 ) -> Result<(), SweepError> {
-    use super::periods::{periods_path, schema};
+    let (schema, table) = (|| kind.schema(), kind.table());
     let total = ident.total_runs;
-    let dest = periods_path(out);
+    let dest = kind.path(out);
     let tmp = crate::durable::temp_beside(&dest);
     let mut kv = file_kv(ident, Shard::WHOLE, 0, total);
     let mut per_run: Option<u64> = None;
@@ -236,18 +250,20 @@ fn merge_periods(
     };
     let result = (|| {
         for p in found {
-            let path = periods_path(&p.path);
+            let path = kind.path(&p.path);
             if !path.exists() {
                 return Err(SweepError::Merge(format!(
-                    "{} is missing: the sweep records periods, so each part needs its periods                      file beside it; copy it there or rerun shard {}",
+                    "{} is missing: the sweep has [{}], so each part needs its {table} file \
+                     beside it; copy it there or rerun shard {}",
                     path.display(),
+                    kind.section(),
                     p.shard
                 )));
             }
             let part_kv = read_kv(&path)?;
             if Identity::from_kv(&part_kv).ok().is_none_or(|i| i.check_same(ident).is_err()) {
                 return Err(SweepError::Merge(format!(
-                    "{} is not the periods file of {}: rerun shard {}",
+                    "{} is not the {table} file of {}: rerun shard {}",
                     path.display(),
                     p.path.display(),
                     p.shard
@@ -272,7 +288,7 @@ fn merge_periods(
                 rows += batch.num_rows() as u64;
                 if asm.is_none() {
                     for (k, v) in &part_kv {
-                        if k == "gridsweep.table" || k == "gridsweep.period_ms" {
+                        if kind.own_keys().contains(&k.as_str()) {
                             kv.push((k.clone(), v.clone()));
                         }
                     }
@@ -286,7 +302,8 @@ fn merge_periods(
             let consistent = per_run.is_none_or(|pr| pr == t) && rows == runs * t;
             if !consistent || (runs > 0 && first_id != Some(lo)) {
                 return Err(SweepError::Merge(format!(
-                    "{} does not hold the periods of runs {lo}..{hi} of shard {}: rerun that shard",
+                    "{} does not hold the {table} rows of runs {lo}..{hi} of shard {}: rerun \
+                     that shard",
                     path.display(),
                     p.shard
                 )));

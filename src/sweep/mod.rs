@@ -15,7 +15,11 @@
 //! and [`shard`].
 
 #[cfg(feature = "parquet")]
+/// Per-run tables beside the result file (periods, walk record).
+pub mod companion;
 pub mod exec;
+/// Walk-forward folds derived from the walk record, and the folds file.
+pub mod folds;
 #[cfg(feature = "parquet")]
 pub mod identity;
 #[cfg(feature = "parquet")]
@@ -39,6 +43,8 @@ pub mod setup;
 pub mod shard;
 pub mod space;
 pub mod spec;
+/// Walk-forward sweeps: the section, the folds, each run's per-fold figures.
+pub mod walk_forward;
 #[cfg(feature = "parquet")]
 pub mod writer;
 

@@ -309,6 +309,7 @@ mod tests {
             result: Ok(m),
             tier_layer: crate::tiers::TierLayer::Snapshot,
             periods: Vec::new(),
+            walk: Vec::new(),
         }
     }
 
@@ -334,6 +335,7 @@ mod tests {
                 result: Err("bad".into()),
                 tier_layer: crate::tiers::TierLayer::Snapshot,
                 periods: Vec::new(),
+                walk: Vec::new(),
             },
             outcome(4, Some(3.0), 9.0),
         ]));

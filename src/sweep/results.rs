@@ -38,6 +38,8 @@ pub struct RunOutcome {
     /// Equity at each period end when the sweep records periods (empty otherwise, and for a
     /// failed run).
     pub periods: Vec<f64>,
+    /// The run's figures on each walk-forward fold (empty without `[walk_forward]`).
+    pub walk: Vec<super::walk_forward::FoldFigures>,
 }
 
 /// Metadata key prefix of every key gridsweep writes.
@@ -310,6 +312,7 @@ mod tests {
             result: Ok(m),
             tier_layer: TierLayer::Snapshot,
             periods: Vec::new(),
+            walk: Vec::new(),
         }]);
         let col = b.column_by_name("initial_balance").unwrap();
         assert_eq!(col.as_primitive::<arrow_array::types::Float64Type>().value(0), 123.0);
@@ -324,6 +327,7 @@ mod tests {
                 result: Ok(Metrics::default()),
                 tier_layer: TierLayer::Snapshot,
                 periods: Vec::new(),
+                walk: Vec::new(),
             },
             RunOutcome {
                 run_id: 1,
@@ -331,6 +335,7 @@ mod tests {
                 result: Err("boom".into()),
                 tier_layer: TierLayer::Snapshot,
                 periods: Vec::new(),
+                walk: Vec::new(),
             },
         ]);
         assert_eq!(b.num_rows(), 2);

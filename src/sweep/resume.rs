@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
 
+use super::companion::{Companion, CompanionKind};
 use super::setup::Identity;
 use super::shard::{block_runs_range, Shard};
 use super::writer::{read_kv, read_segment, read_segment_of, write_segment};
@@ -49,16 +50,12 @@ fn is_own_file(name: &str) -> bool {
         rest.strip_prefix(prefix)
             .is_some_and(|r| r.chars().next().is_some_and(|c| c.is_ascii_digit()))
     };
-    let segment = numbered(name, "block-") || numbered(name, "periods-");
-    matches!(
-        name,
-        "manifest.json"
-            | "manifest.tmp"
-            | "result.parquet.tmp"
-            | "periods.parquet.tmp"
-            | "lock"
-            | MARKER
-    ) || (segment && (name.ends_with(".parquet") || name.ends_with(".parquet.tmp")))
+    let segment = numbered(name, "block-")
+        || CompanionKind::ALL.iter().any(|k| numbered(name, &format!("{}-", k.table())));
+    let assembly = CompanionKind::ALL.iter().any(|k| name == format!("{}.parquet.tmp", k.table()));
+    matches!(name, "manifest.json" | "manifest.tmp" | "result.parquet.tmp" | "lock" | MARKER)
+        || assembly
+        || (segment && (name.ends_with(".parquet") || name.ends_with(".parquet.tmp")))
 }
 
 /// How the manifest of a locked parts directory relates to a sweep.
@@ -277,8 +274,8 @@ pub struct PartsDir {
     ident: Identity,
     shard: Shard,
     lock: PartsLock,
-    /// Period ends per run when the sweep records periods (a periods segment per block).
-    periods: Option<u64>,
+    /// The per-run tables the sweep writes beside its results (a segment each per block).
+    companions: Vec<Companion>,
 }
 
 impl PartsDir {
@@ -294,7 +291,7 @@ impl PartsDir {
         ident: &Identity,
         shard: Shard,
         blocks: std::ops::Range<u64>,
-        periods: Option<u64>,
+        companions: &[Companion],
     ) -> Result<(PartsDir, BTreeSet<u64>), SweepError> {
         let dir = lock.dir.clone();
         let manifest = dir.join("manifest.json");
@@ -343,7 +340,8 @@ impl PartsDir {
             }
             Err(_) => write_atomic(&manifest, want.as_bytes())?,
         }
-        let parts = PartsDir { dir, ident: ident.clone(), shard, lock, periods };
+        let parts =
+            PartsDir { dir, ident: ident.clone(), shard, lock, companions: companions.to_vec() };
         let mut done = BTreeSet::new();
         let entries = std::fs::read_dir(&parts.dir)
             .map_err(|e| SweepError::io("cannot list", &parts.dir, e))?;
@@ -364,11 +362,12 @@ impl PartsDir {
             else {
                 continue;
             };
-            // A block is done when its results (and, when recorded, its periods, written
-            // first) are in place.
-            let periods_ok = parts.periods.is_none()
-                || parts.segment_ok_of(&parts.periods_path(b), parts.periods_kv(b));
-            if blocks.contains(&b) && parts.segment_ok(&path, b) && periods_ok {
+            // A block is done when its results (and its per-run tables, written first) are
+            // in place.
+            let companions_ok = parts.companions.iter().all(|c| {
+                parts.segment_ok_of(&parts.companion_path(c.kind, b), parts.companion_kv(c.kind, b))
+            });
+            if blocks.contains(&b) && parts.segment_ok(&path, b) && companions_ok {
                 done.insert(b);
             } else {
                 log::warn!(
@@ -398,38 +397,43 @@ impl PartsDir {
         kv == want
     }
 
-    fn periods_kv(&self, b: u64) -> Vec<(String, String)> {
+    fn companion_kv(&self, kind: CompanionKind, b: u64) -> Vec<(String, String)> {
         let mut kv = self.segment_kv(b);
-        kv.push(("gridsweep.table".into(), "periods".into()));
+        kv.push(("gridsweep.table".into(), kind.table().into()));
         kv
     }
 
-    fn periods_path(&self, b: u64) -> PathBuf {
-        self.dir.join(format!("periods-{b:06}.parquet"))
+    fn companion_path(&self, kind: CompanionKind, b: u64) -> PathBuf {
+        self.dir.join(format!("{}-{b:06}.parquet", kind.table()))
     }
 
-    /// Makes block `b`'s periods durable (before its results: a block is done once its
-    /// results are in place).
+    /// Makes block `b`'s rows of a per-run table durable (before its results: a block is
+    /// done once its results are in place).
     ///
     /// # Errors
     /// A write error.
-    pub fn store_periods(&self, b: u64, batch: &RecordBatch) -> Result<(), SweepError> {
-        write_segment(&self.periods_path(b), batch, self.periods_kv(b))
+    pub fn store_companion(
+        &self,
+        kind: CompanionKind,
+        b: u64,
+        batch: &RecordBatch,
+    ) -> Result<(), SweepError> {
+        write_segment(&self.companion_path(kind, b), batch, self.companion_kv(kind, b))
     }
 
-    /// Reads finished block `b`'s periods back.
+    /// Reads finished block `b`'s rows of a per-run table back.
     ///
     /// # Errors
     /// The segment is unreadable or has the wrong size.
-    pub fn load_periods(&self, b: u64) -> Result<RecordBatch, SweepError> {
+    pub fn load_companion(&self, c: &Companion, b: u64) -> Result<RecordBatch, SweepError> {
         let r = block_runs_range(b, self.ident.block_runs, self.ident.total_runs);
-        let rows = (r.end - r.start) * self.periods.unwrap_or(0);
-        read_segment_of(&self.periods_path(b), rows, &super::periods::schema())
+        let rows = (r.end - r.start) * c.rows_per_run;
+        read_segment_of(&self.companion_path(c.kind, b), rows, &c.kind.schema())
     }
 
-    /// Where the periods file is assembled before it is renamed into place.
-    pub fn periods_assembly_path(&self) -> PathBuf {
-        self.dir.join("periods.parquet.tmp")
+    /// Where a per-run table is assembled before it is renamed into place.
+    pub fn companion_assembly_path(&self, kind: CompanionKind) -> PathBuf {
+        self.dir.join(format!("{}.parquet.tmp", kind.table()))
     }
 
     fn segment_path(&self, b: u64) -> PathBuf {

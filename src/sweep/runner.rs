@@ -48,7 +48,15 @@ pub fn run_one(
         Err(e) => {
             let params = *setup.spec.space.base();
             let tier_layer = setup.tier_layer;
-            return RunOutcome { run_id, params, result: Err(e), tier_layer, periods: Vec::new() };
+            let walk = Vec::new();
+            return RunOutcome {
+                run_id,
+                params,
+                result: Err(e),
+                tier_layer,
+                periods: Vec::new(),
+                walk,
+            };
         }
     };
     let (result, periods) = match &setup.record {
@@ -65,7 +73,11 @@ pub fn run_one(
             (result, periods)
         }),
     };
-    RunOutcome { run_id, params, result, tier_layer: setup.tier_layer, periods }
+    let walk = match &setup.walk {
+        Some(plan) => super::walk_forward::run_folds(plan, &params, window, ctx),
+        None => Vec::new(),
+    };
+    RunOutcome { run_id, params, result, tier_layer: setup.tier_layer, periods, walk }
 }
 
 /// Runs `params` over `window` on this thread's engine; a panic becomes an error text.

@@ -31,6 +31,8 @@ pub struct SweepSetup {
     pub funding_warning: Option<String>,
     /// The per-period record's periods (`[record] period`), if the sweep asks for it.
     pub record: Option<RecordPeriods>,
+    /// The walk-forward plan (`[walk_forward]`), if the sweep asks for one.
+    pub walk: Option<super::walk_forward::WalkPlan>,
 }
 
 /// The periods of a sweep's per-period record: length and window, and their ends.
@@ -93,10 +95,32 @@ impl SweepSetup {
         let tiers_json = tiers_to_json(&data.tiers.tiers).to_string();
         let data_fingerprint =
             data_fingerprint(&data.candles, data.funding.as_deref(), &data.instrument);
+        let w = data.window();
+        let start_ms = spec.data.start_ms.unwrap_or(w.ts_ms[0]);
+        let end_ms = spec.data.end_ms.unwrap_or(w.ts_ms[w.len() - 1] + 60_000);
+        let walk = match &spec.walk_forward {
+            Some(wf) => {
+                let step = Some(wf.step_ms);
+                let folds = crate::selection::walk_forward::folds(
+                    start_ms,
+                    end_ms,
+                    wf.train_ms,
+                    wf.test_ms,
+                    step,
+                    wf.anchored,
+                )
+                .map_err(|e| SweepError::Setup(format!("[walk_forward]: {e}")))?;
+                if folds.folds.is_empty() {
+                    return Err(SweepError::Setup(
+                        "[walk_forward]: no fold fits the data window; shorten train or test"
+                            .into(),
+                    ));
+                }
+                Some(super::walk_forward::WalkPlan { spec: wf.clone(), folds })
+            }
+            None => None,
+        };
         let record = spec.record_ms.map(|period_ms| {
-            let w = data.window();
-            let start_ms = spec.data.start_ms.unwrap_or(w.ts_ms[0]);
-            let end_ms = spec.data.end_ms.unwrap_or(w.ts_ms[w.len() - 1] + 60_000);
             let ends = crate::engine::periods::period_ends(start_ms, end_ms, period_ms).collect();
             RecordPeriods { period_ms, start_ms, end_ms, ends }
         });
@@ -110,6 +134,7 @@ impl SweepSetup {
             funding: data.funding,
             funding_warning: data.funding_warning,
             record,
+            walk,
         })
     }
 

@@ -26,7 +26,8 @@ pub const DEFAULT_MAX_RUNS: u64 = 1_000_000;
 pub const HARD_MAX_AXIS_VALUES: u64 = 10_000_000;
 
 /// Top-level keys of a sweep file besides the data section's ([`DATA_KEYS`]).
-pub const SWEEP_KEYS: &[&str] = &["name", "description", "params", "axes", "record"];
+pub const SWEEP_KEYS: &[&str] =
+    &["name", "description", "params", "axes", "record", "walk_forward"];
 
 /// Accepted `[record] period` values and their length in ms.
 pub const RECORD_PERIODS: &[(&str, i64)] =
@@ -131,6 +132,8 @@ pub struct SweepSpec {
     pub data: DataSection,
     /// Period length of the per-period record (`[record] period`), if asked for.
     pub record_ms: Option<i64>,
+    /// The walk-forward section (`[walk_forward]`), if any.
+    pub walk_forward: Option<super::walk_forward::WalkForwardSpec>,
     /// The parameter space: base parameters (defaults + `[params]`) and the axes.
     pub space: Space,
     /// The file text, exactly as read (stored in the result metadata).
@@ -251,6 +254,11 @@ impl SweepSpec {
 
         let data = DataSection::parse(&table, true, &mut errs.0);
         let record_ms = table.get("record").and_then(|v| parse_record(v, &mut errs));
+        let walk_forward = table.get("walk_forward").and_then(|v| {
+            super::walk_forward::parse(v)
+                .map_err(|problems| problems.into_iter().for_each(|(k, m)| errs.push(k, m)))
+                .ok()
+        });
 
         // [params]: fixed values over the defaults.
         let mut base = RunParams::default();
@@ -320,6 +328,7 @@ impl SweepSpec {
                 description,
                 data,
                 record_ms,
+                walk_forward,
                 warnings: amount_warnings(&space),
                 space,
                 text: text.to_string(),
