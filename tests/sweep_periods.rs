@@ -316,3 +316,40 @@ fn the_periods_file_is_read_by_pyarrow_with_its_types() {
         "run_id:uint64,period_end_ms:int64,equity:double"
     );
 }
+
+#[test]
+#[ignore = "needs python3 with duckdb and polars (run with --ignored, as .ci/run does; fails without them)"]
+fn the_periods_file_is_read_by_duckdb_and_polars() {
+    let d = tmpdir("duckdb");
+    let f = sweep_file(&d, 3);
+    let out = d.join("p.parquet");
+    run(&["sweep", f.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    // DuckDB: the types, and a join of the periods with the results on run_id (48 runs × 3
+    // days): each run's last period equity is its equity at its last mark, which is its final
+    // balance (balance + unrealised; the sweep leaves positions open at the end).
+    let script = "import sys, duckdb, polars as pl\n\
+        res, per = sys.argv[1], sys.argv[2]\n\
+        con = duckdb.connect()\n\
+        q = lambda sql: con.execute(sql).fetchall()\n\
+        types = q(f\"DESCRIBE SELECT * FROM '{per}'\")\n\
+        print(','.join(f'{r[0]}:{r[1]}' for r in types))\n\
+        n, runs = q(f\"SELECT count(*), count(DISTINCT run_id) FROM '{per}'\")[0]\n\
+        assert (n, runs) == (144, 48), (n, runs)\n\
+        bad = q(f\"SELECT count(*) FROM '{res}' r JOIN (SELECT run_id, arg_max(equity, period_end_ms) AS e FROM '{per}' GROUP BY run_id) p USING (run_id) WHERE r.status = 'ok' AND abs(p.e - r.final_balance) > 1e-6 * abs(r.final_balance)\")[0][0]\n\
+        assert bad == 0, bad\n\
+        df = pl.read_parquet(per)\n\
+        print(','.join(f'{k}:{v}' for k, v in df.schema.items()))\n\
+        assert df.height == 144 and df['run_id'].is_sorted()\n";
+    let o = Command::new("python3")
+        .args(["-c", script])
+        .arg(&out)
+        .arg(periods_of(&out))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run python3 ({e}): this test needs duckdb and polars"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "duckdb/polars could not read the files: {err}");
+    let text = String::from_utf8_lossy(&o.stdout);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("run_id:UBIGINT,period_end_ms:BIGINT,equity:DOUBLE"));
+    assert_eq!(lines.next(), Some("run_id:UInt64,period_end_ms:Int64,equity:Float64"));
+}
