@@ -65,14 +65,14 @@ pub fn print(out: &mut impl Write, report: &Value) -> std::io::Result<()> {
     )?;
     writeln!(
         out,
-        "{:>4}  {:<23}  {:<23}  {:>7}  {:>10}  {:>10}  {:>10}  {:>11}  params",
+        "{:>4}  {:<24}  {:<24}  {:>7}  {:>10}  {:>10}  {:>10}  {:>11}  params",
         "fold", "train", "test", "run_id", "in-sample", "redeployed", "continuous", "OOS rank"
     )?;
     for f in chosen["folds"].as_array().into_iter().flatten() {
         let ms = |k: &str| f[k].as_i64().unwrap_or(0);
         writeln!(
             out,
-            "{:>4}  {:<23}  {:<23}  {:>7}  {:>10}  {:>10}  {:>10}  {:>11}  {}",
+            "{:>4}  {:<24}  {:<24}  {:>7}  {:>10}  {:>10}  {:>10}  {:>11}  {}",
             f["fold"].to_string(),
             format!("{} .. {}", when(ms("train_start_ms")), when(ms("train_end_ms"))),
             format!("{} .. {}", when(ms("test_start_ms")), when(ms("test_end_ms"))),
