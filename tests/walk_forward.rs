@@ -5,10 +5,11 @@
 //! walk record and folds file are byte-identical across threads, after a kill and resume, and
 //! when shards are merged.
 
+mod sweep_common;
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type, UInt32Type, UInt64Type};
@@ -227,18 +228,7 @@ fn walk_forward_files_are_identical_across_threads_resume_and_shards() {
     let out = d.join("killed.parquet");
     let parts = d.join("killed.parquet.parts");
     let args = ["sweep", fs, "--threads", "1", "--block-runs", "2", "-o", out.to_str().unwrap()];
-    let mut child = bin().args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let t0 = Instant::now();
-    let blocks = || {
-        std::fs::read_dir(&parts).map_or(0, |r| {
-            r.flatten().filter(|e| e.file_name().to_string_lossy().starts_with("block-")).count()
-        })
-    };
-    while blocks() < 3 && t0.elapsed() < Duration::from_secs(120) {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    sweep_common::kill_after_blocks(&args, &parts, 3);
     assert!(!out.exists(), "the sweep finished before it could be killed");
     let walk_segments = std::fs::read_dir(&parts)
         .unwrap()

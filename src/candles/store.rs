@@ -349,31 +349,25 @@ impl Candles {
 
     /// All candles as a borrowed slice for the engine.
     pub fn slice(&self) -> CandleSlice<'_> {
-        self.range(0, self.len())
+        CandleSlice {
+            ts_ms: &self.ts_ms,
+            open: &self.open,
+            high: &self.high,
+            low: &self.low,
+            close: &self.close,
+            mark: self.mark.as_deref().map(|m| MarkSlice {
+                open: &m.open,
+                high: &m.high,
+                low: &m.low,
+                close: &m.close,
+            }),
+        }
     }
 
     /// Candles with open time in the half-open window `[start_ms, end_ms)`; `None` leaves that
     /// side open. Binary search, no copy; an empty or inverted window gives an empty slice.
     pub fn window(&self, start_ms: Option<i64>, end_ms: Option<i64>) -> CandleSlice<'_> {
-        let lo = start_ms.map_or(0, |s| self.ts_ms.partition_point(|&t| t < s));
-        let hi = end_ms.map_or(self.len(), |e| self.ts_ms.partition_point(|&t| t < e));
-        self.range(lo, hi.max(lo))
-    }
-
-    fn range(&self, lo: usize, hi: usize) -> CandleSlice<'_> {
-        CandleSlice {
-            ts_ms: &self.ts_ms[lo..hi],
-            open: &self.open[lo..hi],
-            high: &self.high[lo..hi],
-            low: &self.low[lo..hi],
-            close: &self.close[lo..hi],
-            mark: self.mark.as_deref().map(|m| MarkSlice {
-                open: &m.open[lo..hi],
-                high: &m.high[lo..hi],
-                low: &m.low[lo..hi],
-                close: &m.close[lo..hi],
-            }),
-        }
+        self.slice().between(start_ms.unwrap_or(i64::MIN), end_ms.unwrap_or(i64::MAX))
     }
 
     /// Missing candles, judged against the smallest step in the data.
