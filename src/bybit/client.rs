@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::envelope::Envelope;
+
 use super::FetchError;
 use crate::tiers::rest::RestConfig;
 
@@ -211,26 +213,15 @@ impl MarketClient {
                 Failure::Fatal(err)
             });
         }
-        let malformed =
-            |reason: String| Failure::Fatal(FetchError::Malformed { url: shown.clone(), reason });
-        let v: Value =
-            serde_json::from_str(&body).map_err(|e| malformed(format!("invalid JSON: {e}")))?;
-        let code = v
-            .get("retCode")
-            .and_then(Value::as_i64)
-            .ok_or_else(|| malformed("no numeric retCode".into()))?;
-        if code != 0 {
-            let msg = v.get("retMsg").and_then(Value::as_str).unwrap_or_default().to_string();
-            let err = FetchError::Api { url: shown.clone(), code, msg };
-            return Err(if code == 10006 || code == 10016 {
-                Failure::Retry(err, reset)
-            } else {
-                Failure::Fatal(err)
-            });
-        }
-        match v.get("result") {
-            Some(r) if r.is_object() => Ok(r.clone()),
-            _ => Err(malformed("no result object".into())),
+        match super::envelope::read(&body) {
+            Envelope::Ok(result) => Ok(result),
+            Envelope::Api { code, msg, retry } => {
+                let err = FetchError::Api { url: shown, code, msg };
+                Err(if retry { Failure::Retry(err, reset) } else { Failure::Fatal(err) })
+            }
+            Envelope::Malformed(reason) => {
+                Err(Failure::Fatal(FetchError::Malformed { url: shown, reason }))
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 //! resume (docs/data.md).
 //!
 //! - [`client`]: one GET with limiter, timeout, backoff, `retCode` handling.
+//! - [`envelope`]: the v5 response envelope, shared with the tier client.
 //! - [`klines`], [`funding`], [`instrument`]: request windows, page parsing and validation.
 //! - [`job`]: a whole fetch into a file, resumable from `<out>.fetch/`.
 
@@ -12,6 +13,7 @@ use std::time::Duration;
 use crate::time::format_iso;
 
 pub mod client;
+pub mod envelope;
 pub mod funding;
 pub mod instrument;
 #[cfg(feature = "parquet")]

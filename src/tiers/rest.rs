@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::bybit::envelope::Envelope;
+
 use super::error::TierError;
 use super::parse::parse_risk_limit_tiers;
 use super::Tier;
@@ -254,22 +256,14 @@ impl BybitClient {
 fn parse_envelope(body: &str, url: &str) -> Result<Page, Failure> {
     let malformed =
         |reason: String| Failure::Fatal(TierError::Malformed { url: url.to_string(), reason });
-    let v: Value =
-        serde_json::from_str(body).map_err(|e| malformed(format!("invalid JSON: {e}")))?;
-    let code = v
-        .get("retCode")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| malformed("no numeric retCode".into()))?;
-    if code != 0 {
-        let msg = v.get("retMsg").and_then(Value::as_str).unwrap_or_default().to_string();
-        let err = TierError::Api { url: url.to_string(), code, msg };
-        return Err(if code == 10006 || code == 10016 {
-            Failure::Retry(err)
-        } else {
-            Failure::Fatal(err)
-        });
-    }
-    let result = v.get("result").ok_or_else(|| malformed("no result object".into()))?;
+    let result = match crate::bybit::envelope::read(body) {
+        Envelope::Ok(result) => result,
+        Envelope::Api { code, msg, retry } => {
+            let err = TierError::Api { url: url.to_string(), code, msg };
+            return Err(if retry { Failure::Retry(err) } else { Failure::Fatal(err) });
+        }
+        Envelope::Malformed(reason) => return Err(malformed(reason)),
+    };
     let items = result
         .get("list")
         .and_then(Value::as_array)
