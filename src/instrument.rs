@@ -171,6 +171,37 @@ impl SavedInstrument {
     }
 }
 
+/// The data files a symbol check is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataKind {
+    /// `candles`.
+    Candles,
+    /// `mark_candles`.
+    MarkCandles,
+    /// `funding = { file }`.
+    Funding,
+}
+
+impl DataKind {
+    /// What the files hold, for messages.
+    pub fn what(self) -> &'static str {
+        match self {
+            DataKind::Candles => "candles",
+            DataKind::MarkCandles => "mark-price candles",
+            DataKind::Funding => "funding rates",
+        }
+    }
+
+    /// The config key that names them.
+    pub fn key(self) -> &'static str {
+        match self {
+            DataKind::Candles => "candles",
+            DataKind::MarkCandles => "mark_candles",
+            DataKind::Funding => "funding",
+        }
+    }
+}
+
 /// Why an instrument could not be resolved, or data does not belong to it.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -191,13 +222,17 @@ pub enum InstrumentError {
         /// The value given.
         value: Dec,
     },
-    /// The data (candles) are labelled with another symbol.
+    /// The data (candles, mark candles, funding rates) are labelled with another symbol.
     #[error(
-        "the candles in {} are {data_symbol}, but the {whose}'s symbol is {symbol}; fix \
-         `symbol` or `candles` in the {whose} file",
-        files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        "the {} in {} are {data_symbol}, but the {whose}'s symbol is {symbol}; fix \
+         `symbol` or `{}` in the {whose} file",
+        data.what(),
+        files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+        data.key()
     )]
     SymbolMismatch {
+        /// Which data.
+        data: DataKind,
         /// The data files.
         files: Vec<std::path::PathBuf>,
         /// The data's symbol.
@@ -344,12 +379,14 @@ impl Instrument {
     /// what to fix.
     pub fn check_data_symbol(
         &self,
+        data: DataKind,
         data_symbol: Option<&str>,
         files: &[std::path::PathBuf],
         whose: &str,
     ) -> Result<(), InstrumentError> {
         match data_symbol {
             Some(s) if s != self.symbol => Err(InstrumentError::SymbolMismatch {
+                data,
                 files: files.to_vec(),
                 data_symbol: s.to_string(),
                 symbol: self.symbol.clone(),
@@ -378,14 +415,31 @@ mod tests {
         assert_eq!(e.to_string(), "tick_size must be > 0 (was 0)");
         let i = Instrument::resolve("BTCUSDT", None, None).unwrap();
         let files = [std::path::PathBuf::from("a.parquet"), std::path::PathBuf::from("b.parquet")];
-        let e = i.check_data_symbol(Some("LTCUSDT"), &files, "sweep").unwrap_err();
+        let e =
+            i.check_data_symbol(DataKind::Candles, Some("LTCUSDT"), &files, "sweep").unwrap_err();
         assert_eq!(
             e.to_string(),
             "the candles in a.parquet, b.parquet are LTCUSDT, but the sweep's symbol is \
              BTCUSDT; fix `symbol` or `candles` in the sweep file"
         );
-        assert_eq!(i.check_data_symbol(Some("BTCUSDT"), &files, "sweep"), Ok(()));
-        assert_eq!(i.check_data_symbol(None, &files, "sweep"), Ok(()));
+        assert_eq!(
+            i.check_data_symbol(DataKind::Candles, Some("BTCUSDT"), &files, "sweep"),
+            Ok(())
+        );
+        assert_eq!(i.check_data_symbol(DataKind::Candles, None, &files, "sweep"), Ok(()));
+        // Mark candles and funding name their own key (the fix is in that key, not `candles`).
+        let one = [std::path::PathBuf::from("m.parquet")];
+        let e = i.check_data_symbol(DataKind::MarkCandles, Some("ETHUSDT"), &one, "config");
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "the mark-price candles in m.parquet are ETHUSDT, but the config's symbol is \
+             BTCUSDT; fix `symbol` or `mark_candles` in the config file"
+        );
+        let e = i.check_data_symbol(DataKind::Funding, Some("ETHUSDT"), &one, "sweep");
+        assert!(e
+            .unwrap_err()
+            .to_string()
+            .starts_with("the funding rates in m.parquet are ETHUSDT"));
     }
 
     #[test]

@@ -166,7 +166,12 @@ impl BacktestConfig {
         candle_symbol: Option<&str>,
         files: &[PathBuf],
     ) -> Result<(), crate::instrument::InstrumentError> {
-        self.data.instrument.check_data_symbol(candle_symbol, files, "config")
+        self.data.instrument.check_data_symbol(
+            crate::instrument::DataKind::Candles,
+            candle_symbol,
+            files,
+            "config",
+        )
     }
 
     /// Reads and parses a config file.
