@@ -1,6 +1,8 @@
 //! End-to-end tests of `gridsweep backtest`: the real binary, real files, exit codes.
 #![allow(clippy::excessive_precision)] // the origin's decimals, verbatim
 
+mod mark_common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -289,17 +291,9 @@ fn epoch_seconds_and_empty_tick_files_are_refused() {
 /// synthetic mark path) to `path`.
 fn write_mark_file(path: &Path, from_ms: i64) {
     use gridsweep::candles::parquet_io::{write_parquet, WriteMeta};
-    use gridsweep::candles::{Candles, Columns};
+    use gridsweep::candles::Candles;
     let c = Candles::open_parquet(&[repo().join("data/LTCUSDT-1m-2026-02.parquet")]).unwrap();
-    let mut m = Columns::default();
-    for i in 0..c.len() {
-        let (o, h, l, cl) = (c.open()[i], c.high()[i], c.low()[i], c.close()[i]);
-        if c.ts_ms()[i] < from_ms {
-            continue;
-        }
-        let (top, bottom) = (o.max(cl), o.min(cl));
-        m.push(c.ts_ms()[i], o, top + (h - top) / 2.0, bottom - (bottom - l) / 2.0, cl, 0.0);
-    }
+    let m = mark_common::halved_wick_mark(&c, from_ms);
     let mark = Candles::try_new(m, Some("LTCUSDT".into()), path).unwrap();
     let meta = WriteMeta { symbol: Some("LTCUSDT".into()), source: "test mark".into(), zstd: true };
     write_parquet(path, &mark, &meta).unwrap();

@@ -2,6 +2,8 @@
 //! (small windows, a few dozen runs): byte identity across thread counts, resume after a
 //! real kill, shards + merge, error rows, exit codes and error texts.
 
+mod mark_common;
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -488,16 +490,11 @@ fn test_shards_merge_into_the_unsharded_file() {
 #[test]
 fn test_a_sweep_with_mark_candles_says_so_per_run_and_in_the_file() {
     use gridsweep::candles::parquet_io::{write_parquet, WriteMeta};
-    use gridsweep::candles::{Candles, Columns};
+    use gridsweep::candles::Candles;
     let d = tmpdir("mark");
     // The month's candles, wicks halved, as the mark path.
     let c = Candles::open_parquet(&[data()]).unwrap();
-    let mut m = Columns::default();
-    for i in 0..c.len() {
-        let (o, h, l, cl) = (c.open()[i], c.high()[i], c.low()[i], c.close()[i]);
-        let (top, bottom) = (o.max(cl), o.min(cl));
-        m.push(c.ts_ms()[i], o, top + (h - top) / 2.0, bottom - (bottom - l) / 2.0, cl, 0.0);
-    }
+    let m = mark_common::halved_wick_mark(&c, i64::MIN);
     let mark = d.join("mark.parquet");
     let meta = WriteMeta { symbol: Some("LTCUSDT".into()), source: "test".into(), zstd: true };
     write_parquet(&mark, &Candles::try_new(m, None, &mark).unwrap(), &meta).unwrap();

@@ -3,6 +3,9 @@
 
 use std::path::PathBuf;
 
+#[path = "../../tests/mark_common/mod.rs"]
+mod mark_common;
+
 use gridsweep::candles::{CandleSlice, Candles, Columns};
 use gridsweep::tiers::TierTable;
 
@@ -15,13 +18,10 @@ pub fn sample_month() -> Candles {
 /// `c` with a synthetic mark-price path: each candle's open and close, its wicks halved
 /// (a mark price follows the index, smoother than the last traded price).
 pub fn with_halved_wick_mark(c: &Candles) -> Candles {
-    let mut mark = Columns::with_capacity(c.len());
+    let mark = mark_common::halved_wick_mark(c, i64::MIN);
     let mut last = Columns::with_capacity(c.len());
     for i in 0..c.len() {
-        let (o, h, l, cl) = (c.open()[i], c.high()[i], c.low()[i], c.close()[i]);
-        let (top, bottom) = (o.max(cl), o.min(cl));
-        mark.push(c.ts_ms()[i], o, top + (h - top) / 2.0, bottom - (bottom - l) / 2.0, cl, 0.0);
-        last.push(c.ts_ms()[i], o, h, l, cl, c.volume()[i]);
+        last.push(c.ts_ms()[i], c.open()[i], c.high()[i], c.low()[i], c.close()[i], c.volume()[i]);
     }
     let here = std::path::Path::new("synthetic mark");
     let mark = Candles::try_new(mark, None, here).expect("valid mark candles");
