@@ -63,12 +63,12 @@ pub fn run(args: ShowArgs) -> anyhow::Result<i32> {
     guard::check(&inputs, &outputs, args.force)?;
 
     let recorded = Recorded::open(&args.results)?;
+    let params = recorded.params(args.run_id).map_err(anyhow::Error::msg)?;
     let row = recorded.row(args.run_id)?;
     let keep_equity = args.equity.is_some() || args.report.is_some();
     let mut rec = VecRecorder { keep_equity, ..Default::default() };
     let id = args.run_id;
     let setup = &recorded.setup;
-    let params = recorded.params(id).map_err(anyhow::Error::msg)?;
     let (params, m) = match recorded.run(id, &mut rec) {
         Ok(r) => r,
         Err(e) => {
