@@ -104,7 +104,8 @@ fn assert_show_matches_rows(results: &Path, run_ids: &[u64]) {
                     let at = text.find(&format!("\"{m}\":")).unwrap() + m.len() + 3;
                     let token: String =
                         text[at..].chars().take_while(|c| !matches!(c, ',' | '}')).collect();
-                    let got: f64 = token.parse().unwrap_or_else(|_| panic!("run {id} {m}: {token}"));
+                    let got: f64 =
+                        token.parse().unwrap_or_else(|_| panic!("run {id} {m}: {token}"));
                     assert_eq!(got.to_bits(), want.to_bits(), "run {id} {m}: {got} vs {want}");
                 }
                 DataType::UInt64 => {
@@ -141,7 +142,17 @@ fn show_reproduces_every_row_bit_for_bit_whole_sharded_and_merged() {
     for k in 1..=3 {
         let p = dir.join(format!("part{k}.parquet"));
         let shard = format!("{k}/3");
-        run(&["sweep", s, "-o", p.to_str().unwrap(), "--shard", &shard, "--block-runs", "2", "--json"]);
+        run(&[
+            "sweep",
+            s,
+            "-o",
+            p.to_str().unwrap(),
+            "--shard",
+            &shard,
+            "--block-runs",
+            "2",
+            "--json",
+        ]);
         parts.push(p);
     }
     // A shard file re-runs its own rows (shard 2/3 holds blocks 2-3: runs 4..8).
@@ -166,7 +177,8 @@ fn show_reproduces_every_row_bit_for_bit_whole_sharded_and_merged() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("metrics equal the result row bit for bit"), "{text}");
     let (b, _) = read(&whole);
-    let total: u64 = b[0].column_by_name("total_trades").unwrap().as_primitive::<UInt64Type>().value(5);
+    let total: u64 =
+        b[0].column_by_name("total_trades").unwrap().as_primitive::<UInt64Type>().value(5);
     let lines = std::fs::read_to_string(&trades).unwrap().lines().count() as u64;
     assert_eq!(lines, total + 1, "header + one line per trade");
 }
@@ -182,14 +194,14 @@ fn moved_or_changed_data_fails_naming_the_file_and_the_recorded_fingerprint() {
     let (_, kv) = read(&out);
     let fp = kv.iter().find(|(k, _)| k == "gridsweep.data_fingerprint").unwrap().1.clone();
     std::fs::remove_file(&copy).unwrap();
-    for args in [
-        vec!["show", out.to_str().unwrap(), "0"],
-        vec!["report", out.to_str().unwrap()],
-    ] {
+    for args in [vec!["show", out.to_str().unwrap(), "0"], vec!["report", out.to_str().unwrap()]] {
         let o = bin().args(&args).output().unwrap();
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         let e = String::from_utf8_lossy(&o.stderr);
-        assert!(e.contains(copy.to_str().unwrap()) && e.contains("is missing") && e.contains(&fp), "{e}");
+        assert!(
+            e.contains(copy.to_str().unwrap()) && e.contains("is missing") && e.contains(&fp),
+            "{e}"
+        );
     }
     // Other candles at the same path: a different fingerprint.
     let csv = dir.join("LTCUSDT-1m-2026-02.csv");
@@ -197,14 +209,22 @@ fn moved_or_changed_data_fails_naming_the_file_and_the_recorded_fingerprint() {
     for i in 0..(6 * 1440) {
         let t = 1_769_990_400_000i64 + i * 60_000; // 2026-02-02
         let p = 50.0 + (i % 7) as f64 * 0.01;
-        text.push_str(&format!("{t},{p},{},{},{p},10,{},0,0,0,0,0\n", p + 0.02, p - 0.02, t + 59_999));
+        text.push_str(&format!(
+            "{t},{p},{},{},{p},10,{},0,0,0,0,0\n",
+            p + 0.02,
+            p - 0.02,
+            t + 59_999
+        ));
     }
     std::fs::write(&csv, text).unwrap();
     run(&["import", "--out", copy.to_str().unwrap(), csv.to_str().unwrap()]);
     let o = bin().args(["show", out.to_str().unwrap(), "0"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     let e = String::from_utf8_lossy(&o.stderr);
-    assert!(e.contains("the data changed") && e.contains(copy.to_str().unwrap()) && e.contains(&fp), "{e}");
+    assert!(
+        e.contains("the data changed") && e.contains(copy.to_str().unwrap()) && e.contains(&fp),
+        "{e}"
+    );
 }
 
 fn count(html: &str, needle: &str) -> usize {
@@ -213,19 +233,28 @@ fn count(html: &str, needle: &str) -> usize {
 
 /// Writes a folds file with `columns` (every value `fold * 10 + column`, times in Feb 2026).
 fn folds_file(path: &Path, columns: &[&str]) {
-    let fields: Vec<Field> = columns.iter().map(|c| Field::new(*c, DataType::Float64, false)).collect();
+    let fields: Vec<Field> =
+        columns.iter().map(|c| Field::new(*c, DataType::Float64, false)).collect();
     let cols: Vec<ArrayRef> = columns
         .iter()
         .enumerate()
         .map(|(k, c)| {
             let v: Vec<f64> = (0..3)
-                .map(|f| if c.ends_with("_ms") { 1_770_076_800_000.0 + (f * 86_400_000) as f64 } else { (f * 10 + k) as f64 })
+                .map(|f| {
+                    if c.ends_with("_ms") {
+                        1_770_076_800_000.0 + (f * 86_400_000) as f64
+                    } else {
+                        (f * 10 + k) as f64
+                    }
+                })
                 .collect();
             Arc::new(arrow_array::Float64Array::from(v)) as ArrayRef
         })
         .collect();
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap();
-    let mut w = parquet::arrow::ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), None).unwrap();
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), None)
+            .unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();
 }
@@ -236,7 +265,15 @@ fn the_report_holds_every_panel_and_no_external_resource() {
     let sweep = sweep_file(&dir, &data(), true);
     let out = dir.join("rep.parquet");
     // The sweep writes the report itself with --report (top 4).
-    let o = run(&["sweep", sweep.to_str().unwrap(), "-o", out.to_str().unwrap(), "--report", "--top", "4"]);
+    let o = run(&[
+        "sweep",
+        sweep.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--report",
+        "--top",
+        "4",
+    ]);
     let html_path = dir.join("rep.html");
     assert!(String::from_utf8_lossy(&o.stderr).contains("rep.html"));
     let html = std::fs::read_to_string(&html_path).unwrap();
@@ -249,26 +286,42 @@ fn the_report_holds_every_panel_and_no_external_resource() {
     assert_eq!(count(&html, "data-chart=\"underwater\""), 4);
     // No validation panels before validate… the periods file exists, so PBO is drawn.
     assert_eq!(count(&html, "data-chart=\"pbo\""), 1);
-    assert_eq!(count(&html, "<figure class=\"chart\""), 19);
+    assert_eq!(count(&html, "<figure class=\"chart\" id=\"fig-"), 19);
     assert_eq!(count(&html, "<svg"), 19);
     assert_eq!(count(&html, "<a href=\"#run-"), 4);
     assert_eq!(count(&html, "<section id=\"run-"), 4);
-    for banned in ["<script", "<link", "<img", "<iframe", "url(", "@import", "src=", "href=\"http", "//cdn"] {
+    for banned in
+        ["<script", "<link", "<img", "<iframe", "url(", "@import", "src=", "href=\"http", "//cdn"]
+    {
         assert!(!html.contains(banned), "{banned}");
     }
     // The only absolute URL is the SVG namespace (an identifier, never fetched).
     let urls = html.matches("http").count();
-    assert_eq!(urls, html.matches("http://www.w3.org/2000/svg").count() + html.matches("http-equiv").count());
+    assert_eq!(
+        urls,
+        html.matches("http://www.w3.org/2000/svg").count() + html.matches("http-equiv").count()
+    );
     // Provenance.
     let (_, kv) = read(&out);
     let fp = &kv.iter().find(|(k, _)| k == "gridsweep.data_fingerprint").unwrap().1;
-    assert!(html.contains(fp.as_str()) && html.contains("LTCUSDT") && html.contains("12 in the sweep"));
+    assert!(
+        html.contains(fp.as_str()) && html.contains("LTCUSDT") && html.contains("12 in the sweep")
+    );
 
     // After validate: the Pareto front is ringed; with a folds file: the fold panel.
     run(&["validate", out.to_str().unwrap(), "--splits", "8", "--json"]);
     folds_file(&dir.join("rep.folds.parquet"), &gridsweep::report::build::FOLD_COLUMNS);
     let html2 = dir.join("again.html");
-    run(&["report", out.to_str().unwrap(), "--out", html2.to_str().unwrap(), "--top", "2", "--objective", "return_pct"]);
+    run(&[
+        "report",
+        out.to_str().unwrap(),
+        "--out",
+        html2.to_str().unwrap(),
+        "--top",
+        "2",
+        "--objective",
+        "return_pct",
+    ]);
     let h = std::fs::read_to_string(&html2).unwrap();
     assert!(h.contains("Pareto front (validate)"));
     assert_eq!(count(&h, "data-chart=\"folds\""), 1);
@@ -281,9 +334,15 @@ fn the_report_holds_every_panel_and_no_external_resource() {
     assert_eq!(count(&h, "data-chart=\"folds\""), 0);
     assert!(h.contains("cannot be drawn") && h.contains("train_start_ms"));
     // The report never replaces its input or a file of another kind.
-    let o = bin().args(["report", out.to_str().unwrap(), "--out", out.to_str().unwrap()]).output().unwrap();
+    let o = bin()
+        .args(["report", out.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
-    let o = bin().args(["report", out.to_str().unwrap(), "--out", sweep.to_str().unwrap()]).output().unwrap();
+    let o = bin()
+        .args(["report", out.to_str().unwrap(), "--out", sweep.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("<!DOCTYPE html>"));
 }

@@ -74,7 +74,7 @@ color:#222;padding:0 1em}h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;
 border-bottom:1px solid #ccc}table{border-collapse:collapse;font-size:.85em;margin:.5em 0}\
 th,td{padding:2px 8px;border-bottom:1px solid #e4e4e4;text-align:left}td.num{text-align:right;\
 font-variant-numeric:tabular-nums}th{background:#f2f2f2}.figs{display:flex;flex-wrap:wrap;\
-gap:14px}figure.chart{margin:0;border:1px solid #ddd;padding:4px;background:#fff}\
+gap:14px}figure.chart{margin:0;border:1px solid #c9cacb;padding:4px;background:#fff}\
 figure.chart svg{display:block}figcaption{font-size:.8em;color:#444;max-width:560px;\
 margin-top:3px}p.note{font-size:.85em;color:#444}dl{display:grid;grid-template-columns:\
 max-content auto;gap:2px 14px;font-size:.9em}dt{font-weight:bold}dd{margin:0}";
@@ -93,6 +93,7 @@ pub fn page(title: &str, provenance: &[(String, String)], sections: &[Section]) 
         s.push_str(&format!("<dt>{}</dt><dd>{}</dd>", esc(k), esc(v)));
     }
     s.push_str("</dl>\n");
+    let mut n = 0usize;
     for sec in sections {
         match &sec.id {
             Some(id) => s.push_str(&format!("<section id=\"{}\">", esc(id))),
@@ -108,8 +109,9 @@ pub fn page(title: &str, provenance: &[(String, String)], sections: &[Section]) 
         if !sec.figures.is_empty() {
             s.push_str("<div class=\"figs\">");
             for f in &sec.figures {
+                n += 1;
                 s.push_str(&format!(
-                    "<figure class=\"chart\" data-chart=\"{}\">{}<figcaption>{}</figcaption></figure>",
+                    "<figure class=\"chart\" id=\"fig-{n}\" data-chart=\"{}\">{}<figcaption>{}</figcaption></figure>",
                     f.kind,
                     f.svg,
                     esc(&f.caption)
