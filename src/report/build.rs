@@ -262,7 +262,7 @@ pub fn sweep_page(r: &SweepReport<'_>) -> Result<String, String> {
             y_labels: &yl,
             grid: &share,
             best: None,
-            value_desc: "liquidated runs (% of ok runs)",
+            value_desc: "liquidated (%)",
             range: Some((0.0, 1.0)),
             fmt: &pct,
         })?;
@@ -275,7 +275,7 @@ pub fn sweep_page(r: &SweepReport<'_>) -> Result<String, String> {
             y_labels: &yl,
             grid: &dist,
             best: None,
-            value_desc: "min distance to liquidation (%)",
+            value_desc: "liq. distance (%)",
             range: None,
             fmt: &fmt2,
         })?;
@@ -326,7 +326,7 @@ pub fn sweep_page(r: &SweepReport<'_>) -> Result<String, String> {
         title: "Return against maximum drawdown",
         x_desc: "max drawdown (% of peak equity)",
         y_desc: "return (% of initial balance)",
-        c_desc: "min distance to liquidation (%)",
+        c_desc: "liq. distance (%)",
         points: &points,
         highlight: &highlight,
         highlight_label: if r.pareto_rank.is_some() { "Pareto front (validate)" } else { "" },

@@ -40,7 +40,8 @@ fn colour_bar(
 ) -> Result<(), String> {
     let hi_ = if hi > lo { hi } else { lo + 1.0 };
     let mut c = ChartBuilder::on(area)
-        .margin_top(40)
+        .caption(label, (FONT, 11))
+        .margin_top(14)
         .margin_bottom(48)
         .margin_right(4)
         .y_label_area_size(0)
@@ -53,7 +54,6 @@ fn colour_bar(
         .y_labels(6)
         .y_label_formatter(&|v| fmt(*v))
         .y_label_style((FONT, 11))
-        .y_desc(label)
         .draw()
         .map_err(err)?;
     let steps = 64;
@@ -97,12 +97,12 @@ pub struct Heatmap<'a> {
 /// # Errors
 /// A drawing error (not expected with the SVG backend).
 pub fn heatmap(h: &Heatmap<'_>) -> Result<String, String> {
-    let (w, hgt) = (520u32, 400u32);
+    let (w, hgt) = (560u32, 400u32);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (w, hgt)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let (main, bar) = root.split_horizontally(w - 92);
+        let (main, bar) = root.split_horizontally(w - 120);
         let (nx, ny) = (h.grid.nx, h.grid.ny);
         let mut c = ChartBuilder::on(&main)
             .caption(h.title, (FONT, 15))
@@ -218,12 +218,12 @@ pub const SCATTER_PLOT_PX: (u32, u32) = (560, 400);
 /// # Errors
 /// A drawing error.
 pub fn scatter(s: &Scatter<'_>) -> Result<String, String> {
-    let (w, h) = (SCATTER_PLOT_PX.0 + 160, SCATTER_PLOT_PX.1 + 90);
+    let (w, h) = (SCATTER_PLOT_PX.0 + 190, SCATTER_PLOT_PX.1 + 90);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let (main, bar) = root.split_horizontally(w - 92);
+        let (main, bar) = root.split_horizontally(w - 120);
         let xr = padded(s.points.iter().map(|p| p.0));
         let yr = padded(s.points.iter().map(|p| p.1));
         let (clo, chi) = {
