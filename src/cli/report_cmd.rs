@@ -281,9 +281,7 @@ fn read_folds(results: &Path) -> Option<Folds> {
             let batch = batch.map_err(|e| e.to_string())?;
             let cols: Vec<Vec<f64>> =
                 FOLD_COLUMNS.iter().map(|c| f64_column(&batch, c)).collect::<Result<_, _>>()?;
-            for i in 0..batch.num_rows() {
-                rows.push(std::array::from_fn(|k| cols[k][i]));
-            }
+            rows.extend((0..batch.num_rows()).map(|i| std::array::from_fn(|k| cols[k][i])));
         }
         Ok(rows)
     };

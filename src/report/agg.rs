@@ -278,10 +278,10 @@ mod tests {
         keep[0] = false; // cell (a 0, b 0) keeps run 1 only
         let mut v = values.clone();
         v[3] = f64::NAN; // cell (a 0, b 1) keeps run 2 only
-                         // Over a alone (b aggregated): cell a = 1 holds runs 6..12 → median of 6 values.
+                         // Over a alone (b aggregated): cell a = 1 holds runs 6..12, a median of 6 values.
         let zeros = vec![0usize; 12];
         let by_a = cell_grid(&a, &zeros, 2, 1, &v, &keep, Agg::Median);
-        assert_eq!(by_a.get(0, 0), Some(4.0)); // runs 1, 2, 4, 5 (3 NaN, 0 dropped): (2+4)/2
+        assert_eq!(by_a.get(0, 0), Some(3.0)); // runs 1, 2, 4, 5 (3 NaN, 0 dropped): (2+4)/2
         assert_eq!(by_a.get(1, 0), Some(8.5)); // runs 6..11: (8 + 9) / 2
         let g = cell_grid(&b, &a, 3, 2, &v, &keep, Agg::Median);
         assert_eq!(g.get(0, 0), Some(1.0));

