@@ -59,6 +59,8 @@ pub mod instrument;
 pub mod metrics;
 #[cfg(feature = "parquet")]
 pub mod output;
+#[cfg(feature = "report")]
+pub mod report;
 pub mod selection;
 pub mod sweep;
 pub mod tickfile;

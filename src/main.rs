@@ -6,7 +6,9 @@ use std::process::ExitCode;
 mod cli;
 
 use clap::{Parser, Subcommand};
-use cli::{backtest_cmd, fetch_cmd, import_cmd, sweep_cmd, tiers_cmd, validate_cmd};
+use cli::{
+    backtest_cmd, fetch_cmd, import_cmd, report_cmd, show_cmd, sweep_cmd, tiers_cmd, validate_cmd,
+};
 
 /// Parallel sweep and optimisation harness for grid trading strategies on Bybit USDT perpetuals.
 #[derive(Parser, Debug)]
@@ -31,6 +33,10 @@ enum Command {
     Merge(sweep_cmd::MergeArgs),
     /// How far a sweep's winner can be trusted: PBO, deflated Sharpe, minimum backtest length, Pareto ranks, plateaus.
     Validate(validate_cmd::ValidateArgs),
+    /// One self-contained HTML report of a sweep's results: heatmaps, liquidation map, Pareto scatter, equity of the top runs.
+    Report(report_cmd::ReportArgs),
+    /// Re-run one row of a sweep from its recorded sweep file and data: summary, trades, equity, HTML.
+    Show(show_cmd::ShowArgs),
     /// Bybit risk-limit tiers: show, refresh from the API into the cache, diff against built-ins.
     #[command(subcommand)]
     Tiers(tiers_cmd::TiersCommand),
@@ -46,6 +52,8 @@ fn main() -> ExitCode {
         Command::Sweep(a) => sweep_cmd::run_sweep(a),
         Command::Merge(a) => sweep_cmd::run_merge(a),
         Command::Validate(a) => validate_cmd::run(a),
+        Command::Report(a) => report_cmd::run(a),
+        Command::Show(a) => show_cmd::run(a),
         Command::Tiers(c) => tiers_cmd::run(c),
     };
     match result {

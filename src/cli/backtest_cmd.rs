@@ -39,6 +39,10 @@ pub struct BacktestArgs {
     /// Print the metrics as one JSON object instead of the summary.
     #[arg(long)]
     pub json: bool,
+    /// Write an HTML report of the run: equity, underwater curve, position sizes and the
+    /// fills on the price (one self-contained file).
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
     /// Replace an existing --trades/--equity file that is not a trades/equity file (inputs
     /// are never overwritten).
     #[arg(long)]
@@ -68,7 +72,12 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
         Ok(Some(events))
     };
     let ctx = RunContext { instrument: &cfg.data.instrument, tiers: &tiers, funding_series: None };
-    let mut rec = VecRecorder { keep_equity: args.equity.is_some(), ..Default::default() };
+    let mut rec = VecRecorder {
+        keep_equity: args.equity.is_some() || args.report.is_some(),
+        ..Default::default()
+    };
+    // The price line of the report: every tick's price, or every candle's close.
+    let mut price: Vec<(i64, f64)> = Vec::new();
     let mut engine = Engine::new();
     let (metrics, source) = if let Some(path) = &args.ticks {
         if !data.mark_candles.is_empty() {
@@ -76,6 +85,9 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
         }
         let ticks: Vec<Tick> = read_ticks_csv(path)?;
         let n = ticks.len();
+        if args.report.is_some() {
+            price = ticks.iter().map(|t| (t.ts_ms, t.price)).collect();
+        }
         let series = match (ticks.first(), ticks.last()) {
             (Some(a), Some(b)) => funding(a.ts_ms, b.ts_ms)?,
             _ => None,
@@ -102,6 +114,9 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
         );
         let series = funding(window.ts_ms[0], window.ts_ms[window.len() - 1])?;
         let ctx = RunContext { funding_series: series.as_deref(), ..ctx };
+        if args.report.is_some() {
+            price = window.ts_ms.iter().copied().zip(window.close.iter().copied()).collect();
+        }
         (engine.run_candles(window, &cfg.params, &ctx, &mut rec), desc)
     };
     let m = metrics.with_context(|| format!("backtest of {} failed", args.config.display()))?;
@@ -130,6 +145,38 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
         let points = every.map_or_else(|| rec.equity.clone(), |ms| thin_equity(&rec.equity, ms));
         write_equity(p, &points, &meta)?;
     }
+    if let Some(path) = &args.report {
+        let p = &cfg.params;
+        let label = format!(
+            "{symbol}: {} levels, step {} %, amount {}, leverage {}x, model {}",
+            p.grid.grid_count,
+            p.grid.grid_step,
+            p.grid.amount,
+            p.account.leverage,
+            p.account.model.as_str()
+        );
+        let provenance = vec![
+            ("config".to_string(), args.config.display().to_string()),
+            ("data".to_string(), source.clone()),
+            ("tiers".to_string(), layer.as_str().to_string()),
+            (
+                "return".to_string(),
+                format!("{:.2} %, max drawdown {:.2} %", m.return_pct, m.max_drawdown_pct),
+            ),
+            ("gridsweep".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+        ];
+        let run = gridsweep::report::build::RunTrace {
+            run_id: None,
+            label,
+            equity: std::mem::take(&mut rec.equity),
+            fills: rec.fills.clone(),
+        };
+        let title = format!("gridsweep backtest — {}", args.config.display());
+        let html = gridsweep::report::build::single_run(&title, &provenance, &run, &price)
+            .map_err(anyhow::Error::msg)?;
+        std::fs::write(path, html).with_context(|| format!("cannot write {}", path.display()))?;
+        rec.equity = run.equity;
+    }
     if args.json {
         let mut v = serde_json::to_value(m)?;
         if let Some(o) = v.as_object_mut() {
@@ -140,7 +187,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
         }
         writeln!(super::stdout(), "{v}")?;
     } else {
-        print_summary(&mut super::stdout(), &symbol, &cfg, &m, &source, layer.as_str())?;
+        print_summary(&mut super::stdout(), &symbol, &cfg.params, &m, &source, layer.as_str())?;
     }
     Ok(0)
 }
@@ -163,19 +210,22 @@ fn check_outputs(args: &BacktestArgs, cfg: &BacktestConfig) -> anyhow::Result<()
             outputs.push(Output { flag, path, kind });
         }
     }
+    if let Some(path) = args.report.as_deref() {
+        outputs.push(Output { flag: "--report", path, kind: Kind::Report });
+    }
     guard::check(&inputs, &outputs, args.force)?;
     Ok(())
 }
 
-fn print_summary(
+/// The readable summary of one run (shared with `gridsweep show`).
+pub(crate) fn print_summary(
     w: &mut impl Write,
     symbol: &str,
-    cfg: &BacktestConfig,
+    p: &gridsweep::engine::RunParams,
     m: &Metrics,
     source: &str,
     layer: &str,
 ) -> std::io::Result<()> {
-    let p = &cfg.params;
     let opt = |v: Option<f64>, d: usize| v.map_or("n/a".to_string(), |x| format!("{x:.d$}"));
     writeln!(w, "gridsweep backtest — {symbol}, model {}, {source}", p.account.model.as_str())?;
     writeln!(

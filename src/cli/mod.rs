@@ -12,6 +12,8 @@ macro_rules! errln {
 pub mod backtest_cmd;
 pub mod fetch_cmd;
 pub mod import_cmd;
+pub mod report_cmd;
+pub mod show_cmd;
 pub mod sweep_cmd;
 pub mod tiers_cmd;
 pub mod validate_cmd;

@@ -52,6 +52,10 @@ pub struct SweepArgs {
     /// resumes. Resume and merge need the same value.
     #[arg(long, value_name = "N", default_value_t = gridsweep::sweep::DEFAULT_BLOCK_RUNS)]
     pub block_runs: u64,
+    /// At the end, write the HTML report of the result file beside it (`NAME.html`, as
+    /// `gridsweep report` with the same --rank-by and --top).
+    #[arg(long = "report")]
+    pub write_report: bool,
 }
 
 /// Summary options shared by `sweep` and `merge`.
@@ -226,6 +230,23 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
         }
         print_report(r, &s.axes)?;
         print_walk_forward(&walk, setup.walk.is_some())?;
+    }
+    if args.write_report {
+        let html = super::report_cmd::default_html(&s.out);
+        let started = Instant::now();
+        let bytes = super::report_cmd::write_report(
+            &s.out,
+            &html,
+            args.report.top,
+            args.report.rank_by,
+            args.force,
+        )?;
+        errln!(
+            "wrote {} ({} bytes) in {:.1} s",
+            html.display(),
+            fmt_count(bytes as u64),
+            started.elapsed().as_secs_f64()
+        );
     }
     Ok(i32::from(r.failed > 0))
 }

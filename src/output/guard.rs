@@ -18,6 +18,8 @@ const LEGACY_TRADES_CSV_HEADER: &str = "ts,side,direction,price,qty,realized_pnl
 pub const EQUITY_CSV_HEADER: &str = "ts,equity";
 const TRADES_COLUMNS: &[&str] =
     &["ts", "side", "direction", "price", "qty", "realized_pnl", "commission", "kind"];
+/// The first line of every report gridsweep writes.
+pub const REPORT_FIRST_LINE: &str = "<!DOCTYPE html>";
 const EQUITY_COLUMNS: &[&str] = &["ts", "equity"];
 const CANDLE_COLUMNS: &[&str] = &["ts_ms", "open", "high", "low", "close", "volume"];
 
@@ -34,6 +36,8 @@ pub enum Kind {
     SweepResult,
     /// `import --out` / `fetch funding --out` funding Parquet.
     Funding,
+    /// `report --out` / `--report` HTML report.
+    Report,
 }
 
 impl Kind {
@@ -44,6 +48,7 @@ impl Kind {
             Kind::Candles => "a gridsweep candle file",
             Kind::SweepResult => "a sweep result file",
             Kind::Funding => "a gridsweep funding file",
+            Kind::Report => "a gridsweep HTML report",
         }
     }
 }
@@ -204,6 +209,7 @@ pub fn check(inputs: &[Input<'_>], outputs: &[Output<'_>], force: bool) -> Resul
                 Kind::Candles => "candles.parquet",
                 Kind::SweepResult => "results.parquet",
                 Kind::Funding => "funding.parquet",
+                Kind::Report => "report.html",
             });
             return Err(GuardError::IsDirectory {
                 flag: out.flag.into(),
@@ -268,12 +274,21 @@ fn foreign(path: &Path, kind: Kind) -> Option<String> {
     if meta.len() == 0 {
         return None;
     }
+    if kind == Kind::Report {
+        let mut first = String::new();
+        let read = File::open(path).and_then(|f| BufReader::new(f).read_line(&mut first));
+        return match read {
+            Ok(_) if first.starts_with(REPORT_FIRST_LINE) => None,
+            Ok(_) => Some(format!("its first line is not `{REPORT_FIRST_LINE}`")),
+            Err(e) => Some(format!("it cannot be read: {e}")),
+        };
+    }
     let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     let csv = ext.as_deref() == Some("csv");
     let expected_header = match kind {
         Kind::Trades => TRADES_CSV_HEADER,
         Kind::Equity => EQUITY_CSV_HEADER,
-        Kind::Candles | Kind::SweepResult | Kind::Funding => "",
+        Kind::Candles | Kind::SweepResult | Kind::Funding | Kind::Report => "",
     };
     if csv && !expected_header.is_empty() {
         let mut first = String::new();
@@ -295,6 +310,7 @@ fn foreign(path: &Path, kind: Kind) -> Option<String> {
         Kind::Candles => is(CANDLE_COLUMNS),
         Kind::SweepResult => kv.iter().any(|k| k == "gridsweep.sweep_name"),
         Kind::Funding => is(&["ts_ms", "rate"]),
+        Kind::Report => false,
     };
     if ok {
         return None;

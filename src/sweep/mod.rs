@@ -31,6 +31,8 @@ pub mod progress;
 #[cfg(feature = "parquet")]
 pub mod report;
 #[cfg(feature = "parquet")]
+pub mod rerun;
+#[cfg(feature = "parquet")]
 pub mod results;
 #[cfg(feature = "parquet")]
 pub mod resume;

@@ -238,6 +238,32 @@ impl Report {
 
     /// The top rows as an aligned text table with the columns a trader reads first.
     pub fn table(&self, axes: &[&str]) -> String {
+        let (header, rows) = self.table_cells(axes);
+        let mut grid = vec![header];
+        grid.extend(rows);
+        let widths: Vec<usize> = (0..grid[0].len())
+            .map(|c| grid.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+            .collect();
+        let mut out = String::new();
+        for (i, r) in grid.iter().enumerate() {
+            let line: Vec<String> = r
+                .iter()
+                .zip(&widths)
+                .map(|(s, w)| format!("{}{s}", " ".repeat(w - s.chars().count())))
+                .collect();
+            out.push_str(line.join("  ").trim_end());
+            out.push('\n');
+            if i == 0 {
+                out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  "));
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// The cells of [`Report::table`]: the header and one row of formatted values per top
+    /// run (the first column is the `run_id`).
+    pub fn table_cells(&self, axes: &[&str]) -> (Vec<String>, Vec<Vec<String>>) {
         let mut cols: Vec<(String, String)> = vec![("run_id".into(), RUN_ID.into())];
         cols.extend(axes.iter().map(|a| (a.to_string(), a.to_string())));
         for (label, name) in [
@@ -265,32 +291,17 @@ impl Report {
                 other => other.to_string(),
             }
         };
-        let mut grid: Vec<Vec<String>> = vec![cols.iter().map(|(l, _)| l.clone()).collect()];
-        for t in &self.top {
-            grid.push(
+        let header = cols.iter().map(|(l, _)| l.clone()).collect();
+        let rows = self
+            .top
+            .iter()
+            .map(|t| {
                 cols.iter()
                     .map(|(_, n)| fmt(n, t.row.get(n.as_str()).unwrap_or(&Value::Null)))
-                    .collect(),
-            );
-        }
-        let widths: Vec<usize> = (0..cols.len())
-            .map(|c| grid.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+                    .collect()
+            })
             .collect();
-        let mut out = String::new();
-        for (i, r) in grid.iter().enumerate() {
-            let line: Vec<String> = r
-                .iter()
-                .zip(&widths)
-                .map(|(s, w)| format!("{}{s}", " ".repeat(w - s.chars().count())))
-                .collect();
-            out.push_str(line.join("  ").trim_end());
-            out.push('\n');
-            if i == 0 {
-                out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  "));
-                out.push('\n');
-            }
-        }
-        out
+        (header, rows)
     }
 }
 
