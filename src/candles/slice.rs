@@ -33,7 +33,27 @@ pub struct MarkSlice<'a> {
     pub close: &'a [f64],
 }
 
-impl CandleSlice<'_> {
+impl<'a> CandleSlice<'a> {
+    /// The candles `from..to` (rows of the mark path too).
+    ///
+    /// # Panics
+    /// If `from > to` or `to > self.len()`.
+    pub fn range(&self, from: usize, to: usize) -> CandleSlice<'a> {
+        CandleSlice {
+            ts_ms: &self.ts_ms[from..to],
+            open: &self.open[from..to],
+            high: &self.high[from..to],
+            low: &self.low[from..to],
+            close: &self.close[from..to],
+            mark: self.mark.map(|m| MarkSlice {
+                open: &m.open[from..to],
+                high: &m.high[from..to],
+                low: &m.low[from..to],
+                close: &m.close[from..to],
+            }),
+        }
+    }
+
     /// Number of candles.
     pub fn len(&self) -> usize {
         self.ts_ms.len()

@@ -14,8 +14,11 @@
 //! Without the `parquet` feature only the sweep-file front end is built: [`spec`], [`space`]
 //! and [`shard`].
 
+pub mod constraints;
 #[cfg(feature = "parquet")]
 pub mod exec;
+#[cfg(feature = "parquet")]
+pub mod halving;
 #[cfg(feature = "parquet")]
 pub mod identity;
 #[cfg(feature = "parquet")]
@@ -32,6 +35,7 @@ pub mod results;
 pub mod resume;
 #[cfg(feature = "parquet")]
 pub mod runner;
+pub mod search;
 #[cfg(feature = "parquet")]
 pub mod selection_input;
 #[cfg(feature = "parquet")]

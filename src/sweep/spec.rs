@@ -26,7 +26,8 @@ pub const DEFAULT_MAX_RUNS: u64 = 1_000_000;
 pub const HARD_MAX_AXIS_VALUES: u64 = 10_000_000;
 
 /// Top-level keys of a sweep file besides the data section's ([`DATA_KEYS`]).
-pub const SWEEP_KEYS: &[&str] = &["name", "description", "params", "axes", "record"];
+pub const SWEEP_KEYS: &[&str] =
+    &["name", "description", "params", "axes", "record", "constraints", "search"];
 
 /// Accepted `[record] period` values and their length in ms.
 pub const RECORD_PERIODS: &[(&str, i64)] =
@@ -133,6 +134,10 @@ pub struct SweepSpec {
     pub record_ms: Option<i64>,
     /// The parameter space: base parameters (defaults + `[params]`) and the axes.
     pub space: Space,
+    /// `[constraints]`: limits that stop a run at the first tick breaking one.
+    pub constraints: crate::engine::StopLimits,
+    /// `[search] method = "halving"` (`None`: the exhaustive grid).
+    pub search: Option<super::search::Halving>,
     /// The file text, exactly as read (stored in the result metadata).
     pub text: String,
     /// SHA-256 (hex) of the file text: identifies the sweep for resume and merge.
@@ -311,6 +316,12 @@ impl SweepSpec {
         }
 
         let space = Space::new(base, axes);
+        // [constraints] and [search] (docs/sweeps.md, "Constraints", "Successive halving").
+        let constraints = table
+            .get("constraints")
+            .map(|v| super::constraints::parse(v, &space, &mut errs.0))
+            .unwrap_or_default();
+        let search = table.get("search").and_then(|v| super::search::parse(v, &table, &mut errs.0));
         if errs.0.is_empty() {
             check_size(&space, limit, &mut errs);
         }
@@ -320,6 +331,8 @@ impl SweepSpec {
                 description,
                 data,
                 record_ms,
+                constraints,
+                search,
                 warnings: amount_warnings(&space),
                 space,
                 text: text.to_string(),

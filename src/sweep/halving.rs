@@ -1,0 +1,1 @@
+//! Successive halving over the data window (docs/sweeps.md, "Successive halving").
