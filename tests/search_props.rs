@@ -167,7 +167,6 @@ fn ltc() -> Instrument {
     .unwrap()
 }
 
-
 /// A [`Log`] that hands stop limits to the engine and keeps the stop.
 #[derive(Default, Debug)]
 struct Limited {
@@ -204,7 +203,10 @@ fn limits_around(m: &LimitValues, f: &[u8; 6], which: u8) -> StopLimits {
         l.set(LimitMetric::MaxDrawdownPct, m.max_drawdown_pct * k(0));
     }
     if which & 2 != 0 {
-        l.set(LimitMetric::MinLiqDistancePct, m.min_liq_distance_pct.unwrap_or(5.0) / k(1).max(0.01));
+        l.set(
+            LimitMetric::MinLiqDistancePct,
+            m.min_liq_distance_pct.unwrap_or(5.0) / k(1).max(0.01),
+        );
     }
     if which & 4 != 0 {
         l.set(LimitMetric::MaxDrawdownDuration, (m.max_drawdown_duration as f64 * k(2)).floor());

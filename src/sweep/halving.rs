@@ -26,9 +26,7 @@ use super::shard::{block_count, block_start};
 use super::writer::{read_kv, Assembler};
 use super::{SweepError, ROW_GROUP_BLOCKS};
 use crate::candles::CandleSlice;
-use crate::engine::{
-    CandleRun, Engine, NoRecorder, RunContext, RunParams, StopLimits,
-};
+use crate::engine::{CandleRun, Engine, NoRecorder, RunContext, RunParams, StopLimits};
 use crate::metrics::{MetricValue, Metrics};
 
 /// Metadata key of the candle·runs a halving file's runs were evaluated over.
@@ -76,7 +74,12 @@ pub struct SearchSummary {
 ///
 /// # Errors
 /// A sentence when the window is not longer than one rung (nothing to halve).
-pub fn rung_ends(first_ms: i64, end_ms: i64, min_window_ms: i64, eta: u32) -> Result<Vec<i64>, String> {
+pub fn rung_ends(
+    first_ms: i64,
+    end_ms: i64,
+    min_window_ms: i64,
+    eta: u32,
+) -> Result<Vec<i64>, String> {
     let span = end_ms.saturating_sub(first_ms);
     if min_window_ms >= span {
         return Err(format!(
@@ -234,7 +237,14 @@ impl Live {
     }
 
     /// The row of a run that stops here at rung `rung` (window end `end_ms`).
-    fn outcome(mut self, rung: u32, end_ms: i64, eliminated: bool, last: bool, layer: crate::tiers::TierLayer) -> RunOutcome {
+    fn outcome(
+        mut self,
+        rung: u32,
+        end_ms: i64,
+        eliminated: bool,
+        last: bool,
+        layer: crate::tiers::TierLayer,
+    ) -> RunOutcome {
         let result = match self.failed.take() {
             Some(e) => Err(e),
             None if last => {
@@ -295,14 +305,16 @@ pub fn search(
     let mut evaluated = 0u64;
 
     // Start every run (bad parameters become error rows).
-    let start = |id: u64| -> Result<Live, RunOutcome> {
-        let err = |params: RunParams, e: String| RunOutcome {
-            run_id: id,
-            params,
-            result: Err(e),
-            tier_layer: layer,
-            periods: Vec::new(),
-            end: RunEnd { rung: Some(0), ..RunEnd::default() },
+    let start = |id: u64| -> Result<Live, Box<RunOutcome>> {
+        let err = |params: RunParams, e: String| {
+            Box::new(RunOutcome {
+                run_id: id,
+                params,
+                result: Err(e),
+                tier_layer: layer,
+                periods: Vec::new(),
+                end: RunEnd { rung: Some(0), ..RunEnd::default() },
+            })
         };
         let params = setup.spec.space.params(id).map_err(|e| err(*setup.spec.space.base(), e))?;
         let mut engine = Engine::new();
@@ -316,7 +328,7 @@ pub fn search(
         match start(id) {
             Ok(l) if probe_ids.binary_search(&id).is_ok() => probes.push(l),
             Ok(l) => live.push(l),
-            Err(row) => rows.push(row),
+            Err(row) => rows.push(*row),
         }
     }
     summary.probes = probes.len() as u64;
@@ -337,9 +349,12 @@ pub fn search(
     });
     let full: Vec<f64> = probes.iter().map(|l| l.keys[last_rung]).collect();
 
+    #[allow(clippy::needless_range_loop)] // r numbers the rung in rows and reports
     for r in 0..=last_rung {
         let c = piece(r);
-        pool.install(|| live.par_iter_mut().with_max_len(1).for_each(|l| l.advance(c, &ctx, limits)));
+        pool.install(|| {
+            live.par_iter_mut().with_max_len(1).for_each(|l| l.advance(c, &ctx, limits))
+        });
         let advanced = live.len() as u64;
         if r == last_rung {
             summary.rungs.push(RungReport {
@@ -431,7 +446,9 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions, h: &Halving) -> Result<Su
     let shard_end = block_start(blocks.end, b_runs, total);
     let shard_runs = shard_end - first_run_id;
     let rank: RankBy = match &h.objective {
-        Some(o) => o.parse().map_err(|e: String| SweepError::Usage(format!("[search] objective: {e}")))?,
+        Some(o) => {
+            o.parse().map_err(|e: String| SweepError::Usage(format!("[search] objective: {e}")))?
+        }
         None => opts.rank,
     };
     let pool = build_pool(opts.threads)?;
@@ -452,10 +469,8 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions, h: &Halving) -> Result<Su
     let out = &opts.out;
     if let Some(report) = super::exec::complete_report(out, &ident, opts, b_runs)? {
         let kv = read_kv(out).unwrap_or_default();
-        summary.search = kv
-            .iter()
-            .find(|(k, _)| k == KV_RUNGS)
-            .and_then(|(_, v)| serde_json::from_str(v).ok());
+        summary.search =
+            kv.iter().find(|(k, _)| k == KV_RUNGS).and_then(|(_, v)| serde_json::from_str(v).ok());
         summary.report = report;
         summary.already_complete = true;
         summary.resumed_runs = shard_runs;

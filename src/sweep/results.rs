@@ -287,8 +287,11 @@ pub fn to_batch(outcomes: &[RunOutcome]) -> RecordBatch {
     }
     cols.push(Arc::new(layer.finish()));
     let mut reason = StringBuilder::with_capacity(n, 0);
-    let (mut at, mut rung, mut window_end) =
-        (Int64Builder::with_capacity(n), Int64Builder::with_capacity(n), Int64Builder::with_capacity(n));
+    let (mut at, mut rung, mut window_end) = (
+        Int64Builder::with_capacity(n),
+        Int64Builder::with_capacity(n),
+        Int64Builder::with_capacity(n),
+    );
     for o in outcomes {
         reason.append_option(o.end.pruned.as_ref().map(|p| p.0.as_str()));
         at.append_option(o.end.pruned.as_ref().map(|p| p.1));
