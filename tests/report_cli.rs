@@ -368,3 +368,34 @@ fn backtest_report_draws_equity_underwater_positions_and_fills() {
     }
     assert!(!h.contains("<script") && !h.contains("src="));
 }
+
+#[test]
+fn show_reproduces_pruned_and_eliminated_rows_bit_for_bit() {
+    let d = tmpdir("search");
+    // 60 runs over the month: a drawdown constraint prunes some; halving (probes: 32) leaves
+    // the rest to be eliminated at 3 and 9 days.
+    let text = format!(
+        "name = \"srch\"\nsymbol = \"LTCUSDT\"\ncandles = {:?}\n[params]\ngrid_count = 40\n\
+         [axes]\ngrid_step = {{ start = 0.2, stop = 1.1, step = 0.1 }}\nleverage = [5, 50]\n\
+         amount = [\"x0.02\", \"x0.05\", \"x0.1\"]\n[constraints]\nmax_drawdown_pct = {{ max = 40 }}\n\
+         [search]\nmethod = \"halving\"\neta = 3\nmin_window = \"3d\"\n",
+        data().display().to_string()
+    );
+    let f = d.join("srch.toml");
+    std::fs::write(&f, text).unwrap();
+    let out = d.join("srch.parquet");
+    run(&["sweep", f.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let (batches, _) = read(&out);
+    let mut by_status: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+    for b in &batches {
+        let ids = b.column_by_name("run_id").unwrap().as_primitive::<UInt64Type>();
+        let st = b.column_by_name("status").unwrap().as_string::<i32>();
+        for i in 0..b.num_rows() {
+            by_status.entry(st.value(i).to_string()).or_default().push(ids.value(i));
+        }
+    }
+    for status in ["ok", "pruned", "eliminated"] {
+        let ids = by_status.get(status).unwrap_or_else(|| panic!("no {status} row: {by_status:?}"));
+        assert_show_matches_rows(&out, &ids[..ids.len().min(3)]);
+    }
+}

@@ -38,17 +38,25 @@ impl<'a> CandleSlice<'a> {
     pub fn between(&self, start_ms: i64, end_ms: i64) -> CandleSlice<'a> {
         let lo = self.ts_ms.partition_point(|&t| t < start_ms);
         let hi = self.ts_ms.partition_point(|&t| t < end_ms).max(lo);
+        self.range(lo, hi)
+    }
+
+    /// The candles `from..to` (rows of the mark path too).
+    ///
+    /// # Panics
+    /// If `from > to` or `to > self.len()`.
+    pub fn range(&self, from: usize, to: usize) -> CandleSlice<'a> {
         CandleSlice {
-            ts_ms: &self.ts_ms[lo..hi],
-            open: &self.open[lo..hi],
-            high: &self.high[lo..hi],
-            low: &self.low[lo..hi],
-            close: &self.close[lo..hi],
+            ts_ms: &self.ts_ms[from..to],
+            open: &self.open[from..to],
+            high: &self.high[from..to],
+            low: &self.low[from..to],
+            close: &self.close[from..to],
             mark: self.mark.map(|m| MarkSlice {
-                open: &m.open[lo..hi],
-                high: &m.high[lo..hi],
-                low: &m.low[lo..hi],
-                close: &m.close[lo..hi],
+                open: &m.open[from..to],
+                high: &m.high[from..to],
+                low: &m.low[from..to],
+                close: &m.close[from..to],
             }),
         }
     }

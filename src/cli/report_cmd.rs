@@ -100,7 +100,7 @@ pub fn write_report(
     for t in &report.top {
         let mut rec = VecRecorder { keep_equity: true, ..Default::default() };
         recorded
-            .run(t.run_id, &mut rec)
+            .run(t.run_id, None, &mut rec)
             .map_err(|e| anyhow::anyhow!("cannot re-run run {}: {e}", t.run_id))?;
         let label = axis_names
             .iter()

@@ -12,7 +12,7 @@ use gridsweep::output::guard::{self, Input, Kind, Output};
 use gridsweep::output::{check_format, write_equity, write_trades};
 use gridsweep::report::build::{single_run, RunTrace};
 use gridsweep::sweep::rerun::{differing_columns, Recorded};
-use gridsweep::sweep::results::RunOutcome;
+use gridsweep::sweep::results::{RunEnd, RunOutcome};
 use gridsweep::time::format_iso;
 
 /// Arguments of `gridsweep show`.
@@ -69,7 +69,8 @@ pub fn run(args: ShowArgs) -> anyhow::Result<i32> {
     let mut rec = VecRecorder { keep_equity, ..Default::default() };
     let id = args.run_id;
     let setup = &recorded.setup;
-    let (params, m) = match recorded.run(id, &mut rec) {
+    let row_end = gridsweep::sweep::rerun::row_end(&row);
+    let (params, m, pruned) = match recorded.run(id, row_end.window_end_ms, &mut rec) {
         Ok(r) => r,
         Err(e) => {
             let outcome = RunOutcome {
@@ -79,6 +80,7 @@ pub fn run(args: ShowArgs) -> anyhow::Result<i32> {
                 tier_layer: setup.tier_layer,
                 periods: Vec::new(),
                 walk: Vec::new(),
+                end: row_end,
             };
             let differs = differing_columns(&row, &outcome);
             let same = if differs.is_empty() { "as its row says" } else { "and its row differs" };
@@ -92,6 +94,7 @@ pub fn run(args: ShowArgs) -> anyhow::Result<i32> {
         tier_layer: setup.tier_layer,
         periods: Vec::new(),
         walk: Vec::new(),
+        end: RunEnd { pruned, ..row_end },
     };
     let differs = differing_columns(&row, &outcome);
     if !differs.is_empty() {

@@ -195,6 +195,11 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
             "ok_runs": r.ok,
             "failed_runs": r.failed,
             "liquidated_runs": r.liquidated,
+            "pruned_runs": r.pruned,
+            "eliminated_runs": r.eliminated,
+            "candle_runs_evaluated": s.search.as_ref().map(|h| h.candle_runs_evaluated),
+            "candle_runs_exhaustive": s.search.as_ref().map(|h| h.candle_runs_exhaustive),
+            "halving": s.search,
             "first_errors": errors_json(r),
             "threads": s.threads,
             "elapsed_s": s.elapsed_s,
@@ -226,6 +231,15 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
                 s.threads,
                 fmt_count(s.computed_runs),
                 s.out.display()
+            );
+        }
+        if let Some(h) = &s.search {
+            errln!(
+                "halving: {} candle·runs evaluated of {} exhaustive ({:.1}× fewer), {} probes",
+                fmt_count(h.candle_runs_evaluated),
+                fmt_count(h.candle_runs_exhaustive),
+                h.candle_runs_exhaustive as f64 / h.candle_runs_evaluated.max(1) as f64,
+                h.probes
             );
         }
         print_report(r, &s.axes)?;
@@ -495,6 +509,13 @@ fn print_report(r: &Report, axes: &[&str]) -> std::io::Result<()> {
         fmt_count(r.failed),
         fmt_count(r.liquidated)
     );
+    if r.pruned + r.eliminated > 0 {
+        errln!(
+            "{} pruned by [constraints], {} eliminated by halving",
+            fmt_count(r.pruned),
+            fmt_count(r.eliminated)
+        );
+    }
     for (id, e) in &r.first_errors {
         errln!("  run {id} failed: {e}");
     }

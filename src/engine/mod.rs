@@ -15,6 +15,7 @@ pub mod position;
 pub mod risk;
 mod sim;
 pub mod sizing;
+pub mod stop;
 
 pub use margin::HedgeMargin;
 pub use params::{
@@ -22,7 +23,8 @@ pub use params::{
 };
 pub use periods::PeriodRecorder;
 pub use position::{Direction, Side};
-pub use sim::{Engine, FastPathCounts, FastPaths};
+pub use sim::{CandleRun, Engine, FastPathCounts, FastPaths};
+pub use stop::{LimitMetric, LimitValues, StopLimits, Violation};
 
 use crate::candles::CandleSlice;
 use crate::instrument::Instrument;
@@ -114,6 +116,14 @@ pub trait Recorder {
         _reason: &'static str,
     ) {
     }
+    /// Limits that stop the run at the first tick breaking one (`None`: no checks at all).
+    #[inline]
+    fn limits(&self) -> Option<StopLimits> {
+        None
+    }
+    /// The run stopped on a limit (called once, at the stopping tick).
+    #[inline]
+    fn on_stop(&mut self, _v: &Violation) {}
 }
 
 /// Records nothing.

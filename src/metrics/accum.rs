@@ -389,6 +389,24 @@ impl MetricsAccumulator {
         }
     }
 
+    /// The running drawdown and margin peaks into `v` (the stop limits' view).
+    #[inline]
+    pub fn limit_values(&self, v: &mut crate::engine::stop::LimitValues) {
+        v.max_drawdown_pct = self.max_dd_pct;
+        v.max_drawdown = self.max_dd;
+        v.max_drawdown_duration = self.max_run_below;
+        v.peak_imr_pct = self.peak_imr_pct;
+        v.peak_mmr_pct = self.peak_mmr_pct;
+        v.peak_im = self.peak_im;
+        v.peak_mm = self.peak_mm;
+    }
+
+    /// Consecutive ticks below the peak up to now.
+    #[inline]
+    pub fn run_below(&self) -> u64 {
+        self.run_below
+    }
+
     /// Σ wins and Σ losses so far (for tests and reports).
     pub fn win_loss_sums(&self) -> (f64, f64) {
         (self.sum_wins, self.sum_losses)

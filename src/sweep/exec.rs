@@ -83,6 +83,8 @@ pub struct Summary {
     pub report: Report,
     /// Axis names in enumeration order.
     pub axes: Vec<&'static str>,
+    /// What a halving search did (`None` for the grid).
+    pub search: Option<super::halving::SearchSummary>,
 }
 
 /// A block computed by the pool, on its way to the writer.
@@ -123,6 +125,9 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepE
             opts.block_runs, DEFAULT_BLOCK_RUNS
         )));
     }
+    if let Some(h) = &setup.spec.search {
+        return super::halving::execute(setup, opts, h);
+    }
     let b_runs = opts.block_runs;
     let ident = setup.identity(b_runs);
     let total = ident.total_runs;
@@ -144,6 +149,7 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepE
         elapsed_s: 0.0,
         report: Report::new(opts.rank, opts.top_n),
         axes,
+        search: None,
     };
 
     let out = &opts.out;
@@ -296,6 +302,27 @@ fn already_complete(mut summary: Summary, report: Report, started: Instant) -> S
     summary.resumed_runs = summary.shard_runs;
     summary.elapsed_s = started.elapsed().as_secs_f64();
     summary
+}
+
+/// The report of `out` when it holds the complete results of this sweep and shard (`None`
+/// when it does not exist, or holds other results and `--force` is given).
+///
+/// # Errors
+/// `out` holds other results (without `--force`), or cannot be read.
+pub(crate) fn complete_report(
+    out: &Path,
+    ident: &Identity,
+    opts: &ExecOptions,
+    b_runs: u64,
+) -> Result<Option<Report>, SweepError> {
+    if !out.exists() {
+        return Ok(None);
+    }
+    match completion(out, ident, opts, b_runs)? {
+        Completion::Done(report) => Ok(Some(report)),
+        Completion::Other(reason) if !opts.force => Err(other_results(out, &reason)),
+        Completion::Other(_) => Ok(None),
+    }
 }
 
 /// What an existing result file holds.

@@ -17,9 +17,12 @@
 #[cfg(feature = "parquet")]
 /// Per-run tables beside the result file (periods, walk record).
 pub mod companion;
+pub mod constraints;
 pub mod exec;
 /// Walk-forward folds derived from the walk record, and the folds file.
 pub mod folds;
+#[cfg(feature = "parquet")]
+pub mod halving;
 #[cfg(feature = "parquet")]
 pub mod identity;
 #[cfg(feature = "parquet")]
@@ -38,6 +41,7 @@ pub mod results;
 pub mod resume;
 #[cfg(feature = "parquet")]
 pub mod runner;
+pub mod search;
 #[cfg(feature = "parquet")]
 pub mod selection_input;
 #[cfg(feature = "parquet")]

@@ -103,6 +103,10 @@ pub struct Report {
     pub ok: u64,
     /// Rows with status error.
     pub failed: u64,
+    /// Rows stopped by a constraint (`status = "pruned"`).
+    pub pruned: u64,
+    /// Rows eliminated by a halving search (`status = "eliminated"`).
+    pub eliminated: u64,
     /// Ok rows that were liquidated.
     pub liquidated: u64,
     /// The first few errors `(run_id, text)`.
@@ -150,6 +154,8 @@ impl Report {
             rows: 0,
             ok: 0,
             failed: 0,
+            pruned: 0,
+            eliminated: 0,
             liquidated: 0,
             first_errors: Vec::new(),
         }
@@ -177,6 +183,17 @@ impl Report {
         for r in 0..batch.num_rows() {
             self.rows += 1;
             let run_id = ids.value(r);
+            match status.value(r) {
+                "pruned" => {
+                    self.pruned += 1;
+                    continue;
+                }
+                "eliminated" => {
+                    self.eliminated += 1;
+                    continue;
+                }
+                _ => {}
+            }
             if status.value(r) != "ok" {
                 self.failed += 1;
                 if self.first_errors.len() < 3 {
@@ -321,6 +338,7 @@ mod tests {
             tier_layer: crate::tiers::TierLayer::Snapshot,
             periods: Vec::new(),
             walk: Vec::new(),
+            end: Default::default(),
         }
     }
 
@@ -347,6 +365,7 @@ mod tests {
                 tier_layer: crate::tiers::TierLayer::Snapshot,
                 periods: Vec::new(),
                 walk: Vec::new(),
+                end: Default::default(),
             },
             outcome(4, Some(3.0), 9.0),
         ]));

@@ -12,7 +12,7 @@ use arrow_array::types::UInt64Type;
 use arrow_array::{Array, RecordBatch};
 
 use super::identity::Identity;
-use super::results::{to_batch, RunOutcome, RUN_ID};
+use super::results::{to_batch, RunEnd, RunOutcome, RUNG, RUN_ID, WINDOW_END_MS};
 use super::runner::run_params_with;
 use super::setup::SweepSetup;
 use super::writer::{open_results, read_kv};
@@ -123,19 +123,33 @@ impl Recorded {
         self.setup.spec.space.params(run_id)
     }
 
-    /// Re-runs `run_id` over the sweep's window with `rec` attached.
+    /// Re-runs `run_id` as the sweep ran it, with `rec` attached: under the sweep's
+    /// constraints, and over the candles up to `window_end_ms` when the row says the run
+    /// stopped at a halving rung there. Returns the parameters, the metrics and where a
+    /// constraint stopped the run.
     ///
     /// # Errors
     /// A `run_id` outside the sweep, or the run's own error (as its error row says).
     pub fn run<R: Recorder>(
         &self,
         run_id: u64,
+        window_end_ms: Option<i64>,
         rec: &mut R,
-    ) -> Result<(RunParams, Metrics), String> {
+    ) -> Result<(RunParams, Metrics, Option<(String, i64)>), String> {
         let params = self.params(run_id)?;
         let ctx = self.setup.context();
-        let m = run_params_with(&params, self.setup.window(), &ctx, rec)?;
-        Ok((params, m))
+        let window = match window_end_ms {
+            Some(end) => self.setup.window().between(i64::MIN, end),
+            None => self.setup.window(),
+        };
+        let limits = self.setup.spec.constraints;
+        if limits.is_empty() {
+            let m = run_params_with(&params, window, &ctx, rec)?;
+            return Ok((params, m, None));
+        }
+        let mut lim = super::constraints::Limited { inner: rec, limits, stop: None };
+        let m = run_params_with(&params, window, &ctx, &mut lim)?;
+        Ok((params, m, lim.stop.map(|v| (v.reason(), v.ts_ms))))
     }
 
     /// The result row of `run_id` (a one-row batch), read from the result file.
@@ -176,6 +190,26 @@ pub fn differing_columns(row: &RecordBatch, outcome: &RunOutcome) -> Vec<String>
         }
     }
     out
+}
+
+/// The halving columns of a result row (`rung`, `window_end_ms`, and whether its status is
+/// `eliminated`); `pruned` is left empty (a re-run finds it).
+pub fn row_end(row: &RecordBatch) -> RunEnd {
+    use arrow_array::types::Int64Type;
+    let rung = row
+        .column_by_name(RUNG)
+        .and_then(|c| c.as_primitive_opt::<Int64Type>())
+        .and_then(|c| (!c.is_empty() && !c.is_null(0)).then(|| c.value(0)))
+        .and_then(|r| u32::try_from(r).ok());
+    let window_end_ms = row
+        .column_by_name(WINDOW_END_MS)
+        .and_then(|c| c.as_primitive_opt::<Int64Type>())
+        .and_then(|c| (!c.is_empty() && !c.is_null(0)).then(|| c.value(0)));
+    let eliminated = row
+        .column_by_name("status")
+        .and_then(|c| c.as_string_opt::<i32>())
+        .is_some_and(|c| !c.is_empty() && c.value(0) == "eliminated");
+    RunEnd { pruned: None, eliminated, rung, window_end_ms }
 }
 
 #[cfg(test)]

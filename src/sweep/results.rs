@@ -40,6 +40,21 @@ pub struct RunOutcome {
     pub periods: Vec<f64>,
     /// The run's figures on each walk-forward fold (empty without `[walk_forward]`).
     pub walk: Vec<super::walk_forward::FoldFigures>,
+    /// How a constrained or halving run ended (all empty for a plain run).
+    pub end: RunEnd,
+}
+
+/// How a run ended under `[constraints]` or a halving search: the extra columns.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunEnd {
+    /// `(pruned_reason, pruned_ts_ms)` when a constraint stopped the run.
+    pub pruned: Option<(String, i64)>,
+    /// Halving: the run was not among the best of its last rung.
+    pub eliminated: bool,
+    /// Halving: the last rung the run reached (0 = the first).
+    pub rung: Option<u32>,
+    /// Halving: the end of the window the metrics cover, ms.
+    pub window_end_ms: Option<i64>,
 }
 
 /// Metadata key prefix of every key gridsweep writes.
@@ -64,6 +79,14 @@ pub const STATUS: &str = "status";
 pub const ERROR: &str = "error";
 /// Tier-layer column: where the run's tier table came from.
 pub const TIER_LAYER: &str = "tier_layer";
+/// The constraint a pruned run broke, with the value (`max_drawdown_pct 30.41 > 30`).
+pub const PRUNED_REASON: &str = "pruned_reason";
+/// The tick time at which a pruned run stopped.
+pub const PRUNED_TS_MS: &str = "pruned_ts_ms";
+/// Halving: the last rung the run reached.
+pub const RUNG: &str = "rung";
+/// Halving: the end of the window the row's metrics cover.
+pub const WINDOW_END_MS: &str = "window_end_ms";
 
 fn metric_type(v: MetricValue) -> DataType {
     match v {
@@ -104,6 +127,10 @@ pub fn schema() -> SchemaRef {
             f.push(Field::new(STATUS, DataType::Utf8, false));
             f.push(Field::new(ERROR, DataType::Utf8, true));
             f.push(Field::new(TIER_LAYER, DataType::Utf8, false));
+            f.push(Field::new(PRUNED_REASON, DataType::Utf8, true));
+            f.push(Field::new(PRUNED_TS_MS, DataType::Int64, true));
+            f.push(Field::new(RUNG, DataType::Int64, true));
+            f.push(Field::new(WINDOW_END_MS, DataType::Int64, true));
             Arc::new(Schema::new(f))
         })
         .clone()
@@ -236,6 +263,14 @@ pub fn to_batch(outcomes: &[RunOutcome]) -> RecordBatch {
     let mut error = StringBuilder::with_capacity(n, 0);
     for o in outcomes {
         match &o.result {
+            Ok(_) if o.end.pruned.is_some() => {
+                status.append_value("pruned");
+                error.append_null();
+            }
+            Ok(_) if o.end.eliminated => {
+                status.append_value("eliminated");
+                error.append_null();
+            }
             Ok(_) => {
                 status.append_value("ok");
                 error.append_null();
@@ -253,6 +288,22 @@ pub fn to_batch(outcomes: &[RunOutcome]) -> RecordBatch {
         layer.append_value(o.tier_layer.as_str());
     }
     cols.push(Arc::new(layer.finish()));
+    let mut reason = StringBuilder::with_capacity(n, 0);
+    let (mut at, mut rung, mut window_end) = (
+        Int64Builder::with_capacity(n),
+        Int64Builder::with_capacity(n),
+        Int64Builder::with_capacity(n),
+    );
+    for o in outcomes {
+        reason.append_option(o.end.pruned.as_ref().map(|p| p.0.as_str()));
+        at.append_option(o.end.pruned.as_ref().map(|p| p.1));
+        rung.append_option(o.end.rung.map(i64::from));
+        window_end.append_option(o.end.window_end_ms);
+    }
+    cols.push(Arc::new(reason.finish()));
+    cols.push(Arc::new(at.finish()));
+    cols.push(Arc::new(rung.finish()));
+    cols.push(Arc::new(window_end.finish()));
     RecordBatch::try_new(schema(), cols).expect("columns match the result schema")
 }
 
@@ -280,14 +331,25 @@ mod tests {
         let s = schema();
         let names: Vec<&str> = s.fields().iter().map(|f| f.name().as_str()).collect();
         let metrics = Metrics::default().fields().len();
-        assert_eq!(names.len(), 2 + PARAMS.len() + metrics - METRICS_IN_PARAM_COLUMNS.len() + 3);
+        assert_eq!(names.len(), 2 + PARAMS.len() + metrics - METRICS_IN_PARAM_COLUMNS.len() + 7);
         let mut uniq = names.clone();
         uniq.sort_unstable();
         uniq.dedup();
         assert_eq!(uniq.len(), names.len(), "column names must be unique");
         assert_eq!(&names[..3], ["run_id", "param_hash", "model"]);
         assert_eq!(names[2 + PARAMS.len()], "total_trades");
-        assert_eq!(&names[names.len() - 3..], ["status", "error", "tier_layer"]);
+        assert_eq!(
+            &names[names.len() - 7..],
+            [
+                "status",
+                "error",
+                "tier_layer",
+                "pruned_reason",
+                "pruned_ts_ms",
+                "rung",
+                "window_end_ms"
+            ]
+        );
         assert!(numeric_metrics().contains(&"calmar_ratio"));
         assert!(!numeric_metrics().contains(&"liquidated"));
     }
@@ -313,6 +375,7 @@ mod tests {
             tier_layer: TierLayer::Snapshot,
             periods: Vec::new(),
             walk: Vec::new(),
+            end: RunEnd::default(),
         }]);
         let col = b.column_by_name("initial_balance").unwrap();
         assert_eq!(col.as_primitive::<arrow_array::types::Float64Type>().value(0), 123.0);
@@ -328,6 +391,7 @@ mod tests {
                 tier_layer: TierLayer::Snapshot,
                 periods: Vec::new(),
                 walk: Vec::new(),
+                end: RunEnd::default(),
             },
             RunOutcome {
                 run_id: 1,
@@ -336,6 +400,7 @@ mod tests {
                 tier_layer: TierLayer::Snapshot,
                 periods: Vec::new(),
                 walk: Vec::new(),
+                end: RunEnd::default(),
             },
         ]);
         assert_eq!(b.num_rows(), 2);

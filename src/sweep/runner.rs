@@ -9,7 +9,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use rayon::prelude::*;
 use rayon::ThreadPool;
 
-use super::results::RunOutcome;
+use super::constraints::Limited;
+use super::results::{RunEnd, RunOutcome};
 use super::setup::SweepSetup;
 use super::SweepError;
 use crate::candles::CandleSlice;
@@ -56,15 +57,31 @@ pub fn run_one(
                 tier_layer,
                 periods: Vec::new(),
                 walk,
+                end: RunEnd::default(),
             };
         }
     };
+    let limits = setup.spec.constraints;
+    let mut end = RunEnd::default();
     let (result, periods) = match &setup.record {
+        None if !limits.is_empty() => {
+            let mut rec = Limited { inner: &mut NoRecorder, limits, stop: None };
+            let result = run_params_with(&params, window, ctx, &mut rec);
+            end.pruned = rec.stop.map(|v| (v.reason(), v.ts_ms));
+            (result, Vec::new())
+        }
         None => (run_params(&params, window, ctx), Vec::new()),
         Some(r) => PERIODS.with(|rec| {
             let mut rec = rec.borrow_mut();
             rec.reset(r.period_ms, r.start_ms, r.end_ms, params.account.initial_balance);
-            let result = run_params_with(&params, window, ctx, &mut *rec);
+            let result = if limits.is_empty() {
+                run_params_with(&params, window, ctx, &mut *rec)
+            } else {
+                let mut lim = Limited { inner: &mut *rec, limits, stop: None };
+                let result = run_params_with(&params, window, ctx, &mut lim);
+                end.pruned = lim.stop.map(|v| (v.reason(), v.ts_ms));
+                result
+            };
             rec.finish();
             let periods = match result {
                 Ok(_) => rec.ends.iter().map(|e| e.1).collect(),
@@ -77,7 +94,7 @@ pub fn run_one(
         Some(plan) => super::walk_forward::run_folds(plan, &params, window, ctx),
         None => Vec::new(),
     };
-    RunOutcome { run_id, params, result, tier_layer: setup.tier_layer, periods, walk }
+    RunOutcome { run_id, params, result, tier_layer: setup.tier_layer, periods, walk, end }
 }
 
 /// Runs `params` over `window` on this thread's engine; a panic becomes an error text.

@@ -27,7 +27,7 @@ pub const HARD_MAX_AXIS_VALUES: u64 = 10_000_000;
 
 /// Top-level keys of a sweep file besides the data section's ([`DATA_KEYS`]).
 pub const SWEEP_KEYS: &[&str] =
-    &["name", "description", "params", "axes", "record", "walk_forward"];
+    &["name", "description", "params", "axes", "record", "walk_forward", "constraints", "search"];
 
 /// Accepted `[record] period` values and their length in ms.
 pub const RECORD_PERIODS: &[(&str, i64)] =
@@ -136,6 +136,10 @@ pub struct SweepSpec {
     pub walk_forward: Option<super::walk_forward::WalkForwardSpec>,
     /// The parameter space: base parameters (defaults + `[params]`) and the axes.
     pub space: Space,
+    /// `[constraints]`: limits that stop a run at the first tick breaking one.
+    pub constraints: crate::engine::StopLimits,
+    /// `[search] method = "halving"` (`None`: the exhaustive grid).
+    pub search: Option<super::search::Halving>,
     /// The file text, exactly as read (stored in the result metadata).
     pub text: String,
     /// SHA-256 (hex) of the file text: identifies the sweep for resume and merge.
@@ -319,6 +323,12 @@ impl SweepSpec {
         }
 
         let space = Space::new(base, axes);
+        // [constraints] and [search] (docs/sweeps.md, "Constraints", "Successive halving").
+        let constraints = table
+            .get("constraints")
+            .map(|v| super::constraints::parse(v, &space, &mut errs.0))
+            .unwrap_or_default();
+        let search = table.get("search").and_then(|v| super::search::parse(v, &table, &mut errs.0));
         if errs.0.is_empty() {
             check_size(&space, limit, &mut errs);
         }
@@ -329,6 +339,8 @@ impl SweepSpec {
                 data,
                 record_ms,
                 walk_forward,
+                constraints,
+                search,
                 warnings: amount_warnings(&space),
                 space,
                 text: text.to_string(),

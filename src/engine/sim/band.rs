@@ -113,15 +113,14 @@ impl Engine {
     /// [`Engine::quiet_tick`] for the four ticks of a candle inside the band (last prices
     /// `prices`, mark prices `marks`), the metrics updated for all four at once.
     #[inline]
-    pub(super) fn quiet_candle<R: Recorder>(
+    pub(super) fn quiet_candle(
         &mut self,
         s: &Setup,
         ctx: &RunContext<'_>,
         ts: i64,
         prices: [f64; 4],
         marks: [f64; 4],
-        rec: &mut R,
-    ) {
+    ) -> [f64; 4] {
         let equity = prices.map(|p| self.equity_at(s, p));
         let in_market = self.in_market();
         if s.model == Model::Bybit && in_market {
@@ -144,9 +143,6 @@ impl Engine {
         } else {
             self.accum.on_quiet_candle(ts, &equity, self.im_mm.0, self.im_mm.1, in_market);
         }
-        for (dt, e) in TICK_OFFSETS_MS.into_iter().zip(equity) {
-            rec.on_equity(ts + dt, e);
-        }
         let [long, short] = self.liq_watched();
         if (long || short) && self.liq_distance_may_drop(marks) {
             for p in marks {
@@ -157,6 +153,7 @@ impl Engine {
         self.last_price = prices[3];
         self.last_mark = marks[3];
         self.last_close = Some(prices[3]);
+        equity
     }
 
     /// False when no price of the candle can set a new minimum liquidation distance: the

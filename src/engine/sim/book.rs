@@ -94,7 +94,7 @@ pub(super) struct BookStats {
 
 /// The resting orders in placement order (filled and cancelled ones as tombstones until
 /// compaction), their fill triggers beside them, and the per-direction aggregates.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct OrderBook {
     /// Orders, ascending by id (placement order).
     pub(super) orders: Vec<Order>,
@@ -108,7 +108,7 @@ pub(super) struct OrderBook {
 
 /// The ticker-event planner's state: this tick's intents, the levels the last plan found
 /// open, and the margin rejections.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct Planner {
     /// Intents planned on this tick, executed after planning.
     pub(super) intents: Vec<Intent>,

@@ -6,6 +6,7 @@ use super::params::{Model, RunParams, WindDown};
 use super::position::{Direction, Leg, LotSize, Side};
 use super::risk::{self, LegRisk, Multipliers, NEUTRAL};
 use super::sizing::Sizer;
+use super::stop::{LimitMetric, LimitValues, Violation};
 use super::{
     candle_prices, FillKind, FillRecord, Recorder, RunContext, RunError, Tick, TICK_OFFSETS_MS,
 };
@@ -173,8 +174,9 @@ pub struct FastPathCounts {
     pub mapped_placements: u64,
 }
 
-/// Reusable simulation state: create once per thread, run many times.
-#[derive(Debug, Default)]
+/// Reusable simulation state: create once per thread, run many times. A clone is a
+/// snapshot of a run in progress that can be continued ([`Engine::advance_candles`]).
+#[derive(Clone, Debug, Default)]
 pub struct Engine {
     grid: Grid,
     /// The resting orders and their aggregates.
@@ -228,6 +230,36 @@ pub struct Engine {
     /// Liquidation, funding and margins follow a mark-price path (bybit model with mark data).
     mark_path: bool,
     accum: MetricsAccumulator,
+    /// Where the run stopped on a limit.
+    stopped: Option<Violation>,
+}
+
+/// A run over candles in progress ([`Engine::begin_candles`]): the per-run constants and
+/// the time of the last tick; the rest of its state is the [`Engine`]'s.
+#[derive(Clone, Copy, Debug)]
+pub struct CandleRun {
+    s: Setup,
+    prev_ts: i64,
+    ended: bool,
+}
+
+impl CandleRun {
+    /// True when the run ended early (liquidation or a stop limit).
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+}
+
+/// The engine fields a quiet candle changes.
+#[derive(Clone, Copy, Debug)]
+struct QuietState {
+    accum: MetricsAccumulator,
+    min_liq_dist: Option<f64>,
+    balance: f64,
+    last_price: f64,
+    last_mark: f64,
+    last_close: Option<f64>,
+    im_mm: (f64, f64),
 }
 
 impl Engine {
@@ -313,6 +345,7 @@ impl Engine {
         self.last_mark = 0.0;
         self.mark_path = false;
         self.accum = MetricsAccumulator::new(p.account.initial_balance);
+        self.stopped = None;
     }
 
     /// Runs one backtest over `ticks` and returns its metrics.
@@ -354,8 +387,44 @@ impl Engine {
         ctx: &RunContext<'_>,
         rec: &mut R,
     ) -> Result<Metrics, RunError> {
+        let mut run = self.begin_candles(params, ctx)?;
+        self.advance_candles(&mut run, c, params, ctx, rec)?;
+        Ok(self.finish_candles(&run, rec))
+    }
+
+    /// Starts a run over candles that [`Engine::advance_candles`] feeds piece by piece:
+    /// `begin_candles`, then `advance_candles` over consecutive sub-slices, then
+    /// [`Engine::finish_candles`] give [`Engine::run_candles`]'s result bit for bit.
+    ///
+    /// # Errors
+    /// [`RunError::Params`] for invalid parameters.
+    pub fn begin_candles(
+        &mut self,
+        params: &RunParams,
+        ctx: &RunContext<'_>,
+    ) -> Result<CandleRun, RunError> {
         let s = self.begin(params, ctx)?;
-        let mut prev_ts = i64::MIN;
+        Ok(CandleRun { s, prev_ts: i64::MIN, ended: false })
+    }
+
+    /// Continues `run` over the next candles `c` (a run that ended, by liquidation or a stop
+    /// limit, ignores them).
+    ///
+    /// # Errors
+    /// As [`Engine::run`].
+    pub fn advance_candles<R: Recorder>(
+        &mut self,
+        run: &mut CandleRun,
+        c: CandleSlice<'_>,
+        params: &RunParams,
+        ctx: &RunContext<'_>,
+        rec: &mut R,
+    ) -> Result<(), RunError> {
+        if run.ended {
+            return Ok(());
+        }
+        let s = run.s;
+        let mut prev_ts = run.prev_ts;
         // The origin has no mark price: its rules read the last price.
         let mark = c.mark.filter(|_| s.model == Model::Bybit);
         self.mark_path = mark.is_some();
@@ -376,14 +445,47 @@ impl Engine {
                 && (mark.is_none() || self.band.contains_candle(ts, &marks))
             {
                 self.counts.quiet_ticks += 4;
-                self.quiet_candle(&s, ctx, ts, prices, marks, rec);
+                if rec.limits().is_some() {
+                    let saved = self.quiet_state();
+                    let equity = self.quiet_candle(&s, ctx, ts, prices, marks);
+                    if self.broken_limit(rec).is_some() {
+                        // Some tick of the four broke a limit: replay them one by one.
+                        self.restore_quiet_state(saved);
+                        for k in 0..4 {
+                            let t = Tick { ts_ms: ts + TICK_OFFSETS_MS[k], price: prices[k] };
+                            prev_ts = t.ts_ms;
+                            self.quiet_tick(&s, ctx, t, marks[k], rec);
+                            if self.check_limits(t.ts_ms, rec) {
+                                run.ended = true;
+                                break 'candles;
+                            }
+                        }
+                        continue;
+                    }
+                    for (dt, e) in TICK_OFFSETS_MS.into_iter().zip(equity) {
+                        rec.on_equity(ts + dt, e);
+                    }
+                } else {
+                    let equity = self.quiet_candle(&s, ctx, ts, prices, marks);
+                    for (dt, e) in TICK_OFFSETS_MS.into_iter().zip(equity) {
+                        rec.on_equity(ts + dt, e);
+                    }
+                }
                 prev_ts = ts + TICK_OFFSETS_MS[3];
                 if still_ok {
                     let band = self
                         .still_band(&s, ctx)
                         .until_at_most(rec.equity_needed_by().saturating_add(1));
                     let c = CandleSlice { mark, ..c };
-                    let end = still::stretch_end(&band, c, i, prev_ts);
+                    let mut end = still::stretch_end(&band, c, i, prev_ts);
+                    if let Some(b) =
+                        rec.limits().and_then(|l| l.bound(LimitMetric::MaxDrawdownDuration))
+                    {
+                        // Every still mark extends the run below the peak: stop the stretch
+                        // where one more candle could break the bound.
+                        let room = (b.floor() as u64).saturating_sub(self.accum.run_below());
+                        end = end.min(i.saturating_add(usize::try_from(room / 4).unwrap_or(0)));
+                    }
                     if end > i {
                         self.account_still(&s, c, i, end, rec);
                         prev_ts = c.ts_ms[end - 1] + TICK_OFFSETS_MS[3];
@@ -395,11 +497,93 @@ impl Engine {
             for k in 0..4 {
                 let t = Tick { ts_ms: ts + TICK_OFFSETS_MS[k], price: prices[k] };
                 if !self.step(&s, params, ctx, t, marks[k], &mut prev_ts, rec)? {
+                    run.ended = true;
                     break 'candles;
                 }
             }
         }
-        Ok(self.end(&s, prev_ts, rec))
+        run.prev_ts = prev_ts;
+        Ok(())
+    }
+
+    /// Ends `run`: the wind-down, then the metrics.
+    pub fn finish_candles<R: Recorder>(&mut self, run: &CandleRun, rec: &mut R) -> Metrics {
+        self.end(&run.s, run.prev_ts, rec)
+    }
+
+    /// The metrics [`Engine::finish_candles`] would report now, without ending the run (the
+    /// wind-down, when there is one, is done on a copy).
+    pub fn peek_metrics(&self, run: &CandleRun) -> Metrics {
+        if self.liquidated_at.is_some()
+            || self.stopped.is_some()
+            || run.s.wind_down != WindDown::CloseAll
+            || self.last_price <= 0.0
+        {
+            return self.finish();
+        }
+        self.clone().end(&run.s, run.prev_ts, &mut super::NoRecorder)
+    }
+
+    /// Where the run stopped on a limit, when it did.
+    pub fn stopped(&self) -> Option<Violation> {
+        self.stopped
+    }
+
+    /// The current values of the limitable metrics.
+    #[inline]
+    fn limit_values(&self) -> LimitValues {
+        let mut v = LimitValues {
+            liquidated: self.liquidated_at.is_some(),
+            min_liq_distance_pct: self.min_liq_dist,
+            orders_rejected: self.orders_rejected,
+            rejection_events: self.rejection_events,
+            total_commission: self.commission,
+            ..LimitValues::default()
+        };
+        self.accum.limit_values(&mut v);
+        v
+    }
+
+    /// The first limit of `rec` the run breaks now.
+    #[inline]
+    fn broken_limit<R: Recorder>(&self, rec: &R) -> Option<Violation> {
+        let l = rec.limits()?;
+        let (metric, value) = l.first_broken(&self.limit_values())?;
+        Some(Violation { metric, value, bound: l.bound(metric).unwrap_or(1.0), ts_ms: 0 })
+    }
+
+    /// True (and the stop recorded) when the run breaks a limit of `rec` at tick `ts`.
+    #[inline]
+    fn check_limits<R: Recorder>(&mut self, ts: i64, rec: &mut R) -> bool {
+        let Some(mut v) = self.broken_limit(rec) else { return false };
+        v.ts_ms = ts;
+        self.stopped = Some(v);
+        rec.on_stop(&v);
+        true
+    }
+
+    /// What a quiet candle changes, to undo it.
+    #[inline]
+    fn quiet_state(&self) -> QuietState {
+        QuietState {
+            accum: self.accum,
+            min_liq_dist: self.min_liq_dist,
+            balance: self.balance,
+            last_price: self.last_price,
+            last_mark: self.last_mark,
+            last_close: self.last_close,
+            im_mm: self.im_mm,
+        }
+    }
+
+    fn restore_quiet_state(&mut self, q: QuietState) {
+        self.accum = q.accum;
+        self.min_liq_dist = q.min_liq_dist;
+        self.balance = q.balance;
+        self.last_price = q.last_price;
+        self.last_mark = q.last_mark;
+        self.last_close = q.last_close;
+        self.im_mm = q.im_mm;
     }
 
     /// Validates the parameters and resets the state for a new run.
@@ -466,10 +650,11 @@ impl Engine {
         if self.fast.quiet_band && self.band.contains(t) && self.band.contains_price(mark) {
             self.counts.quiet_ticks += 1;
             self.quiet_tick(s, ctx, t, mark, rec);
-            return Ok(true);
+            return Ok(!self.check_limits(t.ts_ms, rec));
         }
         self.full_ticks += 1;
-        if !self.tick(s, params, ctx, t, mark, rec)? {
+        let alive = self.tick(s, params, ctx, t, mark, rec)?;
+        if self.check_limits(t.ts_ms, rec) || !alive {
             return Ok(false);
         }
         if self.check_invariants {
@@ -489,6 +674,9 @@ impl Engine {
 
     /// Wind-down at the end of a run, then the metrics.
     fn end<R: Recorder>(&mut self, s: &Setup, last_ts: i64, rec: &mut R) -> Metrics {
+        if self.stopped.is_some() {
+            return self.finish();
+        }
         if self.liquidated_at.is_none()
             && s.wind_down == WindDown::CloseAll
             && self.last_price > 0.0
@@ -497,6 +685,8 @@ impl Engine {
             self.close_all(s, last_ts, self.last_price, fee, FillKind::WindDown, rec);
             // The curve's last point includes the wind-down fees (the metrics already do).
             rec.on_equity(last_ts, self.equity_at(s, self.last_price));
+            // The wind-down's fees may break a commission limit.
+            self.check_limits(last_ts, rec);
         }
         self.finish()
     }

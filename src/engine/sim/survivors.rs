@@ -10,7 +10,7 @@ use crate::engine::level_bits::{first_of, last_of, LevelBits};
 use crate::engine::position::{Direction, Side};
 
 /// One survivor per level and direction, with its bit sets and the orders that have no slot.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct SurvivorMap {
     /// Per direction, per level: the slot (`NONE` when empty).
     pub(super) slots: [Vec<u32>; 2],

@@ -1,0 +1,558 @@
+//! Successive halving over the data window (docs/sweeps.md, "Successive halving").
+//!
+//! Rung `r` ends `min_window · η^r` after the window's first candle; the last rung is the
+//! whole window. The probe runs (a seeded choice) go to the full window first; then the
+//! other runs are advanced rung by rung, each continuing its own engine state, and after
+//! every rung but the last only the best `⌈n/η⌉` by the objective go on (ties: lowest
+//! `run_id`) — twice as many when the Spearman correlation on the probes between that
+//! rung's objective and the full window's is below `min_spearman`. Constraints prune at any
+//! tick. The pure core ([`rung_ends`], [`probe_set`], [`spearman`], [`survivors`]) has no
+//! I/O; [`execute`] is the edge.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use super::constraints::Limited;
+use super::exec::{file_kv, ExecOptions, Summary};
+use super::report::{RankBy, Report};
+use super::results::{to_batch, RunEnd, RunOutcome};
+use super::resume::PartsLock;
+use super::runner::build_pool;
+use super::search::{Halving, MIN_PROBES};
+use super::setup::SweepSetup;
+use super::shard::{block_count, block_start};
+use super::writer::{read_kv, Assembler};
+use super::{SweepError, ROW_GROUP_BLOCKS};
+use crate::candles::CandleSlice;
+use crate::engine::{CandleRun, Engine, NoRecorder, RunContext, RunParams, StopLimits};
+use crate::metrics::{MetricValue, Metrics};
+
+/// Metadata key of the candle·runs a halving file's runs were evaluated over.
+pub const KV_EVALUATED: &str = "gridsweep.candle_runs_evaluated";
+/// Metadata key of the candle·runs of the exhaustive sweep of the same runs.
+pub const KV_EXHAUSTIVE: &str = "gridsweep.candle_runs_exhaustive";
+/// Metadata key of the per-rung report (JSON).
+pub const KV_RUNGS: &str = "gridsweep.halving_rungs";
+
+/// What one rung did.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RungReport {
+    /// Rung number (0 = the first).
+    pub rung: u32,
+    /// End of the rung's window (exclusive), ms.
+    pub window_end_ms: i64,
+    /// Non-probe runs advanced over this rung.
+    pub runs: u64,
+    /// Of those, stopped by a constraint during it.
+    pub pruned: u64,
+    /// Of those, going on to the next rung (all of them at the last rung).
+    pub kept: u64,
+    /// Spearman correlation on the probes between this rung's objective and the full
+    /// window's (`None` when undefined: fewer than 3 probes or a constant objective).
+    pub spearman: Option<f64>,
+    /// True when the correlation was below the threshold and twice the survivors were kept.
+    pub widened: bool,
+}
+
+/// What a halving search did, for the report and `--json`.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SearchSummary {
+    /// Candles handed to the engine, summed over the runs.
+    pub candle_runs_evaluated: u64,
+    /// Candles × runs of the exhaustive sweep of the same runs.
+    pub candle_runs_exhaustive: u64,
+    /// Probe runs taken to the full window.
+    pub probes: u64,
+    /// Per rung.
+    pub rungs: Vec<RungReport>,
+}
+
+/// The rung ends (exclusive times) for a window of candles from `first_ms` to `end_ms`
+/// (exclusive): `first_ms + min_window · η^r` while inside the window, then `end_ms`.
+///
+/// # Errors
+/// A sentence when the window is not longer than one rung (nothing to halve).
+pub fn rung_ends(
+    first_ms: i64,
+    end_ms: i64,
+    min_window_ms: i64,
+    eta: u32,
+) -> Result<Vec<i64>, String> {
+    let span = end_ms.saturating_sub(first_ms);
+    if min_window_ms >= span {
+        return Err(format!(
+            "[search] min_window ({} h) is not shorter than the data window ({} h), so there is \
+             only one rung and nothing to halve; use a shorter min_window or method = \"grid\"",
+            min_window_ms / 3_600_000,
+            span / 3_600_000
+        ));
+    }
+    let mut ends = Vec::new();
+    let mut w = min_window_ms;
+    while first_ms.saturating_add(w) < end_ms {
+        ends.push(first_ms + w);
+        w = w.saturating_mul(i64::from(eta));
+    }
+    ends.push(end_ms);
+    Ok(ends)
+}
+
+/// A seeded 64-bit mix of `x` (splitmix64's finaliser).
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// The probe runs among `ids`: the `max(32, ⌈share·n⌉)` (at most `n`) with the smallest
+/// seeded hash of their `run_id` (ties: lowest `run_id`), ascending by `run_id`.
+pub fn probe_set(ids: &[u64], share: f64, seed: u64) -> Vec<u64> {
+    let n = ids.len() as u64;
+    let want = ((share * n as f64).ceil() as u64).max(MIN_PROBES).min(n) as usize;
+    let mut keyed: Vec<(u64, u64)> = ids.iter().map(|&id| (mix(mix(seed) ^ id), id)).collect();
+    keyed.sort_unstable();
+    let mut out: Vec<u64> = keyed[..want].iter().map(|&(_, id)| id).collect();
+    out.sort_unstable();
+    out
+}
+
+/// Average ranks (1-based) of `x`, ties sharing their mean rank.
+fn ranks(x: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..x.len()).collect();
+    idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    let mut r = vec![0.0; x.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && x[idx[j + 1]].total_cmp(&x[idx[i]]).is_eq() {
+            j += 1;
+        }
+        let mean = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &idx[i..=j] {
+            r[k] = mean;
+        }
+        i = j + 1;
+    }
+    r
+}
+
+/// Spearman's rank correlation of `a` and `b` (Pearson on average ranks); `None` for
+/// fewer than 3 pairs or a constant side.
+pub fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
+    if a.len() != b.len() || a.len() < 3 {
+        return None;
+    }
+    let (ra, rb) = (ranks(a), ranks(b));
+    let n = ra.len() as f64;
+    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in ra.iter().zip(&rb) {
+        sab += (x - ma) * (y - mb);
+        saa += (x - ma) * (x - ma);
+        sbb += (y - mb) * (y - mb);
+    }
+    (saa > 0.0 && sbb > 0.0).then(|| sab / (saa * sbb).sqrt())
+}
+
+/// The `keep` best of `(key, run_id)` (higher key first, ties lowest `run_id`), as indices
+/// into `keyed`, ascending.
+pub fn survivors(keyed: &[(f64, u64)], keep: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..keyed.len()).collect();
+    idx.sort_by(|&a, &b| keyed[b].0.total_cmp(&keyed[a].0).then(keyed[a].1.cmp(&keyed[b].1)));
+    idx.truncate(keep);
+    idx.sort_unstable();
+    idx
+}
+
+/// How many of `n` runs go on at a rung: `⌈n/η⌉`, twice that when `widened` (at most `n`).
+pub fn keep_count(n: usize, eta: u32, widened: bool) -> usize {
+    let k = n.div_ceil(eta as usize);
+    if widened {
+        (2 * k).min(n)
+    } else {
+        k
+    }
+}
+
+/// The objective of `m` as a key where higher is better (missing or NaN: −∞).
+pub fn objective_key(m: &Metrics, rank: RankBy) -> f64 {
+    let v = m.fields().iter().find(|(n, _)| *n == rank.metric).and_then(|(_, v)| match *v {
+        MetricValue::F64(x) => Some(x),
+        MetricValue::OptF64(x) => x,
+        MetricValue::U64(x) => Some(x as f64),
+        MetricValue::OptI64(x) => x.map(|x| x as f64),
+        _ => None,
+    });
+    match v {
+        Some(x) if !x.is_nan() => {
+            if rank.ascending {
+                -x
+            } else {
+                x
+            }
+        }
+        _ => f64::NEG_INFINITY,
+    }
+}
+
+/// One run in progress: its engine state and where it stands.
+struct Live {
+    run_id: u64,
+    params: RunParams,
+    engine: Engine,
+    run: CandleRun,
+    /// Candles handed to the engine so far.
+    candles: u64,
+    /// Objective key at each rung end (probes).
+    keys: Vec<f64>,
+    /// A panic text, when the engine panicked.
+    failed: Option<String>,
+}
+
+impl Live {
+    /// Advances over `c` (the next rung's candles); the state is kept as a compact clone.
+    fn advance(&mut self, c: CandleSlice<'_>, ctx: &RunContext<'_>, limits: StopLimits) {
+        if self.failed.is_some() {
+            return;
+        }
+        let (engine, run, params) = (&mut self.engine, &mut self.run, &self.params);
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            if limits.is_empty() {
+                engine.advance_candles(run, c, params, ctx, &mut NoRecorder)
+            } else {
+                let mut rec = Limited { inner: &mut NoRecorder, limits, stop: None };
+                engine.advance_candles(run, c, params, ctx, &mut rec)
+            }
+        }));
+        match r {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => self.failed = Some(e.to_string()),
+            Err(_) => self.failed = Some("engine panicked (a bug, please report it)".into()),
+        }
+        self.candles += c.len() as u64;
+        self.engine = self.engine.clone();
+    }
+
+    /// The row of a run that stops here at rung `rung` (window end `end_ms`).
+    fn outcome(
+        mut self,
+        rung: u32,
+        end_ms: i64,
+        eliminated: bool,
+        last: bool,
+        layer: crate::tiers::TierLayer,
+    ) -> RunOutcome {
+        let result = match self.failed.take() {
+            Some(e) => Err(e),
+            None if last => {
+                let mut rec = NoRecorder;
+                Ok(self.engine.finish_candles(&self.run, &mut rec))
+            }
+            None => Ok(self.engine.peek_metrics(&self.run)),
+        };
+        let pruned = self.engine.stopped().map(|v| (v.reason(), v.ts_ms));
+        let end = RunEnd {
+            eliminated: eliminated && pruned.is_none(),
+            pruned,
+            rung: Some(rung),
+            window_end_ms: Some(end_ms),
+        };
+        RunOutcome {
+            run_id: self.run_id,
+            params: self.params,
+            result,
+            tier_layer: layer,
+            periods: Vec::new(),
+            walk: Vec::new(),
+            end,
+        }
+    }
+}
+
+/// The rows of a halving search over `ids` and what it did.
+///
+/// # Errors
+/// A window not longer than one rung.
+pub fn search(
+    setup: &SweepSetup,
+    h: &Halving,
+    rank: RankBy,
+    ids: &[u64],
+    pool: &rayon::ThreadPool,
+) -> Result<(Vec<RunOutcome>, SearchSummary, Vec<String>), SweepError> {
+    let window = setup.window();
+    let ctx = setup.context();
+    let limits = setup.spec.constraints;
+    let layer = setup.tier_layer;
+    let n_candles = window.len();
+    let (Some(&first), Some(&last)) = (window.ts_ms.first(), window.ts_ms.last()) else {
+        return Err(SweepError::Setup("the sweep window holds no candles".into()));
+    };
+    let interval = if n_candles > 1 { window.ts_ms[1] - window.ts_ms[0] } else { 60_000 };
+    let end_ms = last + interval;
+    let ends = rung_ends(first, end_ms, h.min_window_ms, h.eta).map_err(SweepError::Usage)?;
+    let cuts: Vec<usize> = ends.iter().map(|&t| window.ts_ms.partition_point(|&x| x < t)).collect();
+    let piece = |r: usize| window.range(if r == 0 { 0 } else { cuts[r - 1] }, cuts[r]);
+    let last_rung = ends.len() - 1;
+    let mut rows: Vec<RunOutcome> = Vec::with_capacity(ids.len());
+    let mut summary = SearchSummary {
+        candle_runs_exhaustive: ids.len() as u64 * n_candles as u64,
+        ..SearchSummary::default()
+    };
+    let mut warnings = Vec::new();
+    let mut evaluated = 0u64;
+
+    // Start every run (bad parameters become error rows).
+    let start = |id: u64| -> Result<Live, Box<RunOutcome>> {
+        let err = |params: RunParams, e: String| {
+            Box::new(RunOutcome {
+                run_id: id,
+                params,
+                result: Err(e),
+                tier_layer: layer,
+                periods: Vec::new(),
+                walk: Vec::new(),
+                end: RunEnd { rung: Some(0), ..RunEnd::default() },
+            })
+        };
+        let params = setup.spec.space.params(id).map_err(|e| err(*setup.spec.space.base(), e))?;
+        let mut engine = Engine::new();
+        let run = engine.begin_candles(&params, &ctx).map_err(|e| err(params, e.to_string()))?;
+        Ok(Live { run_id: id, params, engine, run, candles: 0, keys: Vec::new(), failed: None })
+    };
+    let probe_ids = probe_set(ids, h.probes, h.seed);
+    let mut probes: Vec<Live> = Vec::new();
+    let mut live: Vec<Live> = Vec::new();
+    for &id in ids {
+        match start(id) {
+            Ok(l) if probe_ids.binary_search(&id).is_ok() => probes.push(l),
+            Ok(l) => live.push(l),
+            Err(row) => rows.push(*row),
+        }
+    }
+    summary.probes = probes.len() as u64;
+
+    // The probes, to the full window, their objective noted at every rung end.
+    pool.install(|| {
+        probes.par_iter_mut().with_max_len(1).for_each(|l| {
+            for r in 0..=last_rung {
+                l.advance(piece(r), &ctx, limits);
+                let m = if r == last_rung {
+                    l.engine.clone().finish_candles(&l.run, &mut NoRecorder)
+                } else {
+                    l.engine.peek_metrics(&l.run)
+                };
+                l.keys.push(objective_key(&m, rank));
+            }
+        });
+    });
+    let full: Vec<f64> = probes.iter().map(|l| l.keys[last_rung]).collect();
+
+    #[allow(clippy::needless_range_loop)] // r numbers the rung in rows and reports
+    for r in 0..=last_rung {
+        let c = piece(r);
+        pool.install(|| {
+            live.par_iter_mut().with_max_len(1).for_each(|l| l.advance(c, &ctx, limits))
+        });
+        let advanced = live.len() as u64;
+        if r == last_rung {
+            summary.rungs.push(RungReport {
+                rung: r as u32,
+                window_end_ms: ends[r],
+                runs: advanced,
+                pruned: live.iter().filter(|l| l.engine.stopped().is_some()).count() as u64,
+                kept: advanced,
+                spearman: None,
+                widened: false,
+            });
+            break;
+        }
+        // Runs stopped by a constraint (or failed) end here; the rest are ranked.
+        let (done, rest): (Vec<Live>, Vec<Live>) = std::mem::take(&mut live)
+            .into_iter()
+            .partition(|l| l.engine.stopped().is_some() || l.failed.is_some());
+        let pruned = done.len() as u64;
+        for l in done {
+            evaluated += l.candles;
+            rows.push(l.outcome(r as u32, ends[r], false, false, layer));
+        }
+        let at_rung: Vec<f64> = probes.iter().map(|l| l.keys[r]).collect();
+        let rho = spearman(&at_rung, &full);
+        let widened = rho.is_some_and(|x| x < h.min_spearman);
+        if widened {
+            warnings.push(format!(
+                "rung {r} (window to {}): Spearman {:.3} on {} probes is below {}: keeping twice \
+                 the survivors",
+                crate::time::format_iso(ends[r]),
+                rho.unwrap_or(f64::NAN),
+                probes.len(),
+                h.min_spearman
+            ));
+        }
+        let keyed: Vec<(f64, u64)> = pool.install(|| {
+            rest.par_iter()
+                .map(|l| (objective_key(&l.engine.peek_metrics(&l.run), rank), l.run_id))
+                .collect()
+        });
+        let keep = keep_count(rest.len(), h.eta, widened);
+        let chosen = survivors(&keyed, keep);
+        let mut next = chosen.iter().peekable();
+        for (i, l) in rest.into_iter().enumerate() {
+            if next.peek() == Some(&&i) {
+                next.next();
+                live.push(l);
+            } else {
+                evaluated += l.candles;
+                rows.push(l.outcome(r as u32, ends[r], true, false, layer));
+            }
+        }
+        summary.rungs.push(RungReport {
+            rung: r as u32,
+            window_end_ms: ends[r],
+            runs: advanced,
+            pruned,
+            kept: live.len() as u64,
+            spearman: rho,
+            widened,
+        });
+    }
+    summary.candle_runs_evaluated =
+        evaluated + probes.iter().chain(&live).map(|l| l.candles).sum::<u64>();
+    let finals: Vec<RunOutcome> = pool.install(|| {
+        probes
+            .into_par_iter()
+            .chain(live.into_par_iter())
+            .map(|l| l.outcome(last_rung as u32, end_ms, false, true, layer))
+            .collect()
+    });
+    rows.extend(finals);
+    rows.sort_by_key(|o| o.run_id);
+    Ok((rows, summary, warnings))
+}
+
+/// Runs the halving search of `setup` as `opts` says: the shard's runs (those of its
+/// blocks, halved among themselves), all rows written at once in `run_id` order.
+///
+/// # Errors
+/// As [`super::exec::execute`], and a window not longer than one rung.
+pub fn execute(setup: &SweepSetup, opts: &ExecOptions, h: &Halving) -> Result<Summary, SweepError> {
+    let started = Instant::now();
+    let b_runs = opts.block_runs;
+    let ident = setup.identity(b_runs);
+    let total = ident.total_runs;
+    let blocks = opts.shard.blocks(block_count(total, b_runs));
+    let first_run_id = block_start(blocks.start, b_runs, total);
+    let shard_end = block_start(blocks.end, b_runs, total);
+    let shard_runs = shard_end - first_run_id;
+    let rank: RankBy = match &h.objective {
+        Some(o) => {
+            o.parse().map_err(|e: String| SweepError::Usage(format!("[search] objective: {e}")))?
+        }
+        None => opts.rank,
+    };
+    let pool = build_pool(opts.threads)?;
+    let mut summary = Summary {
+        out: opts.out.clone(),
+        total_runs: total,
+        shard: opts.shard,
+        shard_runs,
+        computed_runs: 0,
+        resumed_runs: 0,
+        already_complete: false,
+        threads: pool.current_num_threads(),
+        elapsed_s: 0.0,
+        report: Report::new(opts.rank, opts.top_n),
+        axes: setup.spec.space.axes().iter().map(|a| a.name).collect(),
+        search: None,
+    };
+    let out = &opts.out;
+    if let Some(report) = super::exec::complete_report(out, &ident, opts, b_runs)? {
+        let kv = read_kv(out).unwrap_or_default();
+        summary.search =
+            kv.iter().find(|(k, _)| k == KV_RUNGS).and_then(|(_, v)| serde_json::from_str(v).ok());
+        summary.report = report;
+        summary.already_complete = true;
+        summary.resumed_runs = shard_runs;
+        summary.elapsed_s = started.elapsed().as_secs_f64();
+        return Ok(summary);
+    }
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| SweepError::io("cannot create", dir, e))?;
+    }
+    // A killed halving search keeps no rung state on disk: it starts again from the first
+    // rung (the lock only keeps two processes from writing one file).
+    let lock = PartsLock::acquire(out)?;
+    let ids: Vec<u64> = (first_run_id..shard_end).collect();
+    let (rows, search, warnings) = search(setup, h, rank, &ids, &pool)?;
+    for w in &warnings {
+        log::warn!("{w}");
+    }
+    let mut kv = file_kv(&ident, opts.shard, first_run_id, shard_runs);
+    kv.push((KV_EVALUATED.into(), search.candle_runs_evaluated.to_string()));
+    kv.push((KV_EXHAUSTIVE.into(), search.candle_runs_exhaustive.to_string()));
+    kv.push((KV_RUNGS.into(), serde_json::to_string(&search).unwrap_or_default()));
+    let tmp = lock.dir().join("result.parquet.tmp");
+    let mut assembler = Assembler::create(&tmp, b_runs * ROW_GROUP_BLOCKS, kv)?;
+    for chunk in rows.chunks(usize::try_from(b_runs).unwrap_or(usize::MAX)) {
+        let batch = to_batch(chunk);
+        assembler.append(&batch)?;
+        summary.report.observe(&batch);
+    }
+    assembler.finish(out)?;
+    if let Err(e) = lock.remove() {
+        log::warn!("the results in {} are complete, but {e}", out.display());
+    }
+    summary.computed_runs = shard_runs;
+    summary.search = Some(search);
+    summary.elapsed_s = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rungs_grow_by_eta_and_end_at_the_window() {
+        let d = 86_400_000;
+        assert_eq!(rung_ends(0, 30 * d, 3 * d, 3).unwrap(), [3 * d, 9 * d, 27 * d, 30 * d]);
+        assert_eq!(rung_ends(0, 27 * d, 3 * d, 3).unwrap(), [3 * d, 9 * d, 27 * d]);
+        let e = rung_ends(0, 3 * d, 3 * d, 3).unwrap_err();
+        assert!(e.contains("not shorter than the data window"), "{e}");
+    }
+
+    #[test]
+    fn probes_are_seeded_at_least_32_and_stable() {
+        let ids: Vec<u64> = (0..1000).collect();
+        let a = probe_set(&ids, 0.02, 1);
+        assert_eq!(a.len(), 32, "2 % of 1000 is 20, raised to 32");
+        assert_eq!(a, probe_set(&ids, 0.02, 1));
+        assert_ne!(a, probe_set(&ids, 0.02, 2));
+        assert_eq!(probe_set(&ids, 0.1, 1).len(), 100);
+        assert_eq!(probe_set(&ids[..10], 0.02, 1).len(), 10);
+    }
+
+    #[test]
+    fn spearman_by_hand() {
+        assert_eq!(spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]), Some(1.0));
+        assert_eq!(spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), Some(-1.0));
+        // Ranks 1,2,3,4 vs 2,1,4,3: Σd² = 4, ρ = 1 − 6·4/(4·15) = 0.6.
+        let r = spearman(&[1.0, 2.0, 3.0, 4.0], &[2.0, 1.0, 4.0, 3.0]).unwrap();
+        assert!((r - 0.6).abs() < 1e-12, "{r}");
+        assert_eq!(spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), None);
+        assert_eq!(spearman(&[1.0, 2.0], &[1.0, 2.0]), None);
+    }
+
+    #[test]
+    fn survivors_break_ties_by_lowest_run_id() {
+        let keyed = [(1.0, 7), (3.0, 9), (3.0, 4), (f64::NEG_INFINITY, 1), (2.0, 2)];
+        assert_eq!(survivors(&keyed, 2), [1, 2]);
+        assert_eq!(survivors(&keyed, 3), [1, 2, 4]);
+        assert_eq!(keep_count(10, 3, false), 4);
+        assert_eq!(keep_count(10, 3, true), 8);
+        assert_eq!(keep_count(3, 3, true), 2);
+    }
+}
