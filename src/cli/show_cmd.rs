@@ -71,7 +71,7 @@ pub fn run(args: ShowArgs) -> anyhow::Result<i32> {
     let setup = &recorded.setup;
     let row_end = gridsweep::sweep::rerun::row_end(&row);
     let (params, m, pruned) = match recorded.run(id, row_end.window_end_ms, &mut rec) {
-        Ok(r) => r,
+        Ok(r) => (r.params, r.metrics, r.pruned),
         Err(e) => {
             let outcome = RunOutcome {
                 run_id: id,

@@ -135,7 +135,7 @@ impl Recorded {
         run_id: u64,
         window_end_ms: Option<i64>,
         rec: &mut R,
-    ) -> Result<(RunParams, Metrics, Option<(String, i64)>), String> {
+    ) -> Result<Rerun, String> {
         let params = self.params(run_id)?;
         let ctx = self.setup.context();
         let window = match window_end_ms {
@@ -144,12 +144,12 @@ impl Recorded {
         };
         let limits = self.setup.spec.constraints;
         if limits.is_empty() {
-            let m = run_params_with(&params, window, &ctx, rec)?;
-            return Ok((params, m, None));
+            let metrics = run_params_with(&params, window, &ctx, rec)?;
+            return Ok(Rerun { params, metrics, pruned: None });
         }
         let mut lim = super::constraints::Limited { inner: rec, limits, stop: None };
-        let m = run_params_with(&params, window, &ctx, &mut lim)?;
-        Ok((params, m, lim.stop.map(|v| (v.reason(), v.ts_ms))))
+        let metrics = run_params_with(&params, window, &ctx, &mut lim)?;
+        Ok(Rerun { params, metrics, pruned: lim.stop.map(|v| (v.reason(), v.ts_ms)) })
     }
 
     /// The result row of `run_id` (a one-row batch), read from the result file.
@@ -192,6 +192,17 @@ pub fn differing_columns(row: &RecordBatch, outcome: &RunOutcome) -> Vec<String>
     out
 }
 
+/// A re-run row: its parameters, metrics and where a constraint stopped it.
+#[derive(Clone, Debug)]
+pub struct Rerun {
+    /// The parameters.
+    pub params: RunParams,
+    /// The metrics.
+    pub metrics: Metrics,
+    /// `(pruned_reason, pruned_ts_ms)` when a constraint stopped the run.
+    pub pruned: Option<(String, i64)>,
+}
+
 /// The halving columns of a result row (`rung`, `window_end_ms`, and whether its status is
 /// `eliminated`); `pruned` is left empty (a re-run finds it).
 pub fn row_end(row: &RecordBatch) -> RunEnd {
@@ -225,6 +236,7 @@ mod tests {
             tier_layer: TierLayer::Snapshot,
             periods: Vec::new(),
             walk: Vec::new(),
+            end: RunEnd::default(),
         }
     }
 
