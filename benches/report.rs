@@ -76,6 +76,7 @@ fn bench(c: &mut Criterion) {
         pareto_rank: Some((0..n).map(|i| Some((i % 50) as u32)).collect()),
         validation: None,
         folds: None,
+        pairs: None,
     };
     let page = sweep_page(&report).unwrap();
     eprintln!("report of {n} runs: {} bytes", page.len());

@@ -327,6 +327,26 @@ fn the_report_holds_every_panel_and_no_external_resource() {
     assert_eq!(count(&h, "data-chart=\"folds\""), 1);
     assert_eq!(count(&h, "data-chart=\"equity\""), 2);
     assert!(h.contains("Top 2 runs by return_pct"));
+    // Chosen pairs only: grid_step × leverage, max and median.
+    let o = bin()
+        .args([
+            "report",
+            out.to_str().unwrap(),
+            "--out",
+            html2.to_str().unwrap(),
+            "--pairs",
+            "grid_step:leverage",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(count(&std::fs::read_to_string(&html2).unwrap(), "data-chart=\"heatmap\""), 2);
+    let o = bin()
+        .args(["report", out.to_str().unwrap(), "--pairs", "grid_step:spacing"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("`spacing` is not an axis"));
     // A folds file of other columns: a note, no panel.
     folds_file(&dir.join("rep.folds.parquet"), &["fold", "something_else"]);
     run(&["report", out.to_str().unwrap(), "--out", html2.to_str().unwrap(), "--top", "1"]);

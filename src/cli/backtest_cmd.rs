@@ -187,7 +187,15 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<i32> {
         }
         writeln!(super::stdout(), "{v}")?;
     } else {
-        print_summary(&mut super::stdout(), &symbol, &cfg.params, &m, &source, layer.as_str())?;
+        print_summary(
+            &mut super::stdout(),
+            "backtest",
+            &symbol,
+            &cfg.params,
+            &m,
+            &source,
+            layer.as_str(),
+        )?;
     }
     Ok(0)
 }
@@ -220,6 +228,7 @@ fn check_outputs(args: &BacktestArgs, cfg: &BacktestConfig) -> anyhow::Result<()
 /// The readable summary of one run (shared with `gridsweep show`).
 pub(crate) fn print_summary(
     w: &mut impl Write,
+    command: &str,
     symbol: &str,
     p: &gridsweep::engine::RunParams,
     m: &Metrics,
@@ -227,7 +236,7 @@ pub(crate) fn print_summary(
     layer: &str,
 ) -> std::io::Result<()> {
     let opt = |v: Option<f64>, d: usize| v.map_or("n/a".to_string(), |x| format!("{x:.d$}"));
-    writeln!(w, "gridsweep backtest — {symbol}, model {}, {source}", p.account.model.as_str())?;
+    writeln!(w, "gridsweep {command} — {symbol}, model {}, {source}", p.account.model.as_str())?;
     writeln!(
         w,
         "  grid: {} levels, step {} %, amount {}, leverage {}x, tiers: {layer}",

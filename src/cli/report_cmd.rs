@@ -11,7 +11,7 @@ use anyhow::Context;
 use gridsweep::engine::VecRecorder;
 use gridsweep::output::guard::{self, Input, Kind, Output};
 use gridsweep::report::build::{
-    sweep_page, Folds, RunTrace, SweepReport, Validation, FOLD_COLUMNS,
+    parse_pairs, sweep_page, Folds, RunTrace, SweepReport, Validation, FOLD_COLUMNS,
 };
 use gridsweep::report::rows::{f64_column, SweepRows};
 use gridsweep::selection::{Objective, ReturnsMatrix};
@@ -38,6 +38,9 @@ pub struct ReportArgs {
     /// Objective of the table and the heatmaps: a numeric metric, optionally `:asc`/`:desc`.
     #[arg(long, value_name = "METRIC", default_value = "calmar_ratio")]
     pub objective: RankBy,
+    /// Heatmap pairs `AXIS:AXIS,…` (x axis first) [default: every pair of axes].
+    #[arg(long, value_name = "A:B,…")]
+    pub pairs: Option<String>,
     /// Replace an existing --out file that is not a gridsweep report.
     #[arg(long)]
     pub force: bool,
@@ -61,7 +64,14 @@ pub fn run(args: ReportArgs) -> anyhow::Result<i32> {
     }
     let out = args.out.clone().unwrap_or_else(|| default_html(&args.results));
     let started = Instant::now();
-    let bytes = write_report(&args.results, &out, args.top, args.objective, args.force)?;
+    let bytes = write_report(
+        &args.results,
+        &out,
+        args.top,
+        args.objective,
+        args.pairs.as_deref(),
+        args.force,
+    )?;
     errln!(
         "wrote {} ({} bytes) in {:.1} s",
         out.display(),
@@ -80,6 +90,7 @@ pub fn write_report(
     out: &Path,
     top: usize,
     rank: RankBy,
+    pairs: Option<&str>,
     force: bool,
 ) -> anyhow::Result<usize> {
     let inputs = [Input { role: "the result file", path: results }];
@@ -95,6 +106,7 @@ pub fn write_report(
     }
     let setup = &recorded.setup;
     let axes = setup.spec.space.axes();
+    let pairs = pairs.map(|p| parse_pairs(p, axes)).transpose().map_err(anyhow::Error::msg)?;
     let axis_names: Vec<&str> = axes.iter().map(|a| a.name).collect();
     let mut runs = Vec::new();
     for t in &report.top {
@@ -129,6 +141,7 @@ pub fn write_report(
         pareto_rank,
         validation,
         folds,
+        pairs,
     };
     let html = sweep_page(&sweep).map_err(anyhow::Error::msg)?;
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -172,7 +172,7 @@ pub fn run(args: ShowArgs) -> anyhow::Result<i32> {
         writeln!(out, "{v}")?;
     } else {
         let layer = setup.tier_layer.as_str();
-        super::backtest_cmd::print_summary(out, &symbol, &params, &m, &source, layer)?;
+        super::backtest_cmd::print_summary(out, "show", &symbol, &params, &m, &source, layer)?;
         writeln!(out, "  metrics equal the result row bit for bit")?;
     }
     Ok(0)

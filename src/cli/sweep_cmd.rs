@@ -253,6 +253,7 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
             &html,
             args.report.top,
             args.report.rank_by,
+            None,
             args.force,
         )?;
         errln!(

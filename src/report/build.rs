@@ -86,6 +86,8 @@ pub struct SweepReport<'a> {
     pub validation: Option<Validation>,
     /// Walk-forward folds, when the folds file exists.
     pub folds: Option<Folds>,
+    /// The axis pairs of the heatmaps (indices into `axes`); `None`: every pair.
+    pub pairs: Option<Vec<(usize, usize)>>,
 }
 
 /// An axis name with its unit, for axis labels.
@@ -149,6 +151,31 @@ pub fn heatmap_pairs(axes: &[Axis]) -> Vec<(usize, usize)> {
     out
 }
 
+/// Parses `--pairs` (`a:b,c:d`, axis names) into index pairs of `axes`.
+///
+/// # Errors
+/// An unknown axis name or a malformed pair, with the axes to choose from.
+pub fn parse_pairs(text: &str, axes: &[Axis]) -> Result<Vec<(usize, usize)>, String> {
+    let names = || axes.iter().map(|a| a.name).collect::<Vec<_>>().join(", ");
+    let find = |n: &str| {
+        axes.iter().position(|a| a.name == n.trim()).ok_or_else(|| {
+            format!(
+                "--pairs: `{}` is not an axis of this sweep; its axes are {}",
+                n.trim(),
+                names()
+            )
+        })
+    };
+    text.split(',')
+        .map(|p| match p.split_once(':') {
+            Some((a, b)) => Ok((find(a)?, find(b)?)),
+            None => Err(format!(
+                "--pairs: `{p}` is not a pair; write AXIS:AXIS, e.g. grid_step:leverage"
+            )),
+        })
+        .collect()
+}
+
 /// Days since `t0` (for time axes).
 fn days(t: i64, t0: i64) -> f64 {
     (t - t0) as f64 / 86_400_000.0
@@ -191,7 +218,8 @@ pub fn sweep_page(r: &SweepReport<'_>) -> Result<String, String> {
     // Pairwise heatmaps.
     let mut figs = Vec::new();
     let best_agg = if asc { Agg::Min } else { Agg::Max };
-    for (ax, ay) in heatmap_pairs(r.axes) {
+    let pairs = r.pairs.clone().unwrap_or_else(|| heatmap_pairs(r.axes));
+    for (ax, ay) in pairs {
         let (xs, ys) = pair_xy(&coords, ax, ay, &zeros);
         let (nx, ny) =
             (r.axes[ax].values.len(), if ax == ay { 1 } else { r.axes[ay].values.len() });
@@ -623,5 +651,12 @@ mod tests {
         assert_eq!(liquidation_axes(&axes[..2]), (0, 1));
         assert_eq!(heatmap_pairs(&axes), [(0, 1), (0, 2), (1, 2)]);
         assert_eq!(heatmap_pairs(&[axis("leverage", 1), axis("grid_step", 4)]), [(1, 1)]);
+        assert_eq!(
+            parse_pairs("leverage:grid_step, amount:leverage", &axes),
+            Ok(vec![(2, 1), (0, 2)])
+        );
+        let e = parse_pairs("leverage:spacing", &axes).unwrap_err();
+        assert!(e.contains("`spacing`") && e.contains("amount, grid_step, leverage"), "{e}");
+        assert!(parse_pairs("leverage", &axes).unwrap_err().contains("AXIS:AXIS"));
     }
 }
