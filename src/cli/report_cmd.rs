@@ -284,7 +284,7 @@ fn read_folds(results: &Path) -> Option<Folds> {
     if !path.exists() {
         return None;
     }
-    let read = || -> Result<Vec<[f64; 10]>, String> {
+    let read = || -> Result<Vec<[f64; 12]>, String> {
         let file = std::fs::File::open(&path).map_err(|e| e.to_string())?;
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
             .and_then(|b| b.build())

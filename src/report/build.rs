@@ -40,7 +40,7 @@ pub struct Validation {
 }
 
 /// The walk-forward folds file's columns the report draws.
-pub const FOLD_COLUMNS: [&str; 10] = [
+pub const FOLD_COLUMNS: [&str; 12] = [
     "fold",
     "train_start_ms",
     "train_end_ms",
@@ -51,6 +51,8 @@ pub const FOLD_COLUMNS: [&str; 10] = [
     "oos_redeployed",
     "oos_continuous",
     "oos_rank",
+    "oos_return_pct",
+    "oos_continuous_return_pct",
 ];
 
 /// The walk-forward folds: one row per fold, values in [`FOLD_COLUMNS`] order, or why the
@@ -58,7 +60,7 @@ pub const FOLD_COLUMNS: [&str; 10] = [
 #[derive(Clone, Debug)]
 pub enum Folds {
     /// The rows.
-    Rows(Vec<[f64; 10]>),
+    Rows(Vec<[f64; 12]>),
     /// A note saying why there is no fold panel.
     Skipped(String),
 }
@@ -466,29 +468,35 @@ fn folds_section(f: &Folds) -> Result<Section, String> {
         })
         .collect();
     let t0 = rows.first().map_or(0, |r| r[3] as i64);
+    // The start's 100 % compounded by each fold's return: what re-choosing every fold and
+    // trading its test window would have made (a missing return leaves the equity flat).
     let stitched = |k: usize| -> Vec<(f64, f64)> {
+        let mut eq = 100.0;
         let mut pts = Vec::new();
         for r in rows {
-            pts.push((days(r[3] as i64, t0), r[k]));
-            pts.push((days(r[4] as i64, t0), r[k]));
+            pts.push((days(r[3] as i64, t0), eq));
+            if r[k].is_finite() {
+                eq *= 1.0 + r[k] / 100.0;
+            }
+            pts.push((days(r[4] as i64, t0), eq));
         }
         pts
     };
     let c = chart::series_colours(2);
     let svg = chart::lines(
-        "Stitched out-of-sample values",
+        "Stitched out-of-sample equity",
         "days since the first test window",
-        "out-of-sample value per fold",
+        "equity, % of the start",
         &[
             Series {
                 name: "redeployed".into(),
-                points: stitched(7),
+                points: stitched(10),
                 colour: c[0],
                 mark: Mark::Line,
             },
             Series {
                 name: "continuous".into(),
-                points: stitched(8),
+                points: stitched(11),
                 colour: c[1],
                 mark: Mark::Line,
             },
@@ -498,7 +506,7 @@ fn folds_section(f: &Folds) -> Result<Section, String> {
     Ok(Section {
         title: "Walk-forward folds".into(),
         table_html: Some(html::table(&header, &cells, Some(3))),
-        figures: vec![Figure { kind: "folds", svg, caption: "Each fold's out-of-sample value over its test window, one step per fold: the record of choosing in-sample and trading the next window.".into() }],
+        figures: vec![Figure { kind: "folds", svg, caption: "The start's 100 % compounded by each fold's out-of-sample return (flat between test windows): the record of choosing in-sample and trading the next window, restarted flat (redeployed) or carried on (continuous).".into() }],
         ..Section::default()
     })
 }
