@@ -206,10 +206,22 @@ fn folds_choose_the_in_sample_best_and_redeploy_it_exactly_as_a_backtest() {
 #[test]
 fn walk_forward_files_are_identical_across_threads_resume_and_shards() {
     let d = tmpdir("determinism");
-    let f = sweep_file(&d, "anchored = true\nselect = \"plateau\"\n");
+    let f = sweep_file(&d, "anchored = true\nselect = \"plateau\"\nstep = \"2d\"\n");
     let fs = f.to_str().unwrap();
     let reference = d.join("reference.parquet");
-    run(&["sweep", fs, "--threads", "1", "--block-runs", "2", "-o", reference.to_str().unwrap()]);
+    let o = run(&[
+        "sweep",
+        fs,
+        "--threads",
+        "1",
+        "--block-runs",
+        "2",
+        "-o",
+        reference.to_str().unwrap(),
+    ]);
+    // Anchored with step 2d < test 3d: the test windows overlap, and the sweep says so.
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("warning: walk_forward.step (2d) is shorter than test (3d)"), "{err}");
     let same = |a: &Path, what: &str| {
         for kind in ["walk", "folds"] {
             assert_eq!(

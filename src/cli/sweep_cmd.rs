@@ -147,8 +147,13 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
     if let Some(w) = window.gaps().warning() {
         eprintln!("warning: {w}");
     }
-    if let Some(plan) = setup.walk.as_ref().filter(|_| !args.report.json) {
-        errln!("{}", super::walk_forward_out::plan_line(plan));
+    if let Some(plan) = setup.walk.as_ref() {
+        if !args.report.json {
+            errln!("{}", super::walk_forward_out::plan_line(plan));
+        }
+        if let Some(w) = super::walk_forward_out::overlap_warning(plan) {
+            errln!("warning: {w}");
+        }
     }
     if let Some(w) = &setup.funding_warning {
         eprintln!("warning: {w}");

@@ -49,6 +49,19 @@ pub fn plan_line(plan: &WalkPlan) -> String {
     line
 }
 
+/// The warning for overlapping test windows (`step` < `test`), if any.
+pub fn overlap_warning(plan: &WalkPlan) -> Option<String> {
+    let w = &plan.spec;
+    (w.step_ms < w.test_ms).then(|| {
+        format!(
+            "walk_forward.step ({}) is shorter than test ({}): test windows overlap, so the \
+             stitched out-of-sample equity counts the overlap more than once; set step = test \
+             for a stitched figure",
+            w.written[2], w.written[1]
+        )
+    })
+}
+
 fn num(v: &Value) -> String {
     v.as_f64().map_or_else(|| "-".into(), |x| format!("{x:.3}"))
 }
