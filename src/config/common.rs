@@ -15,7 +15,7 @@ use super::fields::{self, ParamKind, ParamValue};
 use crate::candles::{CandleSlice, Candles};
 use crate::decimal::Dec;
 use crate::engine::RunParams;
-use crate::instrument::{DataKind, Instrument};
+use crate::instrument::Instrument;
 use crate::tiers::note::Note;
 use crate::tiers::source::resolve;
 use crate::tiers::{SharedTiers, TierLayer};
@@ -401,7 +401,7 @@ impl DataSection {
         let candles =
             Candles::open_parquet(paths).map_err(|e| format!("cannot open candles {list}: {e}"))?;
         self.instrument
-            .check_data_symbol(DataKind::Candles, candles.symbol(), paths, whose)
+            .check_data_symbol(crate::instrument::DataKind::Candles, candles.symbol(), paths, whose)
             .map_err(|e| e.to_string())?;
         if candles.window(self.start_ms, self.end_ms).is_empty() {
             let range = match (candles.first_ts_ms(), candles.last_ts_ms()) {
@@ -441,7 +441,12 @@ impl DataSection {
         let mark = Candles::open_parquet(files)
             .map_err(|e| format!("cannot open mark_candles {list}: {e}"))?;
         self.instrument
-            .check_data_symbol(DataKind::MarkCandles, mark.symbol(), files, whose)
+            .check_data_symbol(
+                crate::instrument::DataKind::MarkCandles,
+                mark.symbol(),
+                files,
+                whose,
+            )
             .map_err(|e| e.to_string())?;
         candles
             .with_mark(&mark, self.start_ms, self.end_ms, files)
@@ -495,7 +500,12 @@ impl DataSection {
         if let Ok(Some(symbol)) = crate::funding::read_funding_symbol(path) {
             let files = [path.to_path_buf()];
             self.instrument
-                .check_data_symbol(DataKind::Funding, Some(&symbol), &files, whose)
+                .check_data_symbol(
+                    crate::instrument::DataKind::Funding,
+                    Some(&symbol),
+                    &files,
+                    whose,
+                )
                 .map_err(|e| e.to_string())?;
         }
         funding_in_window(&series.events, first_ms, last_ms, path)

@@ -14,12 +14,14 @@
 //! Without the `parquet` feature only the sweep-file front end is built: [`spec`], [`space`]
 //! and [`shard`].
 
-#[cfg(feature = "parquet")]
 /// Per-run tables beside the result file (periods, walk record).
+#[cfg(feature = "parquet")]
 pub mod companion;
 pub mod constraints;
+#[cfg(feature = "parquet")]
 pub mod exec;
 /// Walk-forward folds derived from the walk record, and the folds file.
+#[cfg(feature = "parquet")]
 pub mod folds;
 #[cfg(feature = "parquet")]
 pub mod halving;

@@ -9,18 +9,29 @@
 //! and shards work as for plain sweeps; the fold choices are derived from it once every run is
 //! in ([`super::folds`]).
 
+#[cfg(feature = "parquet")]
 use std::sync::{Arc, OnceLock};
 
+#[cfg(feature = "parquet")]
 use arrow_array::builder::{Float64Builder, UInt32Builder, UInt64Builder};
+#[cfg(feature = "parquet")]
 use arrow_array::{ArrayRef, RecordBatch};
+#[cfg(feature = "parquet")]
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
+#[cfg(feature = "parquet")]
 use super::results::RunOutcome;
+#[cfg(feature = "parquet")]
 use crate::candles::CandleSlice;
-use crate::engine::{RunContext, RunParams};
+#[cfg(feature = "parquet")]
+use crate::engine::RunContext;
+#[cfg(feature = "parquet")]
+use crate::engine::RunParams;
 use crate::metrics::accum::{FinalState, MetricsAccumulator};
 use crate::metrics::{MetricValue, Metrics};
-use crate::selection::walk_forward::{Fold, Folds, Select};
+#[cfg(feature = "parquet")]
+use crate::selection::walk_forward::Fold;
+use crate::selection::walk_forward::{Folds, Select};
 
 /// Objectives a walk-forward can choose by: they are defined on an equity path alone, so the
 /// continuous run's test-window part has them too.
@@ -210,6 +221,7 @@ pub fn metric_value(m: &Metrics, name: &str) -> f64 {
     }
 }
 
+#[cfg(feature = "parquet")]
 /// The candles of `[start_ms, end_ms)` and the funding entries a backtest of that window
 /// would be given (`config::common::funding_in_window`: from its first candle to a minute
 /// after its last).
@@ -231,6 +243,7 @@ fn sub_window<'a>(
     (w, RunContext { funding_series, ..*ctx })
 }
 
+#[cfg(feature = "parquet")]
 /// The figures of `params` on every fold of `plan` (three runs per fold on this thread's
 /// engine, [`super::runner::run_params_with`]).
 pub fn run_folds(
@@ -319,6 +332,7 @@ pub const COLUMNS: [&str; 8] = [
     "continuous_return_pct",
 ];
 
+#[cfg(feature = "parquet")]
 /// The walk record's Arrow schema: `run_id` UInt64, `fold` UInt32, six Float64 figures
 /// (null where missing).
 pub fn schema() -> SchemaRef {
@@ -334,6 +348,7 @@ pub fn schema() -> SchemaRef {
     .clone()
 }
 
+#[cfg(feature = "parquet")]
 /// The rows of `outcomes` for `folds` folds: each run's figures, nulls where missing.
 pub fn to_batch(outcomes: &[RunOutcome], folds: usize) -> RecordBatch {
     let n = outcomes.len() * folds;
