@@ -336,6 +336,15 @@ impl SweepSpec {
                 );
             }
         }
+        if sampler.is_some()
+            && walk_forward.as_ref().is_some_and(|w| w.select == crate::selection::walk_forward::Select::Plateau)
+        {
+            errs.push(
+                "walk_forward.select",
+                "\"plateau\" scores a run by its grid neighbours, and a sampled search has no \
+                 grid; use select = \"best\" or method = \"grid\"",
+            );
+        }
         let space = match sampler {
             Some(s) => Space::sampled(base, axes, s),
             None => Space::new(base, axes),
