@@ -9,8 +9,17 @@ use crate::metrics::{MetricValue, Metrics};
 use super::space::Sampler;
 
 /// Keys of `[search]`.
-pub const SEARCH_KEYS: &[&str] =
-    &["method", "eta", "min_window", "objective", "probes", "seed", "min_spearman", "samples", "sampler"];
+pub const SEARCH_KEYS: &[&str] = &[
+    "method",
+    "eta",
+    "min_window",
+    "objective",
+    "probes",
+    "seed",
+    "min_spearman",
+    "samples",
+    "sampler",
+];
 
 /// Smallest probe set (unless the sweep has fewer runs).
 pub const MIN_PROBES: u64 = 32;
@@ -159,7 +168,9 @@ fn halving(t: &toml::Table, top: &toml::Table, errs: &mut Vec<Problem>) -> Optio
         Some(other) => {
             errs.push(Problem::new(
                 "search.method",
-                format!("{other:?} is not a search method; use \"grid\", \"halving\" or \"random\""),
+                format!(
+                    "{other:?} is not a search method; use \"grid\", \"halving\" or \"random\""
+                ),
             ));
             return None;
         }

@@ -337,7 +337,9 @@ impl SweepSpec {
             }
         }
         if sampler.is_some()
-            && walk_forward.as_ref().is_some_and(|w| w.select == crate::selection::walk_forward::Select::Plateau)
+            && walk_forward
+                .as_ref()
+                .is_some_and(|w| w.select == crate::selection::walk_forward::Select::Plateau)
         {
             errs.push(
                 "walk_forward.select",
@@ -527,7 +529,9 @@ fn dist_values(
     errs: &mut Collector,
 ) -> Option<(AxisForm, Vec<ParamValue>)> {
     let name = spec.name;
-    if let Some(k) = ["values", "start", "stop", "step", "count"].iter().find(|k| t.contains_key(**k)) {
+    if let Some(k) =
+        ["values", "start", "stop", "step", "count"].iter().find(|k| t.contains_key(**k))
+    {
         errs.push(format!("{path}.{k}"), "does not go with dist/low/high; give one axis form");
         return None;
     }
@@ -565,11 +569,14 @@ fn dist_values(
     let end = |k: &str, errs: &mut Collector| -> Option<f64> {
         let v = match t.get(k) {
             Some(toml::Value::Integer(i)) => Some(*i as f64),
-            Some(toml::Value::Float(x)) if form != AxisForm::IntUniform && x.is_finite() => Some(*x),
+            Some(toml::Value::Float(x)) if form != AxisForm::IntUniform && x.is_finite() => {
+                Some(*x)
+            }
             _ => None,
         };
         if v.is_none() {
-            let what = if form == AxisForm::IntUniform { "a whole number" } else { "a finite number" };
+            let what =
+                if form == AxisForm::IntUniform { "a whole number" } else { "a finite number" };
             errs.push(format!("{path}.{k}"), format!("is required and must be {what}"));
         }
         v
