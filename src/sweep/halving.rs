@@ -9,6 +9,7 @@
 //! tick. The pure core ([`rung_ends`], [`probe_set`], [`spearman`], [`survivors`]) has no
 //! I/O; [`execute`] is the edge.
 
+use super::space::mix;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
@@ -98,8 +99,6 @@ pub fn rung_ends(
     ends.push(end_ms);
     Ok(ends)
 }
-
-use super::space::mix;
 
 /// The probe runs among `ids`: the `max(32, ⌈share·n⌉)` (at most `n`) with the smallest
 /// seeded hash of their `run_id` (ties: lowest `run_id`), ascending by `run_id`.
