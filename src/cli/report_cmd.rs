@@ -106,6 +106,15 @@ pub fn write_report(
     }
     let setup = &recorded.setup;
     let axes = setup.spec.space.axes();
+    // A sampled space has no grid coordinates: no heatmaps (docs/sweeps.md, "Sampled spaces").
+    let sampled = setup.spec.space.is_sampled();
+    if sampled && pairs.is_some() {
+        anyhow::bail!(
+            "--pairs draws heatmaps on grid axes, and this sweep sampled its runs at random \
+             ([search] method = \"random\" or sampler = \"random\"); drop --pairs"
+        );
+    }
+    let heat_axes: &[gridsweep::sweep::Axis] = if sampled { &[] } else { axes };
     let pairs = pairs.map(|p| parse_pairs(p, axes)).transpose().map_err(anyhow::Error::msg)?;
     let axis_names: Vec<&str> = axes.iter().map(|a| a.name).collect();
     let mut runs = Vec::new();
@@ -133,7 +142,7 @@ pub fn write_report(
     let sweep = SweepReport {
         title,
         provenance: provenance(&recorded, &rows, &report),
-        axes,
+        axes: heat_axes,
         rows: &rows,
         objective: (rank.metric, rank.ascending),
         top: report.table_cells(&axis_names),

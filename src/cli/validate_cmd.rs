@@ -90,7 +90,8 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<i32> {
     let dirs: Vec<Direction> = pareto.iter().map(|p| p.1).collect();
     let ranks = pareto_ranks(&slices, &dirs)?;
     let full = full_sample_metrics(&matrix, objective);
-    let whole_grid = input.run_ids.len() as u64 == input.total_runs
+    let whole_grid = !input.sampled
+        && input.run_ids.len() as u64 == input.total_runs
         && input.run_ids.iter().enumerate().all(|(i, &id)| id == i as u64);
     let plateau = if whole_grid {
         let mut by_id = vec![f64::NAN; input.run_ids.len()];

@@ -9,6 +9,7 @@
 //! tick. The pure core ([`rung_ends`], [`probe_set`], [`spearman`], [`survivors`]) has no
 //! I/O; [`execute`] is the edge.
 
+use super::space::mix;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
@@ -97,14 +98,6 @@ pub fn rung_ends(
     }
     ends.push(end_ms);
     Ok(ends)
-}
-
-/// A seeded 64-bit mix of `x` (splitmix64's finaliser).
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
 }
 
 /// The probe runs among `ids`: the `max(32, ⌈share·n⌉)` (at most `n`) with the smallest

@@ -1,13 +1,25 @@
 //! `[search]` of a sweep file: `method = "grid"` (the default, every run over the whole
 //! window) or `method = "halving"` (successive halving over the data window, docs/sweeps.md
-//! "Successive halving").
+//! "Successive halving") or `method = "random"` (`samples` runs drawn from the axes,
+//! "Sampled spaces"); halving draws its runs with `sampler = "random"`.
 
 use crate::config::common::Problem;
 use crate::metrics::{MetricValue, Metrics};
 
+use super::space::Sampler;
+
 /// Keys of `[search]`.
-pub const SEARCH_KEYS: &[&str] =
-    &["method", "eta", "min_window", "objective", "probes", "seed", "min_spearman"];
+pub const SEARCH_KEYS: &[&str] = &[
+    "method",
+    "eta",
+    "min_window",
+    "objective",
+    "probes",
+    "seed",
+    "min_spearman",
+    "samples",
+    "sampler",
+];
 
 /// Smallest probe set (unless the sweep has fewer runs).
 pub const MIN_PROBES: u64 = 32;
@@ -51,12 +63,91 @@ fn numeric_metric(name: &str) -> bool {
         .any(|(n, v)| *n == name && !matches!(v, MetricValue::Bool(_) | MetricValue::Text(_)))
 }
 
-/// Reads `[search]`: `None` for the grid (or on a problem, pushed with its path).
-pub fn parse(v: &toml::Value, top: &toml::Table, errs: &mut Vec<Problem>) -> Option<Halving> {
+/// Reads `[search]`: the halving (`None` for the grid or random search) and the sampler
+/// (`None`: enumerate the grid); problems are pushed with their path.
+pub fn parse(
+    v: &toml::Value,
+    top: &toml::Table,
+    errs: &mut Vec<Problem>,
+) -> (Option<Halving>, Option<Sampler>) {
     let Some(t) = v.as_table() else {
         errs.push(Problem::new("search", "must be a table, e.g. [search] method = \"halving\""));
-        return None;
+        return (None, None);
     };
+    let random = matches!(t.get("method").and_then(toml::Value::as_str), Some("random"));
+    let sampler = match t.get("sampler") {
+        None => random.then(|| sampler(t, errs)),
+        Some(toml::Value::String(s)) if s == "random" && !random => Some(sampler(t, errs)),
+        Some(toml::Value::String(s)) if s == "grid" && !random => None,
+        Some(other) => {
+            errs.push(Problem::new(
+                "search.sampler",
+                format!(
+                    "{other} is not a sampler here; method = \"halving\" takes sampler = \"grid\" \
+                     (the default) or \"random\" (method = \"random\" needs no sampler key)"
+                ),
+            ));
+            None
+        }
+    };
+    if random {
+        for k in t.keys().filter(|k| !["method", "samples", "seed"].contains(&k.as_str())) {
+            errs.push(Problem::new(
+                format!("search.{k}"),
+                "does not apply to method = \"random\" (it takes samples and seed; for halving \
+                 over sampled runs use method = \"halving\" with sampler = \"random\")",
+            ));
+        }
+        return (None, sampler);
+    }
+    if sampler.is_none() && t.contains_key("samples") {
+        errs.push(Problem::new(
+            "search.samples",
+            "only applies to sampled runs: method = \"random\", or sampler = \"random\" with halving",
+        ));
+    }
+    (halving(t, top, errs), sampler)
+}
+
+/// Reads `samples` (required, ≥ 1; the run-count guard applies to it) and `seed`.
+fn sampler(t: &toml::Table, errs: &mut Vec<Problem>) -> Sampler {
+    let samples = match t.get("samples") {
+        Some(toml::Value::Integer(i)) if *i >= 1 => *i as u64,
+        Some(other) => {
+            errs.push(Problem::new(
+                "search.samples",
+                format!("must be a whole number ≥ 1 (the number of runs drawn), was {other}"),
+            ));
+            1
+        }
+        None => {
+            errs.push(Problem::new(
+                "search.samples",
+                "is required for sampled runs: the number of runs to draw, e.g. samples = 1000",
+            ));
+            1
+        }
+    };
+    let random = t.get("method").and_then(toml::Value::as_str) == Some("random");
+    let seed = match t.get("seed") {
+        None => 1,
+        Some(toml::Value::Integer(i)) if *i >= 0 => *i as u64,
+        Some(other) => {
+            // Under halving the halving reader reports a bad seed.
+            if random {
+                errs.push(Problem::new(
+                    "search.seed",
+                    format!("must be a whole number ≥ 0, was {other}"),
+                ));
+            }
+            1
+        }
+    };
+    Sampler { samples, seed }
+}
+
+/// Reads the halving keys of `[search]`: `None` for the grid (or on a problem).
+fn halving(t: &toml::Table, top: &toml::Table, errs: &mut Vec<Problem>) -> Option<Halving> {
     for k in t.keys().filter(|k| !SEARCH_KEYS.contains(&k.as_str())) {
         errs.push(Problem::new(
             format!("search.{k}"),
@@ -77,7 +168,9 @@ pub fn parse(v: &toml::Value, top: &toml::Table, errs: &mut Vec<Problem>) -> Opt
         Some(other) => {
             errs.push(Problem::new(
                 "search.method",
-                format!("{other:?} is not a search method; use \"grid\" or \"halving\""),
+                format!(
+                    "{other:?} is not a search method; use \"grid\", \"halving\" or \"random\""
+                ),
             ));
             return None;
         }
@@ -194,7 +287,7 @@ mod tests {
     fn parse_str(s: &str) -> (Option<Halving>, Vec<Problem>) {
         let top: toml::Table = toml::from_str(s).unwrap();
         let mut errs = Vec::new();
-        (parse(&top["search"], &top, &mut errs), errs)
+        (parse(&top["search"], &top, &mut errs).0, errs)
     }
 
     #[test]

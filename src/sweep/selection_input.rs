@@ -38,6 +38,8 @@ pub struct SelectionInput {
     pub ok_run_ids: Vec<u64>,
     /// The sweep's axis sizes in enumeration order (first slowest).
     pub axis_sizes: Vec<usize>,
+    /// True when the sweep sampled its runs (no grid neighbours, so no plateau score).
+    pub sampled: bool,
     /// Runs in the whole sweep.
     pub total_runs: u64,
 }
@@ -95,6 +97,7 @@ impl SelectionInput {
             initial_balance: Vec::new(),
             ok_run_ids: Vec::new(),
             axis_sizes,
+            sampled: spec.space.is_sampled(),
             total_runs: ident.total_runs,
         };
         input.read_periods(&periods, &balances)?;

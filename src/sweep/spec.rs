@@ -67,7 +67,7 @@ pub fn top_keys() -> Vec<&'static str> {
 }
 
 /// Keys of an axis table.
-pub const AXIS_KEYS: &[&str] = &["values", "start", "stop", "step", "count"];
+pub const AXIS_KEYS: &[&str] = &["values", "start", "stop", "step", "count", "dist", "low", "high"];
 
 /// One problem in a sweep file: where (`axes.leverage.step`) and what to change (the
 /// problem type shared with backtest configs).
@@ -322,13 +322,40 @@ impl SweepSpec {
                 .push("axes", "must be a table of axes, e.g. [axes] with leverage = [5, 10, 20]"),
         }
 
-        let space = Space::new(base, axes);
-        // [constraints] and [search] (docs/sweeps.md, "Constraints", "Successive halving").
+        // [search] (docs/sweeps.md, "Successive halving", "Sampled spaces").
+        let (search, sampler) = table
+            .get("search")
+            .map_or((None, None), |v| super::search::parse(v, &table, &mut errs.0));
+        if sampler.is_none() {
+            for a in axes.iter().filter(|a| a.form.is_dist()) {
+                errs.push(
+                    format!("axes.{}", a.name),
+                    "is a distribution, which only a sampled search can draw from: add \
+                     [search] method = \"random\" with samples = N (or method = \"halving\" \
+                     with sampler = \"random\"), or give the axis a list or range",
+                );
+            }
+        }
+        if sampler.is_some()
+            && walk_forward
+                .as_ref()
+                .is_some_and(|w| w.select == crate::selection::walk_forward::Select::Plateau)
+        {
+            errs.push(
+                "walk_forward.select",
+                "\"plateau\" scores a run by its grid neighbours, and a sampled search has no \
+                 grid; use select = \"best\" or method = \"grid\"",
+            );
+        }
+        let space = match sampler {
+            Some(s) => Space::sampled(base, axes, s),
+            None => Space::new(base, axes),
+        };
+        // [constraints] (docs/sweeps.md, "Constraints").
         let constraints = table
             .get("constraints")
             .map(|v| super::constraints::parse(v, &space, &mut errs.0))
             .unwrap_or_default();
-        let search = table.get("search").and_then(|v| super::search::parse(v, &table, &mut errs.0));
         if errs.0.is_empty() {
             check_size(&space, limit, &mut errs);
         }
@@ -425,6 +452,8 @@ fn parse_axis(
                     return None;
                 };
                 (AxisForm::List, list_values(&format!("{path}.values"), spec, items, errs)?)
+            } else if t.contains_key("dist") || t.contains_key("low") || t.contains_key("high") {
+                dist_values(path, spec, t, errs)?
             } else {
                 range_values(path, spec, t, limit, errs)?
             }
@@ -489,6 +518,84 @@ fn parse_axis(
         values.push(canon);
     }
     ok.then_some(Axis { name, kind: spec.kind, form, values })
+}
+
+/// Reads a distribution `{ dist, low, high }`: its form and `[low, high]` (each end is then
+/// validated as the parameter's own value, like a list's).
+fn dist_values(
+    path: &str,
+    spec: &'static fields::ParamSpec,
+    t: &toml::Table,
+    errs: &mut Collector,
+) -> Option<(AxisForm, Vec<ParamValue>)> {
+    let name = spec.name;
+    if let Some(k) =
+        ["values", "start", "stop", "step", "count"].iter().find(|k| t.contains_key(**k))
+    {
+        errs.push(format!("{path}.{k}"), "does not go with dist/low/high; give one axis form");
+        return None;
+    }
+    let form = match t.get("dist").map(toml::Value::as_str) {
+        Some(Some("uniform")) => AxisForm::Uniform,
+        Some(Some("log_uniform")) => AxisForm::LogUniform,
+        Some(Some("int_uniform")) => AxisForm::IntUniform,
+        Some(_) => {
+            errs.push(
+                format!("{path}.dist"),
+                "is not a distribution; use \"uniform\", \"log_uniform\" or \"int_uniform\" \
+                 (or values = [..] for a uniform choice)",
+            );
+            return None;
+        }
+        None => {
+            errs.push(
+                format!("{path}.dist"),
+                "is required with low/high: dist = \"uniform\", \"log_uniform\" or \"int_uniform\"",
+            );
+            return None;
+        }
+    };
+    if !matches!(spec.kind, ParamKind::Int | ParamKind::Float) {
+        errs.push(path, format!("{name} is not numeric; give its values as a list to draw from"));
+        return None;
+    }
+    if spec.kind == ParamKind::Int && form != AxisForm::IntUniform {
+        errs.push(
+            format!("{path}.dist"),
+            format!("{name} is a whole number; use dist = \"int_uniform\""),
+        );
+        return None;
+    }
+    let end = |k: &str, errs: &mut Collector| -> Option<f64> {
+        let v = match t.get(k) {
+            Some(toml::Value::Integer(i)) => Some(*i as f64),
+            Some(toml::Value::Float(x)) if form != AxisForm::IntUniform && x.is_finite() => {
+                Some(*x)
+            }
+            _ => None,
+        };
+        if v.is_none() {
+            let what =
+                if form == AxisForm::IntUniform { "a whole number" } else { "a finite number" };
+            errs.push(format!("{path}.{k}"), format!("is required and must be {what}"));
+        }
+        v
+    };
+    let (lo, hi) = (end("low", errs), end("high", errs));
+    let (lo, hi) = (lo?, hi?);
+    if lo >= hi {
+        errs.push(path, format!("low ({lo}) must be below high ({hi})"));
+        return None;
+    }
+    if form == AxisForm::LogUniform && lo <= 0.0 {
+        errs.push(format!("{path}.low"), format!("must be above 0 for log_uniform, was {lo}"));
+        return None;
+    }
+    let val = |x: f64| match spec.kind {
+        ParamKind::Int => ParamValue::Int(x as i64),
+        _ => ParamValue::Float(x),
+    };
+    Some((form, vec![val(lo), val(hi)]))
 }
 
 /// A hashable stand-in for a [`ParamValue`] that is equal exactly when the values are
