@@ -158,8 +158,8 @@ fn test_random_sweep_threads_and_shards_give_the_same_file() {
     std::fs::write(&f, text(3, &random(24, 3))).unwrap();
     let fs = f.to_str().unwrap();
     let (o1, o2) = (d.join("t1.parquet"), d.join("t2.parquet"));
-    run(&["sweep", fs, "--threads", "1", "-o", o1.to_str().unwrap()]);
-    run(&["sweep", fs, "--threads", "2", "-o", o2.to_str().unwrap()]);
+    run(&["sweep", fs, "--threads", "1", "--block-runs", "4", "-o", o1.to_str().unwrap()]);
+    run(&["sweep", fs, "--threads", "2", "--block-runs", "4", "-o", o2.to_str().unwrap()]);
     let whole = std::fs::read(&o1).unwrap();
     assert_eq!(whole, std::fs::read(&o2).unwrap());
     let mut names = Vec::new();
@@ -182,6 +182,9 @@ fn test_random_sweep_threads_and_shards_give_the_same_file() {
     margs.extend(names.iter().map(String::as_str));
     run(&margs);
     assert_eq!(rows(&merged), rows(&o1), "shards merged = the whole sweep, row for row");
+    // With the same --block-runs (it is part of the file's identity and row-group layout), the
+    // merged file is the whole sweep's, byte for byte.
+    assert_eq!(std::fs::read(&merged).unwrap(), whole, "merged shards differ from the whole file");
     // The report draws no heatmap for a sampled space and does not fail.
     let html = d.join("r.html");
     run(&["report", o1.to_str().unwrap(), "-o", html.to_str().unwrap()]);
