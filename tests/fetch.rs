@@ -358,7 +358,10 @@ fn test_bad_windows_and_unknown_symbols_fail_clearly() {
         .arg(&out));
     assert_eq!(code, 2);
     assert!(e.contains("day 30 does not exist"), "{e}");
+    // A generous timeout: under load the 400 ms one can expire and be retried, which would
+    // count as a second request without 10001 being retried.
     let (code, _, e) = run(bin()
+        .env("GRIDSWEEP_FETCH_TIMEOUT_MS", "20000")
         .args([
             "fetch",
             "klines",
