@@ -60,9 +60,9 @@ fn estimate_ns(group: &str, id: &str) -> Option<f64> {
 
 fn main() {
     let setup = setup();
-    let window = setup.window();
+    let window = setup.window(0);
     let candles = window.len() as u64;
-    let ctx = setup.context();
+    let ctx = setup.context(0);
     let ids: Vec<u64> = (0..COMBOS).collect();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut c = Criterion::default()

@@ -205,7 +205,7 @@ fn mark_candles_and_a_funding_file_parse_alike_in_backtest_and_sweep() {
     let b = BacktestConfig::parse(&format!("{data}\n"), Path::new("c.toml")).unwrap();
     let text = format!("{data}\n[axes]\ngrid_step = [0.1, 0.2]\n");
     let s = SweepSpec::parse(&text, Path::new("s.toml"), SizeLimit::default()).unwrap();
-    for d in [&b.data, &s.data] {
+    for d in [&b.data, &s.symbols[0]] {
         assert_eq!(d.mark_candles, [PathBuf::from("m1.parquet"), PathBuf::from("m2.parquet")]);
         assert_eq!(d.funding, FundingChoice::File(PathBuf::from("f.parquet")));
         let roles: Vec<&str> = d.input_files(None).iter().map(|(r, _)| *r).collect();

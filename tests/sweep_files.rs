@@ -18,7 +18,7 @@ fn test_every_shipped_sweep_file_validates_within_the_size_guard() {
         let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
         assert_eq!(spec.name, stem, "{}: name should match the file name", path.display());
         assert!(!spec.space.is_empty());
-        for c in &spec.data.candles {
+        for c in spec.symbols.iter().flat_map(|d| &d.candles) {
             assert!(
                 Path::new(env!("CARGO_MANIFEST_DIR")).join(c).exists(),
                 "{}: candle file {} is not in the repository",
@@ -26,7 +26,7 @@ fn test_every_shipped_sweep_file_validates_within_the_size_guard() {
                 c.display()
             );
         }
-        seen.push((stem, spec.space.len(), spec));
+        seen.push((stem, spec.runs(), spec));
     }
     let size = |name: &str| seen.iter().find(|s| s.0 == name).map(|s| s.1);
     let example = size("example").expect("sweeps/example.toml");

@@ -58,7 +58,8 @@ fn json(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-/// Every row of a result file as `column → JSON value`, by `run_id`.
+/// Every row of a result file as `column → JSON value`, by `run_id`, without the `sweep`
+/// column (the sweeps compared here differ in name only).
 fn rows(path: &Path) -> Vec<BTreeMap<String, Value>> {
     let b = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
     let batches: Vec<RecordBatch> = b.build().unwrap().map(Result::unwrap).collect();
@@ -67,7 +68,10 @@ fn rows(path: &Path) -> Vec<BTreeMap<String, Value>> {
         for r in 0..batch.num_rows() {
             let mut row = BTreeMap::new();
             for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
-                row.insert(f.name().clone(), gridsweep::sweep::report::cell_json(c.as_ref(), r));
+                if f.name() != "sweep" {
+                    let v = gridsweep::sweep::report::cell_json(c.as_ref(), r);
+                    row.insert(f.name().clone(), v);
+                }
             }
             out.push(row);
         }

@@ -116,7 +116,10 @@ pub fn write_report(
     }
     let heat_axes: &[gridsweep::sweep::Axis] = if sampled { &[] } else { axes };
     let pairs = pairs.map(|p| parse_pairs(p, axes)).transpose().map_err(anyhow::Error::msg)?;
-    let axis_names: Vec<&str> = axes.iter().map(|a| a.name).collect();
+    let mut axis_names: Vec<&str> = axes.iter().map(|a| a.name).collect();
+    if setup.symbols.len() > 1 {
+        axis_names.insert(0, gridsweep::sweep::results::SYMBOL);
+    }
     let mut runs = Vec::new();
     for t in &report.top {
         let mut rec = VecRecorder { keep_equity: true, ..Default::default() };
@@ -173,8 +176,34 @@ fn json_text(v: &serde_json::Value) -> String {
 fn provenance(r: &Recorded, rows: &SweepRows, report: &Report) -> Vec<(String, String)> {
     let s = &r.setup;
     let id = &r.identity;
-    let w = s.window();
-    let files: Vec<String> = s.spec.data.candles.iter().map(|p| p.display().to_string()).collect();
+    let symbols: Vec<String> = s.spec.symbol_names();
+    let data_window = |i: usize| {
+        let w = s.window(i);
+        let files: Vec<String> =
+            s.spec.symbols[i].candles.iter().map(|p| p.display().to_string()).collect();
+        format!(
+            "{} .. {} UTC ({} candles of {})",
+            format_iso(w.ts_ms[0]),
+            format_iso(w.ts_ms[w.len() - 1]),
+            fmt_count(w.len() as u64),
+            files.join(", ")
+        )
+    };
+    let tiers = |i: usize| {
+        let t = &s.symbols[i].tiers;
+        format!("table of {} tiers, max leverage {}", t.tiers().len(), t.max_leverage())
+    };
+    let several = symbols.len() > 1;
+    let each = |f: &dyn Fn(usize) -> String| -> String {
+        if several {
+            (0..symbols.len())
+                .map(|i| format!("{}: {}", symbols[i], f(i)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        } else {
+            f(0)
+        }
+    };
     let mut p: Vec<(String, String)> = vec![
         (
             "sweep".into(),
@@ -183,25 +212,15 @@ fn provenance(r: &Recorded, rows: &SweepRows, report: &Report) -> Vec<(String, S
                 None => id.name.clone(),
             },
         ),
-        ("symbol".into(), s.spec.data.instrument.symbol.clone()),
-        (
-            "data window".into(),
-            format!(
-                "{} .. {} UTC ({} candles of {})",
-                format_iso(w.ts_ms[0]),
-                format_iso(w.ts_ms[w.len() - 1]),
-                fmt_count(w.len() as u64),
-                files.join(", ")
-            ),
-        ),
+        (if several { "symbols" } else { "symbol" }.into(), symbols.join(", ")),
+        ("data window".into(), each(&data_window)),
         ("data fingerprint".into(), id.data_fingerprint.clone()),
         (
             "tiers".into(),
             format!(
-                "layer {}; table of {} tiers, max leverage {} (sha256 {}…)",
+                "layer {}; {} (sha256 {}…)",
                 rows.tier_layers.join(", "),
-                s.tiers.tiers().len(),
-                s.tiers.max_leverage(),
+                each(&tiers),
                 &gridsweep::sweep::spec::sha256_hex(id.tiers_json.as_bytes())[..12]
             ),
         ),

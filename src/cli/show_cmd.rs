@@ -69,6 +69,9 @@ pub fn run(args: ShowArgs) -> anyhow::Result<i32> {
     let mut rec = VecRecorder { keep_equity, ..Default::default() };
     let id = args.run_id;
     let setup = &recorded.setup;
+    let labels = setup.labels();
+    let sym = setup.spec.slot(id).symbol;
+    let tier_layer = setup.symbols[sym].tier_layer;
     let row_end = gridsweep::sweep::rerun::row_end(&row);
     let (params, m, pruned) = match recorded.run(id, row_end.window_end_ms, &mut rec) {
         Ok(r) => (r.params, r.metrics, r.pruned),
@@ -77,12 +80,12 @@ pub fn run(args: ShowArgs) -> anyhow::Result<i32> {
                 run_id: id,
                 params,
                 result: Err(e.clone()),
-                tier_layer: setup.tier_layer,
+                tier_layer,
                 periods: Vec::new(),
                 walk: Vec::new(),
                 end: row_end,
             };
-            let differs = differing_columns(&row, &outcome);
+            let differs = differing_columns(&row, &outcome, &labels);
             let same = if differs.is_empty() { "as its row says" } else { "and its row differs" };
             anyhow::bail!("run {id} fails when re-run ({same}): {e}");
         }
@@ -91,12 +94,12 @@ pub fn run(args: ShowArgs) -> anyhow::Result<i32> {
         run_id: id,
         params,
         result: Ok(m),
-        tier_layer: setup.tier_layer,
+        tier_layer,
         periods: Vec::new(),
         walk: Vec::new(),
         end: RunEnd { pruned, ..row_end },
     };
-    let differs = differing_columns(&row, &outcome);
+    let differs = differing_columns(&row, &outcome, &labels);
     if !differs.is_empty() {
         anyhow::bail!(
             "the re-run of run {id} does not reproduce its row in {}: {}; was the result file \
@@ -106,13 +109,13 @@ pub fn run(args: ShowArgs) -> anyhow::Result<i32> {
             recorded.identity.version
         );
     }
-    let symbol = setup.spec.data.instrument.symbol.clone();
+    let symbol = setup.spec.symbols[sym].instrument.symbol.clone();
     let meta = vec![
         ("gridsweep.results".to_string(), args.results.display().to_string()),
         ("gridsweep.run_id".to_string(), id.to_string()),
         ("gridsweep.symbol".to_string(), symbol.clone()),
         ("gridsweep.model".to_string(), params.account.model.as_str().to_string()),
-        ("gridsweep.tier_layer".to_string(), setup.tier_layer.as_str().to_string()),
+        ("gridsweep.tier_layer".to_string(), tier_layer.as_str().to_string()),
         ("gridsweep.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
     ];
     if let Some(p) = &args.trades {
@@ -121,7 +124,7 @@ pub fn run(args: ShowArgs) -> anyhow::Result<i32> {
     if let Some(p) = &args.equity {
         write_equity(p, &rec.equity, &meta)?;
     }
-    let w = setup.window();
+    let w = setup.window(sym);
     let source = format!(
         "run {id} of sweep {}, {} candles {} .. {}",
         recorded.identity.name,
@@ -166,12 +169,12 @@ pub fn run(args: ShowArgs) -> anyhow::Result<i32> {
         if let Some(o) = v.as_object_mut() {
             o.insert("run_id".into(), id.into());
             o.insert("symbol".into(), symbol.into());
-            o.insert("tier_layer".into(), setup.tier_layer.as_str().into());
+            o.insert("tier_layer".into(), tier_layer.as_str().into());
             o.insert("matches_row".into(), true.into());
         }
         writeln!(out, "{v}")?;
     } else {
-        let layer = setup.tier_layer.as_str();
+        let layer = tier_layer.as_str();
         super::backtest_cmd::print_summary(out, "show", &symbol, &params, &m, &source, layer)?;
         writeln!(out, "  metrics equal the result row bit for bit")?;
     }

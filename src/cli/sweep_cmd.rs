@@ -122,30 +122,48 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
     let threads = capped_threads(args.threads)?;
     let setup = SweepSetup::resolve(spec)?;
     let spec = &setup.spec;
-    let window = setup.window();
     let sizes: Vec<String> =
         spec.space.axes().iter().map(|a| format!("{} {}", a.name, a.values.len())).collect();
+    let several = spec.symbols.len() > 1;
     if !args.report.json {
+        let per_symbol = if several {
+            format!(" on each of {} symbols", spec.symbols.len())
+        } else {
+            String::new()
+        };
         errln!(
-            "sweep {}: {} runs ({}) over {} candles {} .. {}",
+            "sweep {}: {} runs ({}{per_symbol})",
             spec.name,
-            fmt_count(spec.space.len()),
+            fmt_count(spec.runs()),
             sizes.join(" × "),
-            fmt_count(window.len() as u64),
-            format_iso(window.ts_ms[0]),
-            format_iso(window.ts_ms[window.len() - 1]),
         );
+        for (i, d) in spec.symbols.iter().enumerate() {
+            let window = setup.window(i);
+            let s = &setup.symbols[i];
+            errln!(
+                "{} over {} candles {} .. {}; tiers: {} (max leverage {})",
+                d.instrument.symbol,
+                fmt_count(window.len() as u64),
+                format_iso(window.ts_ms[0]),
+                format_iso(window.ts_ms[window.len() - 1]),
+                s.tier_layer.as_str(),
+                s.tiers.max_leverage(),
+            );
+        }
         errln!(
-            "{} tiers: {} (max leverage {}); output {}{}",
-            spec.data.instrument.symbol,
-            setup.tier_layer.as_str(),
-            setup.tiers.max_leverage(),
+            "output {}{}",
             out.display(),
             if shard.is_whole() { String::new() } else { format!(" (shard {shard})") }
         );
     }
-    if let Some(w) = window.gaps().warning() {
-        eprintln!("warning: {w}");
+    for (i, d) in spec.symbols.iter().enumerate() {
+        let who = if several { format!("{}: ", d.instrument.symbol) } else { String::new() };
+        if let Some(w) = setup.window(i).gaps().warning() {
+            eprintln!("warning: {who}{w}");
+        }
+        if let Some(w) = &setup.symbols[i].funding_warning {
+            eprintln!("warning: {who}{w}");
+        }
     }
     if let Some(plan) = setup.walk.as_ref() {
         if !args.report.json {
@@ -155,15 +173,11 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
             errln!("warning: {w}");
         }
     }
-    if let Some(w) = &setup.funding_warning {
-        eprintln!("warning: {w}");
-    }
-    if let Some((over, max)) = setup.leverage_over_max() {
+    for (symbol, over, max) in setup.leverage_over_max() {
         errln!(
-            "warning: leverage {} above the tier table's maximum {max} for {}; those runs \
-             will fail with an error row",
+            "warning: leverage {} above the tier table's maximum {max} for {symbol}; those \
+             runs will fail with an error row",
             over.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", "),
-            spec.data.instrument.symbol
         );
     }
     let opts = ExecOptions {
@@ -176,7 +190,7 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
         progress: !args.report.json,
         force: args.force,
     };
-    let total = spec.space.len();
+    let total = spec.runs();
     on_interrupt(Interrupted { out: opts.out.clone(), total, shard, block_runs: args.block_runs });
     let s = execute(&setup, &opts).with_context(|| format!("sweep {} failed", spec.name))?;
     let r = &s.report;
@@ -186,10 +200,11 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
             "sweep": spec.name,
             "file": args.file.display().to_string(),
             "out": s.out.display().to_string(),
-            "symbol": spec.data.instrument.symbol,
+            "symbol": spec.symbol_names().join(","),
+            "symbols": symbols_json(&setup),
             "sweep_sha256": spec.text_sha256,
             "data_fingerprint": setup.data_fingerprint,
-            "tier_layer": setup.tier_layer.as_str(),
+            "tier_layer": setup.symbols[0].tier_layer.as_str(),
             "axes": s.axes,
             "total_runs": s.total_runs,
             "shard": s.shard.to_string(),
@@ -213,6 +228,7 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
             "rank_by": { "metric": r.rank.metric, "direction": r.rank.direction() },
             "top": r.top_json(&s.axes),
             "walk_forward": walk,
+            "across_symbols": across_json(r, spec),
         });
         writeln!(super::stdout(), "{doc}")?;
     } else {
@@ -248,6 +264,7 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
             );
         }
         print_report(r, &s.axes)?;
+        print_across(r, spec, shard.is_whole())?;
         print_walk_forward(&walk, setup.walk.is_some())?;
     }
     if args.write_report {
@@ -314,7 +331,12 @@ fn check_counts(report: &ReportArgs, block_runs: Option<u64>) -> anyhow::Result<
 /// loaded or any run computed.
 fn check_sweep_output(args: &SweepArgs, spec: &SweepSpec, out: &Path) -> anyhow::Result<()> {
     let mut inputs = vec![Input { role: "the sweep file", path: &args.file }];
-    inputs.extend(spec.data.input_files(None).into_iter().map(|(role, path)| Input { role, path }));
+    inputs.extend(
+        spec.symbols
+            .iter()
+            .flat_map(|d| d.input_files(None))
+            .map(|(role, path)| Input { role, path }),
+    );
     let output = Output { flag: "--out", path: out, kind: Kind::SweepResult };
     let periods = gridsweep::sweep::periods::periods_path(out);
     let walk = gridsweep::sweep::companion::CompanionKind::Walk.path(out);
@@ -486,6 +508,7 @@ pub fn run_merge(args: MergeArgs) -> anyhow::Result<i32> {
             "rank_by": { "metric": r.rank.metric, "direction": r.rank.direction() },
             "top": r.top_json(&axes),
             "walk_forward": walk,
+            "across_symbols": across_json(r, &m.spec),
         });
         writeln!(super::stdout(), "{doc}")?;
     } else {
@@ -497,9 +520,150 @@ pub fn run_merge(args: MergeArgs) -> anyhow::Result<i32> {
             m.out.display()
         );
         print_report(r, &axes)?;
+        print_across(r, &m.spec, true)?;
         print_walk_forward(&walk, false)?;
     }
     Ok(i32::from(r.failed > 0))
+}
+
+/// Per symbol: its name, tier layer, data fingerprint and window.
+fn symbols_json(setup: &SweepSetup) -> serde_json::Value {
+    let spec = &setup.spec;
+    let combos = spec.space.len();
+    (0..spec.symbols.len())
+        .map(|i| {
+            let w = setup.window(i);
+            let s = &setup.symbols[i];
+            json!({
+                "symbol": spec.symbols[i].instrument.symbol,
+                "run_ids": [i as u64 * combos, (i as u64 + 1) * combos],
+                "tier_layer": s.tier_layer.as_str(),
+                "max_leverage": s.tiers.max_leverage(),
+                "data_fingerprint": s.data_fingerprint,
+                "candles": w.len(),
+                "first_candle": format_iso(w.ts_ms[0]),
+                "last_candle": format_iso(w.ts_ms[w.len() - 1]),
+            })
+        })
+        .collect()
+}
+
+/// The axis values of combination `combo` as JSON (`{"leverage": 5, …}`).
+fn combo_params_json(spec: &SweepSpec, combo: u64) -> serde_json::Value {
+    let Ok(p) = spec.space.params(combo) else { return serde_json::Value::Null };
+    spec.space
+        .axes()
+        .iter()
+        .map(|a| {
+            let v = gridsweep::config::fields::get_param(&p, a.name);
+            (a.name.to_string(), v.map_or(serde_json::Value::Null, |v| param_json(&v)))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+fn param_json(v: &gridsweep::config::fields::ParamValue) -> serde_json::Value {
+    use gridsweep::config::fields::ParamValue;
+    match v {
+        ParamValue::Int(i) => (*i).into(),
+        ParamValue::Float(x) => json!(x),
+        ParamValue::Bool(b) => (*b).into(),
+        ParamValue::Text(t) => t.clone().into(),
+    }
+}
+
+/// The cross-symbol summary as JSON (`null` for one symbol).
+fn across_json(r: &Report, spec: &SweepSpec) -> serde_json::Value {
+    let Some(a) = &r.across else { return serde_json::Value::Null };
+    let ranking = a.ranking(r.n, r.rank.ascending);
+    let finite =
+        |v: f64| serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, Into::into);
+    let top: Vec<serde_json::Value> = ranking
+        .top
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            json!({
+                "rank": i + 1,
+                "combo": t.combo,
+                "params": combo_params_json(spec, t.combo),
+                "worst": finite(t.worst),
+                "median": finite(t.median),
+                "per_symbol": a.symbols.iter().zip(&t.values)
+                    .map(|(s, v)| (s.clone(), finite(*v)))
+                    .collect::<serde_json::Map<_, _>>(),
+            })
+        })
+        .collect();
+    json!({
+        "objective": r.rank.metric,
+        "direction": r.rank.direction(),
+        "symbols": a.symbols,
+        "ranked_combos": ranking.ranked,
+        "unranked_combos": ranking.unranked,
+        "top": top,
+    })
+}
+
+/// The cross-symbol table on stdout (nothing for one symbol).
+fn print_across(r: &Report, spec: &SweepSpec, whole: bool) -> std::io::Result<()> {
+    let Some(a) = &r.across else { return Ok(()) };
+    let ranking = a.ranking(r.n, r.rank.ascending);
+    let mut out = super::stdout();
+    writeln!(
+        out,
+        "\nacross {} symbols: top {} combinations by the worst, then the median, {} ({}):",
+        a.symbols.len(),
+        ranking.top.len(),
+        r.rank.metric,
+        r.rank.direction()
+    )?;
+    let axes: Vec<&str> = spec.space.axes().iter().map(|x| x.name).collect();
+    let mut grid: Vec<Vec<String>> = Vec::new();
+    let mut header: Vec<String> = vec!["combo".into()];
+    header.extend(axes.iter().map(|s| s.to_string()));
+    header.extend(["worst".into(), "median".into()]);
+    header.extend(a.symbols.iter().cloned());
+    grid.push(header);
+    for t in &ranking.top {
+        let mut row = vec![t.combo.to_string()];
+        let params = spec.space.params(t.combo).ok();
+        for n in &axes {
+            let v = params.as_ref().and_then(|p| gridsweep::config::fields::get_param(p, n));
+            row.push(v.map_or("?".into(), |v| match param_json(&v) {
+                serde_json::Value::String(t) => t,
+                other => other.to_string(),
+            }));
+        }
+        row.push(format!("{:.2}", t.worst));
+        row.push(format!("{:.2}", t.median));
+        row.extend(t.values.iter().map(|v| format!("{v:.2}")));
+        grid.push(row);
+    }
+    let widths: Vec<usize> = (0..grid[0].len())
+        .map(|c| grid.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    for (i, row) in grid.iter().enumerate() {
+        let line: Vec<String> = row.iter().zip(&widths).map(|(s, w)| format!("{s:>w$}")).collect();
+        writeln!(out, "{}", line.join("  ").trim_end())?;
+        if i == 0 {
+            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+            writeln!(out, "{}", rule.join("  "))?;
+        }
+    }
+    if ranking.unranked > 0 {
+        let why = if whole {
+            "a run failed, was pruned or has no value"
+        } else {
+            "this shard lacks a symbol's run, or a run failed, was pruned or has no value"
+        };
+        errln!(
+            "{} of {} combinations not ranked across symbols ({why})",
+            fmt_count(ranking.unranked),
+            fmt_count(a.combos)
+        );
+    }
+    Ok(())
 }
 
 fn errors_json(r: &Report) -> serde_json::Value {

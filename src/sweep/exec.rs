@@ -112,6 +112,54 @@ pub fn kv_shard(kv: &[(String, String)]) -> Option<Shard> {
     kv.iter().find(|(k, _)| k == "gridsweep.shard").and_then(|(_, v)| v.parse().ok())
 }
 
+/// What every sweep method starts from: the identity, the shard's blocks and runs, the
+/// pool, and an empty summary.
+pub(crate) struct Start {
+    /// The results' identity with the options' block size.
+    pub ident: Identity,
+    /// The shard's blocks.
+    pub blocks: std::ops::Range<u64>,
+    /// The shard's first run id.
+    pub first_run_id: u64,
+    /// The pool.
+    pub pool: rayon::ThreadPool,
+    /// The summary, nothing computed yet.
+    pub summary: Summary,
+}
+
+/// The start of the sweep of `setup` as `opts` says.
+///
+/// # Errors
+/// A pool that cannot be built.
+pub(crate) fn start(setup: &SweepSetup, opts: &ExecOptions) -> Result<Start, SweepError> {
+    let b_runs = opts.block_runs;
+    let ident = setup.identity(b_runs);
+    let total = ident.total_runs;
+    let blocks = opts.shard.blocks(block_count(total, b_runs));
+    let first_run_id = block_start(blocks.start, b_runs, total);
+    let shard_runs = block_start(blocks.end, b_runs, total) - first_run_id;
+    let mut axes: Vec<&'static str> = setup.spec.space.axes().iter().map(|a| a.name).collect();
+    if setup.symbols.len() > 1 {
+        axes.insert(0, super::results::SYMBOL);
+    }
+    let pool = build_pool(opts.threads)?;
+    let summary = Summary {
+        out: opts.out.clone(),
+        total_runs: total,
+        shard: opts.shard,
+        shard_runs,
+        computed_runs: 0,
+        resumed_runs: 0,
+        already_complete: false,
+        threads: pool.current_num_threads(),
+        elapsed_s: 0.0,
+        report: Report::new(opts.rank, opts.top_n).across_symbols(&setup.spec),
+        axes,
+        search: None,
+    };
+    Ok(Start { ident, blocks, first_run_id, pool, summary })
+}
+
 /// Runs (or resumes, or just reports) the sweep of `setup` as `opts` says.
 ///
 /// # Errors
@@ -128,34 +176,15 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepE
     if let Some(h) = &setup.spec.search {
         return super::halving::execute(setup, opts, h);
     }
+    let Start { ident, blocks, first_run_id, pool, mut summary } = start(setup, opts)?;
     let b_runs = opts.block_runs;
-    let ident = setup.identity(b_runs);
     let total = ident.total_runs;
-    let blocks = opts.shard.blocks(block_count(total, b_runs));
-    let first_run_id = block_start(blocks.start, b_runs, total);
-    let shard_end = block_start(blocks.end, b_runs, total);
-    let shard_runs = shard_end - first_run_id;
-    let axes: Vec<&'static str> = setup.spec.space.axes().iter().map(|a| a.name).collect();
-    let pool = build_pool(opts.threads)?;
-    let mut summary = Summary {
-        out: opts.out.clone(),
-        total_runs: total,
-        shard: opts.shard,
-        shard_runs,
-        computed_runs: 0,
-        resumed_runs: 0,
-        already_complete: false,
-        threads: pool.current_num_threads(),
-        elapsed_s: 0.0,
-        report: Report::new(opts.rank, opts.top_n),
-        axes,
-        search: None,
-    };
+    let shard_runs = summary.shard_runs;
 
     let out = &opts.out;
     let parts_path = parts_dir_of(out);
     if out.exists() && std::fs::symlink_metadata(&parts_path).is_err() {
-        match completion(out, &ident, opts, b_runs)? {
+        match completion(out, &ident, opts, b_runs, &setup.spec)? {
             Completion::Done(report) => return Ok(already_complete(summary, report, started)),
             Completion::Other(reason) if !opts.force => return Err(other_results(out, &reason)),
             Completion::Other(_) => {}
@@ -170,7 +199,7 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepE
     // stopped after the file was in place but before its partial results were removed, or
     // another process finished it just now. Nothing is recomputed.
     if out.exists() {
-        if let Ok(Completion::Done(report)) = completion(out, &ident, opts, b_runs) {
+        if let Ok(Completion::Done(report)) = completion(out, &ident, opts, b_runs, &setup.spec) {
             match lock.manifest_state(&ident, opts.shard) {
                 ManifestState::Other => log::warn!(
                     "{} holds partial results of another sweep or shard; left untouched",
@@ -213,6 +242,7 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepE
     let window_blocks = (2 * summary.threads).max(4);
     let (tx, rx) = bounded::<Block>(2 * window_blocks);
 
+    let labels = &setup.labels();
     let writer_result = std::thread::scope(|scope| {
         let parts = &parts;
         let done = &done;
@@ -237,7 +267,7 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions) -> Result<Summary, SweepE
                         parts.store_companion(c.kind, b, &rows)?;
                         a.append(&rows)?;
                     }
-                    let batch = to_batch(&block.outcomes);
+                    let batch = to_batch(&block.outcomes, labels);
                     parts.store(b, &batch)?;
                     batch
                 };
@@ -314,11 +344,12 @@ pub(crate) fn complete_report(
     ident: &Identity,
     opts: &ExecOptions,
     b_runs: u64,
+    spec: &super::SweepSpec,
 ) -> Result<Option<Report>, SweepError> {
     if !out.exists() {
         return Ok(None);
     }
-    match completion(out, ident, opts, b_runs)? {
+    match completion(out, ident, opts, b_runs, spec)? {
         Completion::Done(report) => Ok(Some(report)),
         Completion::Other(reason) if !opts.force => Err(other_results(out, &reason)),
         Completion::Other(_) => Ok(None),
@@ -347,6 +378,7 @@ fn completion(
     ident: &Identity,
     opts: &ExecOptions,
     b_runs: u64,
+    spec: &super::SweepSpec,
 ) -> Result<Completion, SweepError> {
     let kv = read_kv(out).unwrap_or_default();
     let missing = |then: &Identity| {
@@ -374,7 +406,7 @@ fn completion(
                 opts.shard
             ),
             Ok(()) => {
-                let mut report = Report::new(opts.rank, opts.top_n);
+                let mut report = Report::new(opts.rank, opts.top_n).across_symbols(spec);
                 for batch in open_results(out, b_runs)? {
                     let batch =
                         batch.map_err(|e| SweepError::parquet("cannot read", out, e.into()))?;

@@ -17,13 +17,11 @@ use rayon::prelude::*;
 
 use super::constraints::Limited;
 use super::exec::{file_kv, ExecOptions, Summary};
-use super::report::{RankBy, Report};
+use super::report::RankBy;
 use super::results::{to_batch, RunEnd, RunOutcome};
 use super::resume::PartsLock;
-use super::runner::build_pool;
 use super::search::{Halving, MIN_PROBES};
 use super::setup::SweepSetup;
-use super::shard::{block_count, block_start};
 use super::writer::{read_kv, Assembler};
 use super::{SweepError, ROW_GROUP_BLOCKS};
 use crate::candles::CandleSlice;
@@ -276,10 +274,11 @@ pub fn search(
     ids: &[u64],
     pool: &rayon::ThreadPool,
 ) -> Result<(Vec<RunOutcome>, SearchSummary, Vec<String>), SweepError> {
-    let window = setup.window();
-    let ctx = setup.context();
+    // One symbol: the spec refuses halving over several (see [`super::symbols`]).
+    let window = setup.window(0);
+    let ctx = setup.context(0);
     let limits = setup.spec.constraints;
-    let layer = setup.tier_layer;
+    let layer = setup.symbols[0].tier_layer;
     let n_candles = window.len();
     let (Some(&first), Some(&last)) = (window.ts_ms.first(), window.ts_ms.last()) else {
         return Err(SweepError::Setup("the sweep window holds no candles".into()));
@@ -311,7 +310,7 @@ pub fn search(
                 end: RunEnd { rung: Some(0), ..RunEnd::default() },
             })
         };
-        let params = setup.spec.space.params(id).map_err(|e| err(*setup.spec.space.base(), e))?;
+        let params = setup.spec.params(id).map_err(|e| err(*setup.spec.space.base(), e))?;
         let mut engine = Engine::new();
         let run = engine.begin_candles(&params, &ctx).map_err(|e| err(params, e.to_string()))?;
         Ok(Live { run_id: id, params, engine, run, candles: 0, keys: Vec::new(), failed: None })
@@ -433,36 +432,19 @@ pub fn search(
 /// As [`super::exec::execute`], and a window not longer than one rung.
 pub fn execute(setup: &SweepSetup, opts: &ExecOptions, h: &Halving) -> Result<Summary, SweepError> {
     let started = Instant::now();
-    let b_runs = opts.block_runs;
-    let ident = setup.identity(b_runs);
-    let total = ident.total_runs;
-    let blocks = opts.shard.blocks(block_count(total, b_runs));
-    let first_run_id = block_start(blocks.start, b_runs, total);
-    let shard_end = block_start(blocks.end, b_runs, total);
-    let shard_runs = shard_end - first_run_id;
     let rank: RankBy = match &h.objective {
         Some(o) => {
             o.parse().map_err(|e: String| SweepError::Usage(format!("[search] objective: {e}")))?
         }
         None => opts.rank,
     };
-    let pool = build_pool(opts.threads)?;
-    let mut summary = Summary {
-        out: opts.out.clone(),
-        total_runs: total,
-        shard: opts.shard,
-        shard_runs,
-        computed_runs: 0,
-        resumed_runs: 0,
-        already_complete: false,
-        threads: pool.current_num_threads(),
-        elapsed_s: 0.0,
-        report: Report::new(opts.rank, opts.top_n),
-        axes: setup.spec.space.axes().iter().map(|a| a.name).collect(),
-        search: None,
-    };
+    let super::exec::Start { ident, blocks: _, first_run_id, pool, mut summary } =
+        super::exec::start(setup, opts)?;
+    let b_runs = opts.block_runs;
+    let shard_runs = summary.shard_runs;
+    let shard_end = first_run_id + shard_runs;
     let out = &opts.out;
-    if let Some(report) = super::exec::complete_report(out, &ident, opts, b_runs)? {
+    if let Some(report) = super::exec::complete_report(out, &ident, opts, b_runs, &setup.spec)? {
         let kv = read_kv(out).unwrap_or_default();
         summary.search =
             kv.iter().find(|(k, _)| k == KV_RUNGS).and_then(|(_, v)| serde_json::from_str(v).ok());
@@ -489,8 +471,9 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions, h: &Halving) -> Result<Su
     kv.push((KV_RUNGS.into(), serde_json::to_string(&search).unwrap_or_default()));
     let tmp = lock.dir().join("result.parquet.tmp");
     let mut assembler = Assembler::create(&tmp, b_runs * ROW_GROUP_BLOCKS, kv)?;
+    let labels = setup.labels();
     for chunk in rows.chunks(usize::try_from(b_runs).unwrap_or(usize::MAX)) {
-        let batch = to_batch(chunk);
+        let batch = to_batch(chunk, &labels);
         assembler.append(&batch)?;
         summary.report.observe(&batch);
     }

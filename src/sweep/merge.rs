@@ -11,7 +11,6 @@ use super::setup::Identity;
 use super::shard::{block_count, Shard};
 use super::writer::{open_results, read_kv, Assembler};
 use super::{SweepError, ROW_GROUP_BLOCKS};
-use crate::config::backtest::{parse_paths, parse_tiers, TierChoice};
 use crate::output::guard::{self, Input, Kind, Output};
 use arrow_array::cast::AsArray;
 use arrow_array::types::UInt64Type;
@@ -29,8 +28,10 @@ pub struct MergeSummary {
     pub parts: u32,
     /// Counts and top runs.
     pub report: Report,
-    /// Axis names.
+    /// Axis names (with `symbol` first for a sweep over several symbols).
     pub axes: Vec<String>,
+    /// The merged sweep's file, parsed.
+    pub spec: super::spec::SweepSpec,
 }
 
 struct Part {
@@ -96,6 +97,12 @@ pub fn merge(
     }
     let n = first.shard.count;
     let ident = first.ident.clone();
+    let spec = super::spec::SweepSpec::parse(
+        &ident.sweep_toml,
+        Path::new("(the sweep file stored in the merged parts)"),
+        super::spec::SizeLimit { max_runs: u64::MAX, force: true },
+    )
+    .map_err(|e| SweepError::Merge(e.to_string()))?;
     found.sort_by_key(|p| p.shard.index);
     for w in found.windows(2) {
         if w[0].shard == w[1].shard {
@@ -124,7 +131,12 @@ pub fn merge(
     }
     // The candle and tier files the sweep read are inputs too: `--force` must not replace
     // them with the merged result.
-    let mut sweep_inputs = sweep_file_inputs(&ident.sweep_toml);
+    let mut sweep_inputs: Vec<(&str, PathBuf)> = spec
+        .symbols
+        .iter()
+        .flat_map(|d| d.input_files(None))
+        .map(|(role, p)| (role, p.to_path_buf()))
+        .collect();
     if holds_text(out, &ident.sweep_toml) {
         sweep_inputs.push(("the sweep file of the merged sweep", out.to_path_buf()));
     }
@@ -152,7 +164,7 @@ pub fn merge(
         b_runs * ROW_GROUP_BLOCKS,
         file_kv(&ident, Shard::WHOLE, 0, total),
     )?;
-    let mut report = Report::new(rank, top_n);
+    let mut report = Report::new(rank, top_n).across_symbols(&spec);
     let nblocks = block_count(total, b_runs);
     let result = (|| {
         for p in &found {
@@ -198,13 +210,6 @@ pub fn merge(
             merge_companion(&found, out, &ident, b_runs, nblocks, kind)?;
         }
         if CompanionKind::asked_by(&ident.sweep_toml).contains(&CompanionKind::Walk) {
-            let origin = Path::new("(the sweep file stored in the merged parts)");
-            let spec = super::spec::SweepSpec::parse(
-                &ident.sweep_toml,
-                origin,
-                super::spec::SizeLimit { max_runs: u64::MAX, force: true },
-            )
-            .map_err(|e| SweepError::Merge(e.to_string()))?;
             let plan = super::folds::plan_from_file(out, &spec)?;
             super::folds::write_folds(out, &spec, &plan)?;
         }
@@ -220,7 +225,12 @@ pub fn merge(
         total_runs: total,
         parts: n,
         report,
-        axes: ident.axes.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
+        axes: (spec.symbols.len() > 1)
+            .then(|| super::results::SYMBOL.to_string())
+            .into_iter()
+            .chain(ident.axes.split(',').filter(|s| !s.is_empty()).map(String::from))
+            .collect(),
+        spec,
     })
 }
 
@@ -326,23 +336,4 @@ fn merge_companion(
 fn holds_text(path: &Path, text: &str) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == text.len() as u64)
         && std::fs::read(path).is_ok_and(|b| b == text.as_bytes())
-}
-
-/// The candle files and tier file named by a part's embedded sweep file (paths as written,
-/// which is how the sweep opened them), with their roles.
-fn sweep_file_inputs(sweep_toml: &str) -> Vec<(&'static str, PathBuf)> {
-    let Ok(table) = sweep_toml.parse::<toml::Table>() else { return Vec::new() };
-    let mut inputs: Vec<(&'static str, PathBuf)> = table
-        .get("candles")
-        .and_then(|v| parse_paths(v).ok())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|p| ("a candle file of the merged sweep", p))
-        .collect();
-    match table.get("tiers").and_then(|v| parse_tiers(v).ok()) {
-        Some(TierChoice::Cache(p)) => inputs.push(("the tier cache of the merged sweep", p)),
-        Some(TierChoice::File(p)) => inputs.push(("the tier file of the merged sweep", p)),
-        _ => {}
-    }
-    inputs
 }

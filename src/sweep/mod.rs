@@ -14,6 +14,8 @@
 //! Without the `parquet` feature only the sweep-file front end is built: [`spec`], [`space`]
 //! and [`shard`].
 
+/// The cross-symbol summary: combinations ranked by their worst and median objective.
+pub mod across;
 /// Per-run tables beside the result file (periods, walk record).
 #[cfg(feature = "parquet")]
 pub mod companion;
@@ -51,6 +53,8 @@ pub mod setup;
 pub mod shard;
 pub mod space;
 pub mod spec;
+/// Sweeps across symbols: `[symbols.NAME]` tables and their run ids.
+pub mod symbols;
 /// Walk-forward sweeps: the section, the folds, each run's per-fold figures.
 pub mod walk_forward;
 #[cfg(feature = "parquet")]

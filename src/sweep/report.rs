@@ -111,6 +111,8 @@ pub struct Report {
     pub liquidated: u64,
     /// The first few errors `(run_id, text)`.
     pub first_errors: Vec<(u64, String)>,
+    /// The cross-symbol summary of a sweep over several symbols.
+    pub across: Option<super::across::Across>,
 }
 
 /// The value of `col` at `row` as JSON (null for nulls and non-finite floats).
@@ -158,7 +160,16 @@ impl Report {
             eliminated: 0,
             liquidated: 0,
             first_errors: Vec::new(),
+            across: None,
         }
+    }
+
+    /// This report with a cross-symbol summary when `spec` sweeps several symbols.
+    pub fn across_symbols(mut self, spec: &super::SweepSpec) -> Report {
+        if spec.symbols.len() > 1 {
+            self.across = Some(super::across::Across::new(spec.symbol_names(), spec.space.len()));
+        }
+        self
     }
 
     fn better(&self, key: f64, run_id: u64, than: &TopRow) -> bool {
@@ -183,6 +194,10 @@ impl Report {
         for r in 0..batch.num_rows() {
             self.rows += 1;
             let run_id = ids.value(r);
+            if let Some(a) = self.across.as_mut() {
+                let ok = status.value(r) == "ok";
+                a.observe(run_id, if ok { cell_f64(key.as_ref(), r) } else { None });
+            }
             match status.value(r) {
                 "pruned" => {
                     self.pruned += 1;
@@ -327,7 +342,10 @@ mod tests {
     use super::*;
     use crate::engine::RunParams;
     use crate::metrics::Metrics;
-    use crate::sweep::results::{to_batch, RunOutcome};
+    use crate::sweep::results::{to_batch, RowLabels, RunOutcome};
+
+    static L: std::sync::LazyLock<RowLabels> =
+        std::sync::LazyLock::new(|| RowLabels::one("s", "BTCUSDT"));
 
     fn outcome(run_id: u64, calmar: Option<f64>, dd: f64) -> RunOutcome {
         let m = Metrics { calmar_ratio: calmar, max_drawdown_pct: dd, ..Metrics::default() };
@@ -354,27 +372,30 @@ mod tests {
     #[test]
     fn test_top_n_orders_and_skips_nulls_and_errors() {
         let mut r = Report::new(RankBy::default(), 2);
-        r.observe(&to_batch(&[
-            outcome(0, Some(1.0), 5.0),
-            outcome(1, None, 1.0),
-            outcome(2, Some(3.0), 2.0),
-            RunOutcome {
-                run_id: 3,
-                params: RunParams::default(),
-                result: Err("bad".into()),
-                tier_layer: crate::tiers::TierLayer::Snapshot,
-                periods: Vec::new(),
-                walk: Vec::new(),
-                end: Default::default(),
-            },
-            outcome(4, Some(3.0), 9.0),
-        ]));
+        r.observe(&to_batch(
+            &[
+                outcome(0, Some(1.0), 5.0),
+                outcome(1, None, 1.0),
+                outcome(2, Some(3.0), 2.0),
+                RunOutcome {
+                    run_id: 3,
+                    params: RunParams::default(),
+                    result: Err("bad".into()),
+                    tier_layer: crate::tiers::TierLayer::Snapshot,
+                    periods: Vec::new(),
+                    walk: Vec::new(),
+                    end: Default::default(),
+                },
+                outcome(4, Some(3.0), 9.0),
+            ],
+            &L,
+        ));
         let ids: Vec<u64> = r.top.iter().map(|t| t.run_id).collect();
         assert_eq!(ids, [2, 4]);
         assert_eq!((r.rows, r.ok, r.failed), (5, 4, 1));
         assert_eq!(r.first_errors, [(3, "bad".to_string())]);
         let mut asc = Report::new("max_drawdown_pct".parse().unwrap(), 1);
-        asc.observe(&to_batch(&[outcome(0, None, 5.0), outcome(1, None, 1.0)]));
+        asc.observe(&to_batch(&[outcome(0, None, 5.0), outcome(1, None, 1.0)], &L));
         assert_eq!(asc.top[0].run_id, 1);
         let t = r.table(&["leverage"]);
         assert!(t.lines().next().unwrap().contains("leverage"), "{t}");

@@ -60,7 +60,7 @@ impl Recorded {
     pub fn open(results: &Path) -> Result<Recorded, SweepError> {
         let (identity, spec) = recorded_spec(results)?;
         let recorded = &identity.data_fingerprint;
-        for (role, path) in spec.data.input_files(None) {
+        for (role, path) in spec.symbols.iter().flat_map(|d| d.input_files(None)) {
             if !path.exists() {
                 return Err(bad(
                     results,
@@ -74,10 +74,9 @@ impl Recorded {
             }
         }
         let files = spec
-            .data
-            .candles
+            .symbols
             .iter()
-            .chain(&spec.data.mark_candles)
+            .flat_map(|d| d.candles.iter().chain(&d.mark_candles))
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
             .join(", ");
@@ -95,13 +94,19 @@ impl Recorded {
             ));
         }
         if setup.tiers_json != identity.tiers_json {
-            // The tier source moved on (a refreshed cache): use the table the sweep used.
+            // The tier source moved on (a refreshed cache): use the tables the sweep used.
             let v: serde_json::Value = serde_json::from_str(&identity.tiers_json)
                 .map_err(|e| bad(results, format!("its recorded tier table is not JSON: {e}")))?;
-            let symbol = setup.spec.data.instrument.symbol.clone();
-            let table = crate::tiers::cache_format::table_from_dict(&symbol, &v["tiers"])
-                .map_err(|e| bad(results, format!("its recorded tier table is invalid: {e}")))?;
-            setup.tiers = Arc::new(table);
+            let several = setup.symbols.len() > 1;
+            for (d, s) in setup.spec.symbols.iter().zip(setup.symbols.iter_mut()) {
+                let symbol = &d.instrument.symbol;
+                let own = if several { &v[symbol.as_str()] } else { &v };
+                let table = crate::tiers::cache_format::table_from_dict(symbol, &own["tiers"])
+                    .map_err(|e| {
+                        bad(results, format!("its recorded tier table of {symbol} is invalid: {e}"))
+                    })?;
+                s.tiers = Arc::new(table);
+            }
             setup.tiers_json = identity.tiers_json.clone();
         }
         Ok(Recorded { results: results.to_path_buf(), identity, setup })
@@ -112,7 +117,7 @@ impl Recorded {
     /// # Errors
     /// A `run_id` outside the sweep.
     pub fn params(&self, run_id: u64) -> Result<RunParams, String> {
-        let total = self.setup.spec.space.len();
+        let total = self.setup.spec.runs();
         if run_id >= total {
             return Err(format!(
                 "run {run_id} is not in sweep {} (its run ids are 0 to {})",
@@ -120,7 +125,7 @@ impl Recorded {
                 total - 1
             ));
         }
-        self.setup.spec.space.params(run_id)
+        self.setup.spec.params(run_id)
     }
 
     /// Re-runs `run_id` as the sweep ran it, with `rec` attached: under the sweep's
@@ -137,10 +142,11 @@ impl Recorded {
         rec: &mut R,
     ) -> Result<Rerun, String> {
         let params = self.params(run_id)?;
-        let ctx = self.setup.context();
+        let symbol = self.setup.spec.slot(run_id).symbol;
+        let ctx = self.setup.context(symbol);
         let window = match window_end_ms {
-            Some(end) => self.setup.window().between(i64::MIN, end),
-            None => self.setup.window(),
+            Some(end) => self.setup.window(symbol).between(i64::MIN, end),
+            None => self.setup.window(symbol),
         };
         let limits = self.setup.spec.constraints;
         if limits.is_empty() {
@@ -174,8 +180,12 @@ impl Recorded {
 
 /// The columns where the re-run `outcome` and the recorded `row` differ (every column of the
 /// result schema but `tier_layer`, compared bit for bit); empty when they are equal.
-pub fn differing_columns(row: &RecordBatch, outcome: &RunOutcome) -> Vec<String> {
-    let fresh = to_batch(std::slice::from_ref(outcome));
+pub fn differing_columns(
+    row: &RecordBatch,
+    outcome: &RunOutcome,
+    labels: &super::results::RowLabels,
+) -> Vec<String> {
+    let fresh = to_batch(std::slice::from_ref(outcome), labels);
     let mut out = Vec::new();
     for (f, col) in fresh.schema().fields().iter().zip(fresh.columns()) {
         if f.name() == super::results::TIER_LAYER {
@@ -242,15 +252,16 @@ mod tests {
 
     #[test]
     fn test_differing_columns_compares_bits_and_ignores_only_the_tier_layer() {
-        let row = to_batch(&[outcome(1.5)]);
-        assert!(differing_columns(&row, &outcome(1.5)).is_empty());
+        let l = super::super::results::RowLabels::one("s", "BTCUSDT");
+        let row = to_batch(&[outcome(1.5)], &l);
+        assert!(differing_columns(&row, &outcome(1.5), &l).is_empty());
         // One ulp away is a difference.
         let next = f64::from_bits(1.5f64.to_bits() + 1);
-        assert_eq!(differing_columns(&row, &outcome(next)), ["return_pct"]);
+        assert_eq!(differing_columns(&row, &outcome(next), &l), ["return_pct"]);
         let other_layer = RunOutcome { tier_layer: TierLayer::GenericDefault, ..outcome(1.5) };
-        assert!(differing_columns(&row, &other_layer).is_empty());
+        assert!(differing_columns(&row, &other_layer, &l).is_empty());
         let failed = RunOutcome { result: Err("boom".into()), ..outcome(1.5) };
-        let d = differing_columns(&row, &failed);
+        let d = differing_columns(&row, &failed, &l);
         assert!(d.contains(&"status".to_string()) && d.contains(&"return_pct".to_string()));
     }
 }

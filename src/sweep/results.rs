@@ -1,6 +1,6 @@
 //! The result table: one row per run, its Arrow schema, and the file metadata.
 //!
-//! Columns: `run_id`, `param_hash`, every registry parameter in registry order (typed:
+//! Columns: `run_id`, `param_hash`, `sweep` (the sweep's name), `symbol`, every registry parameter in registry order (typed:
 //! Int64, Float64, Boolean, Utf8), every metric in [`Metrics::fields`] order (nullable: an
 //! errored run has no metrics), then `status` (`"ok"`/`"error"`), `error` (nullable) and
 //! `tier_layer` (where the run's tier table came from). The schema is documented in
@@ -57,6 +57,31 @@ pub struct RunEnd {
     pub window_end_ms: Option<i64>,
 }
 
+/// What every row of a sweep carries besides its outcome: the sweep's name and its symbol
+/// (run `r` is on symbol `r div combos`; [`super::symbols::slot`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowLabels {
+    /// The sweep's name.
+    pub sweep: String,
+    /// The symbol names, in file order.
+    pub symbols: Vec<String>,
+    /// Parameter combinations per symbol.
+    pub combos: u64,
+}
+
+impl RowLabels {
+    /// Labels of a one-symbol sweep (every run on `symbol`).
+    pub fn one(sweep: &str, symbol: &str) -> RowLabels {
+        RowLabels { sweep: sweep.into(), symbols: vec![symbol.into()], combos: u64::MAX }
+    }
+
+    /// The symbol of `run_id`.
+    pub fn symbol(&self, run_id: u64) -> &str {
+        let s = super::symbols::slot(run_id, self.combos).symbol;
+        self.symbols.get(s).map_or("", String::as_str)
+    }
+}
+
 /// Metadata key prefix of every key gridsweep writes.
 pub const META_PREFIX: &str = "gridsweep.";
 
@@ -73,6 +98,10 @@ fn metric_has_column(name: &str) -> bool {
 pub const RUN_ID: &str = "run_id";
 /// Parameter-hash column.
 pub const PARAM_HASH: &str = "param_hash";
+/// The sweep's name, in every row (stacked result files stay apart).
+pub const SWEEP: &str = "sweep";
+/// The run's symbol.
+pub const SYMBOL: &str = "symbol";
 /// Status column (`"ok"` / `"error"`).
 pub const STATUS: &str = "status";
 /// Error-text column.
@@ -115,6 +144,8 @@ pub fn schema() -> SchemaRef {
             let mut f = vec![
                 Field::new(RUN_ID, DataType::UInt64, false),
                 Field::new(PARAM_HASH, DataType::Utf8, false),
+                Field::new(SWEEP, DataType::Utf8, false),
+                Field::new(SYMBOL, DataType::Utf8, false),
             ];
             f.extend(PARAMS.iter().map(|p| Field::new(p.name, param_type(p.kind), false)));
             f.extend(
@@ -146,11 +177,12 @@ pub fn numeric_metrics() -> Vec<&'static str> {
         .collect()
 }
 
-/// Builds the record batch of `outcomes` (one row each, in the given order).
+/// Builds the record batch of `outcomes` (one row each, in the given order), labelled by
+/// `labels`.
 ///
 /// # Panics
 /// Never for outcomes built by the runner (every column has a row per outcome).
-pub fn to_batch(outcomes: &[RunOutcome]) -> RecordBatch {
+pub fn to_batch(outcomes: &[RunOutcome], labels: &RowLabels) -> RecordBatch {
     let n = outcomes.len();
     let mut cols: Vec<ArrayRef> = Vec::with_capacity(schema().fields().len());
     let mut ids = UInt64Builder::with_capacity(n);
@@ -161,6 +193,14 @@ pub fn to_batch(outcomes: &[RunOutcome]) -> RecordBatch {
     }
     cols.push(Arc::new(ids.finish()));
     cols.push(Arc::new(hashes.finish()));
+    let mut sweep = StringBuilder::with_capacity(n, n * labels.sweep.len());
+    let mut symbol = StringBuilder::with_capacity(n, n * 8);
+    for o in outcomes {
+        sweep.append_value(&labels.sweep);
+        symbol.append_value(labels.symbol(o.run_id));
+    }
+    cols.push(Arc::new(sweep.finish()));
+    cols.push(Arc::new(symbol.finish()));
     for spec in PARAMS {
         let vals = outcomes.iter().map(|o| fields::get_param(&o.params, spec.name));
         cols.push(match spec.kind {
@@ -325,19 +365,20 @@ pub fn writer_properties(group_rows: u64, kv: Vec<(String, String)>) -> WriterPr
 mod tests {
     use super::*;
     use arrow_array::cast::AsArray;
+    use arrow_array::Array;
 
     #[test]
     fn test_schema_has_every_param_and_metric() {
         let s = schema();
         let names: Vec<&str> = s.fields().iter().map(|f| f.name().as_str()).collect();
         let metrics = Metrics::default().fields().len();
-        assert_eq!(names.len(), 2 + PARAMS.len() + metrics - METRICS_IN_PARAM_COLUMNS.len() + 7);
+        assert_eq!(names.len(), 4 + PARAMS.len() + metrics - METRICS_IN_PARAM_COLUMNS.len() + 7);
         let mut uniq = names.clone();
         uniq.sort_unstable();
         uniq.dedup();
         assert_eq!(uniq.len(), names.len(), "column names must be unique");
-        assert_eq!(&names[..3], ["run_id", "param_hash", "model"]);
-        assert_eq!(names[2 + PARAMS.len()], "total_trades");
+        assert_eq!(&names[..5], ["run_id", "param_hash", "sweep", "symbol", "model"]);
+        assert_eq!(names[4 + PARAMS.len()], "total_trades");
         assert_eq!(
             &names[names.len() - 7..],
             [
@@ -368,44 +409,76 @@ mod tests {
         let m = Metrics { initial_balance: 123.0, ..Metrics::default() };
         let mut p = RunParams::default();
         p.account.initial_balance = 123.0;
-        let b = to_batch(&[RunOutcome {
-            run_id: 0,
-            params: p,
-            result: Ok(m),
-            tier_layer: TierLayer::Snapshot,
-            periods: Vec::new(),
-            walk: Vec::new(),
-            end: RunEnd::default(),
-        }]);
+        let b = to_batch(
+            &[RunOutcome {
+                run_id: 0,
+                params: p,
+                result: Ok(m),
+                tier_layer: TierLayer::Snapshot,
+                periods: Vec::new(),
+                walk: Vec::new(),
+                end: RunEnd::default(),
+            }],
+            &RowLabels::one("s", "BTCUSDT"),
+        );
         let col = b.column_by_name("initial_balance").unwrap();
         assert_eq!(col.as_primitive::<arrow_array::types::Float64Type>().value(0), 123.0);
     }
 
     #[test]
     fn test_error_rows_have_null_metrics() {
-        let b = to_batch(&[
-            RunOutcome {
-                run_id: 0,
-                params: RunParams::default(),
-                result: Ok(Metrics::default()),
-                tier_layer: TierLayer::Snapshot,
-                periods: Vec::new(),
-                walk: Vec::new(),
-                end: RunEnd::default(),
-            },
-            RunOutcome {
-                run_id: 1,
-                params: RunParams::default(),
-                result: Err("boom".into()),
-                tier_layer: TierLayer::Snapshot,
-                periods: Vec::new(),
-                walk: Vec::new(),
-                end: RunEnd::default(),
-            },
-        ]);
+        let b = to_batch(
+            &[
+                RunOutcome {
+                    run_id: 0,
+                    params: RunParams::default(),
+                    result: Ok(Metrics::default()),
+                    tier_layer: TierLayer::Snapshot,
+                    periods: Vec::new(),
+                    walk: Vec::new(),
+                    end: RunEnd::default(),
+                },
+                RunOutcome {
+                    run_id: 1,
+                    params: RunParams::default(),
+                    result: Err("boom".into()),
+                    tier_layer: TierLayer::Snapshot,
+                    periods: Vec::new(),
+                    walk: Vec::new(),
+                    end: RunEnd::default(),
+                },
+            ],
+            &RowLabels::one("s", "BTCUSDT"),
+        );
         assert_eq!(b.num_rows(), 2);
         let calmar = b.column_by_name("return_pct").unwrap();
         assert_eq!(calmar.null_count(), 1);
         assert_eq!(b.column_by_name("error").unwrap().null_count(), 1);
+    }
+
+    #[test]
+    fn test_rows_carry_the_sweep_and_their_symbol() {
+        // Two combinations per symbol: runs 0, 1 on AUSDT, 2, 3 on BUSDT.
+        let labels = RowLabels {
+            sweep: "s1".into(),
+            symbols: vec!["AUSDT".into(), "BUSDT".into()],
+            combos: 2,
+        };
+        let o = |run_id| RunOutcome {
+            run_id,
+            params: RunParams::default(),
+            result: Ok(Metrics::default()),
+            tier_layer: TierLayer::Snapshot,
+            periods: Vec::new(),
+            walk: Vec::new(),
+            end: RunEnd::default(),
+        };
+        let b = to_batch(&[o(1), o(2), o(3)], &labels);
+        let text = |c: &str| -> Vec<String> {
+            let a = b.column_by_name(c).unwrap().as_string::<i32>();
+            (0..a.len()).map(|i| a.value(i).to_string()).collect()
+        };
+        assert_eq!(text("symbol"), ["AUSDT", "BUSDT", "BUSDT"]);
+        assert_eq!(text("sweep"), ["s1", "s1", "s1"]);
     }
 }

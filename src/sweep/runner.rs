@@ -37,18 +37,18 @@ pub fn build_pool(threads: Option<usize>) -> Result<ThreadPool, SweepError> {
         .map_err(|e| SweepError::Usage(format!("cannot start {threads:?} threads: {e}")))
 }
 
-/// Runs one combination on this thread's engine.
+/// Runs `run_id` on this thread's engine, over its symbol's `window` with its `ctx`.
 pub fn run_one(
     setup: &SweepSetup,
     window: CandleSlice<'_>,
     ctx: &RunContext<'_>,
     run_id: u64,
 ) -> RunOutcome {
-    let params = match setup.spec.space.params(run_id) {
+    let tier_layer = setup.symbols[setup.spec.slot(run_id).symbol].tier_layer;
+    let params = match setup.spec.params(run_id) {
         Ok(p) => p,
         Err(e) => {
             let params = *setup.spec.space.base();
-            let tier_layer = setup.tier_layer;
             let walk = Vec::new();
             return RunOutcome {
                 run_id,
@@ -94,7 +94,7 @@ pub fn run_one(
         Some(plan) => super::walk_forward::run_folds(plan, &params, window, ctx),
         None => Vec::new(),
     };
-    RunOutcome { run_id, params, result, tier_layer: setup.tier_layer, periods, walk, end }
+    RunOutcome { run_id, params, result, tier_layer, periods, walk, end }
 }
 
 /// Runs `params` over `window` on this thread's engine; a panic becomes an error text.
@@ -141,13 +141,15 @@ pub fn compute(
     out: &mut Vec<RunOutcome>,
     on_run: &(dyn Fn() + Sync),
 ) {
-    let window = setup.window();
-    let ctx = setup.context();
+    let windows: Vec<CandleSlice<'_>> = (0..setup.symbols.len()).map(|s| setup.window(s)).collect();
+    let contexts: Vec<RunContext<'_>> =
+        (0..setup.symbols.len()).map(|s| setup.context(s)).collect();
     pool.install(|| {
         ids.par_iter()
             .with_max_len(1)
             .map(|&id| {
-                let o = run_one(setup, window, &ctx, id);
+                let s = setup.spec.slot(id).symbol;
+                let o = run_one(setup, windows[s], &contexts[s], id);
                 on_run();
                 o
             })

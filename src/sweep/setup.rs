@@ -9,26 +9,38 @@ use crate::instrument::{Instrument, StepSource};
 use crate::tiers::cache_format::tiers_to_json;
 use crate::tiers::{SharedTiers, TierLayer};
 
-/// Everything a sweep's runs share: the spec, the candles, the frozen tier table.
+/// One symbol's data, resolved once before any run and shared read-only.
 #[derive(Debug)]
-pub struct SweepSetup {
-    /// The validated sweep.
-    pub spec: SweepSpec,
-    /// All candles of the files, decoded once.
+pub struct SymbolData {
+    /// All candles of the symbol's files, decoded once.
     pub candles: Candles,
-    /// The frozen tier table.
+    /// The symbol's frozen tier table.
     pub tiers: SharedTiers,
     /// Where the table came from.
     pub tier_layer: TierLayer,
-    /// The table as JSON (`tiers_to_json`), for the result metadata.
+    /// The table as JSON (`tiers_to_json`).
     pub tiers_json: String,
-    /// SHA-256 of the decoded candles ([`Candles::fingerprint`]), and of the funding series
-    /// when one is given ([`data_fingerprint`]).
+    /// The symbol's data fingerprint ([`data_fingerprint`]).
     pub data_fingerprint: String,
     /// The funding series of the window (`funding = { file = … }`), or `None`.
     pub funding: Option<crate::config::common::FundingEvents>,
     /// Warning about the funding series (stretches without entries), to print once.
     pub funding_warning: Option<String>,
+}
+
+/// Everything a sweep's runs share: the spec, and each symbol's candles and frozen tier table.
+#[derive(Debug)]
+pub struct SweepSetup {
+    /// The validated sweep.
+    pub spec: SweepSpec,
+    /// Each symbol's data, in the order of `spec.symbols`.
+    pub symbols: Vec<SymbolData>,
+    /// The tier tables as JSON for the result metadata: the one symbol's table, or an object
+    /// of every symbol's, keyed by symbol (`{"BTCUSDT": …, "ETHUSDT": …}`).
+    pub tiers_json: String,
+    /// The data's identity: the one symbol's [`data_fingerprint`], or SHA-256 of the tag
+    /// `gridsweep-symbols-v1` and each symbol's name and fingerprint, in file order.
+    pub data_fingerprint: String,
     /// The per-period record's periods (`[record] period`), if the sweep asks for it.
     pub record: Option<RecordPeriods>,
     /// The walk-forward plan (`[walk_forward]`), if the sweep asks for one.
@@ -85,19 +97,46 @@ pub fn data_fingerprint(
 pub use super::identity::{Identity, Mismatch};
 
 impl SweepSetup {
-    /// Resolves the tier table (once, for the sweep's symbol) and opens the candles.
+    /// Resolves each symbol's tier table (once) and opens its candles (once).
     ///
     /// # Errors
     /// Unreadable or invalid candles, a candle file of another symbol, an empty window, or
-    /// a tier source that cannot be resolved.
+    /// a tier source that cannot be resolved; with several symbols the message names the
+    /// symbol's table.
     pub fn resolve(spec: SweepSpec) -> Result<SweepSetup, SweepError> {
-        let data = spec.data.load(None, "sweep").map_err(SweepError::Setup)?;
-        let tiers_json = tiers_to_json(&data.tiers.tiers).to_string();
-        let data_fingerprint =
-            data_fingerprint(&data.candles, data.funding.as_deref(), &data.instrument);
-        let w = data.window();
-        let start_ms = spec.data.start_ms.unwrap_or(w.ts_ms[0]);
-        let end_ms = spec.data.end_ms.unwrap_or(w.ts_ms[w.len() - 1] + 60_000);
+        let several = spec.symbols.len() > 1;
+        let mut symbols = Vec::with_capacity(spec.symbols.len());
+        for d in &spec.symbols {
+            let data = d.load(None, "sweep").map_err(|e| {
+                SweepError::Setup(if several {
+                    format!("[symbols.{}]: {e}", d.instrument.symbol)
+                } else {
+                    e
+                })
+            })?;
+            symbols.push(SymbolData {
+                tiers_json: tiers_to_json(&data.tiers.tiers).to_string(),
+                data_fingerprint: data_fingerprint(
+                    &data.candles,
+                    data.funding.as_deref(),
+                    &data.instrument,
+                ),
+                candles: data.candles,
+                tiers: data.tiers.tiers,
+                tier_layer: data.tiers.layer,
+                funding: data.funding,
+                funding_warning: data.funding_warning,
+            });
+        }
+        let (tiers_json, data_fingerprint) = if several {
+            combined_identity(&spec, &symbols)
+        } else {
+            (symbols[0].tiers_json.clone(), symbols[0].data_fingerprint.clone())
+        };
+        let d = &spec.symbols[0];
+        let w = symbols[0].candles.window(d.start_ms, d.end_ms);
+        let start_ms = d.start_ms.unwrap_or(w.ts_ms[0]);
+        let end_ms = d.end_ms.unwrap_or(w.ts_ms[w.len() - 1] + 60_000);
         let walk = match &spec.walk_forward {
             Some(wf) => {
                 let step = Some(wf.step_ms);
@@ -124,31 +163,30 @@ impl SweepSetup {
             let ends = crate::engine::periods::period_ends(start_ms, end_ms, period_ms).collect();
             RecordPeriods { period_ms, start_ms, end_ms, ends }
         });
-        Ok(SweepSetup {
-            spec,
-            candles: data.candles,
-            tiers: data.tiers.tiers,
-            tier_layer: data.tiers.layer,
-            tiers_json,
-            data_fingerprint,
-            funding: data.funding,
-            funding_warning: data.funding_warning,
-            record,
-            walk,
-        })
+        Ok(SweepSetup { spec, symbols, tiers_json, data_fingerprint, record, walk })
     }
 
-    /// The candles of the sweep's window.
-    pub fn window(&self) -> CandleSlice<'_> {
-        self.candles.window(self.spec.data.start_ms, self.spec.data.end_ms)
+    /// The candles of symbol `s`'s window (`s` indexes `spec.symbols`).
+    pub fn window(&self, s: usize) -> CandleSlice<'_> {
+        let d = &self.spec.symbols[s];
+        self.symbols[s].candles.window(d.start_ms, d.end_ms)
     }
 
-    /// The shared run context (the funding series, or the constant rate without one).
-    pub fn context(&self) -> RunContext<'_> {
+    /// Symbol `s`'s run context: its instrument, tier table and funding series.
+    pub fn context(&self, s: usize) -> RunContext<'_> {
         RunContext {
-            instrument: &self.spec.data.instrument,
-            tiers: &self.tiers,
-            funding_series: self.funding.as_deref(),
+            instrument: &self.spec.symbols[s].instrument,
+            tiers: &self.symbols[s].tiers,
+            funding_series: self.symbols[s].funding.as_deref(),
+        }
+    }
+
+    /// The row labels of the result table: the sweep's name and the symbol names.
+    pub fn labels(&self) -> super::results::RowLabels {
+        super::results::RowLabels {
+            sweep: self.spec.name.clone(),
+            symbols: self.spec.symbol_names(),
+            combos: self.spec.space.len(),
         }
     }
 
@@ -160,27 +198,71 @@ impl SweepSetup {
             sweep_sha256: self.spec.text_sha256.clone(),
             tiers_json: self.tiers_json.clone(),
             data_fingerprint: self.data_fingerprint.clone(),
-            price_source: if self.candles.has_mark() { "mark" } else { "last" }.into(),
+            price_source: self.price_source(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             block_runs,
-            total_runs: self.spec.space.len(),
+            total_runs: self.spec.runs(),
             axes: self.spec.space.axes().iter().map(|a| a.name).collect::<Vec<_>>().join(","),
         }
     }
 
-    /// Axis values above the tier table's maximum leverage (bybit model): such runs fail
-    /// with an error row. Returns `(value, max)` pairs for a warning before the sweep starts.
-    pub fn leverage_over_max(&self) -> Option<(Vec<f64>, f64)> {
-        let max = self.tiers.max_leverage();
-        let axis = self.spec.space.axes().iter().find(|a| a.name == "leverage")?;
-        let over: Vec<f64> = axis
-            .values
+    /// `"mark"` when every symbol's data has a mark-price path, `"last"` when none has,
+    /// else `"mark,last"` per symbol in file order (e.g. `"mark,last"`).
+    fn price_source(&self) -> String {
+        let each: Vec<&str> = self
+            .symbols
             .iter()
-            .filter_map(|v| match v {
-                crate::config::fields::ParamValue::Float(x) if *x > max => Some(*x),
-                _ => None,
-            })
+            .map(|s| if s.candles.has_mark() { "mark" } else { "last" })
             .collect();
-        (!over.is_empty()).then_some((over, max))
+        if each.iter().all(|p| *p == each[0]) {
+            each[0].to_string()
+        } else {
+            each.join(",")
+        }
     }
+
+    /// Axis values above a symbol's tier-table maximum leverage (bybit model): such runs
+    /// fail with an error row. Returns `(symbol, values, max)` for a warning before the
+    /// sweep starts, per symbol with such values.
+    pub fn leverage_over_max(&self) -> Vec<(String, Vec<f64>, f64)> {
+        let Some(axis) = self.spec.space.axes().iter().find(|a| a.name == "leverage") else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (d, s) in self.spec.symbols.iter().zip(&self.symbols) {
+            let max = s.tiers.max_leverage();
+            let over: Vec<f64> = axis
+                .values
+                .iter()
+                .filter_map(|v| match v {
+                    crate::config::fields::ParamValue::Float(x) if *x > max => Some(*x),
+                    _ => None,
+                })
+                .collect();
+            if !over.is_empty() {
+                out.push((d.instrument.symbol.clone(), over, max));
+            }
+        }
+        out
+    }
+}
+
+/// The tier JSON object and the data fingerprint of a sweep over several symbols.
+fn combined_identity(spec: &SweepSpec, symbols: &[SymbolData]) -> (String, String) {
+    use sha2::{Digest, Sha256};
+    let mut tiers = serde_json::Map::new();
+    let mut h = Sha256::new();
+    h.update(b"gridsweep-symbols-v1\0");
+    for (d, s) in spec.symbols.iter().zip(symbols) {
+        let name = &d.instrument.symbol;
+        let json: serde_json::Value =
+            serde_json::from_str(&s.tiers_json).unwrap_or(serde_json::Value::Null);
+        tiers.insert(name.clone(), json);
+        h.update(name.as_bytes());
+        h.update(b"\0");
+        h.update(s.data_fingerprint.as_bytes());
+        h.update(b"\0");
+    }
+    let fp = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    (serde_json::Value::Object(tiers).to_string(), fp)
 }

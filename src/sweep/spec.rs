@@ -26,8 +26,17 @@ pub const DEFAULT_MAX_RUNS: u64 = 1_000_000;
 pub const HARD_MAX_AXIS_VALUES: u64 = 10_000_000;
 
 /// Top-level keys of a sweep file besides the data section's ([`DATA_KEYS`]).
-pub const SWEEP_KEYS: &[&str] =
-    &["name", "description", "params", "axes", "record", "walk_forward", "constraints", "search"];
+pub const SWEEP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "params",
+    "axes",
+    "record",
+    "walk_forward",
+    "constraints",
+    "search",
+    "symbols",
+];
 
 /// Accepted `[record] period` values and their length in ms.
 pub const RECORD_PERIODS: &[(&str, i64)] =
@@ -127,9 +136,10 @@ pub struct SweepSpec {
     pub name: String,
     /// Free text.
     pub description: Option<String>,
-    /// The data section: instrument, candle files (relative paths are relative to the
+    /// The data section of each symbol, in file order (one for a `symbol` sweep; one per
+    /// `[symbols.NAME]` table): instrument, candle files (relative paths are relative to the
     /// working directory), mark-price files, window, tier and funding sources.
-    pub data: DataSection,
+    pub symbols: Vec<DataSection>,
     /// Period length of the per-period record (`[record] period`), if asked for.
     pub record_ms: Option<i64>,
     /// The walk-forward section (`[walk_forward]`), if any.
@@ -147,6 +157,31 @@ pub struct SweepSpec {
     /// Things that are allowed but probably not meant (e.g. an `amount` below the 5-USDT
     /// order floor), one sentence each naming the field; print them as `warning: …`.
     pub warnings: Vec<String>,
+}
+
+impl SweepSpec {
+    /// Runs in the whole sweep: every parameter combination on every symbol.
+    pub fn runs(&self) -> u64 {
+        self.space.len() * self.symbols.len() as u64
+    }
+
+    /// The symbol and the parameter combination of `run_id`.
+    pub fn slot(&self, run_id: u64) -> super::symbols::RunSlot {
+        super::symbols::slot(run_id, self.space.len())
+    }
+
+    /// The parameters of `run_id` (its combination's; the symbol does not change them).
+    ///
+    /// # Errors
+    /// As [`Space::params`].
+    pub fn params(&self, run_id: u64) -> Result<RunParams, String> {
+        self.space.params(self.slot(run_id).combo)
+    }
+
+    /// The symbol names, in file order.
+    pub fn symbol_names(&self) -> Vec<String> {
+        self.symbols.iter().map(|d| d.instrument.symbol.clone()).collect()
+    }
 }
 
 /// Warnings for the sweep's amounts: the base one and every `amount` axis value.
@@ -256,7 +291,7 @@ impl SweepSpec {
             },
         };
 
-        let data = DataSection::parse(&table, true, &mut errs.0);
+        let symbols = super::symbols::parse(text, &table, &mut errs.0);
         let record_ms = table.get("record").and_then(|v| parse_record(v, &mut errs));
         let walk_forward = table.get("walk_forward").and_then(|v| {
             super::walk_forward::parse(v)
@@ -300,7 +335,7 @@ impl SweepSpec {
                          run use `gridsweep backtest`",
                     );
                 }
-                for k in axis_order(text, t) {
+                for k in super::symbols::table_order(text, "axes", t) {
                     let path = format!("axes.{k}");
                     let Some(spec) = fields::spec(&k) else {
                         errs.push(path, unknown_param(&k));
@@ -356,14 +391,43 @@ impl SweepSpec {
             .get("constraints")
             .map(|v| super::constraints::parse(v, &space, &mut errs.0))
             .unwrap_or_default();
-        if errs.0.is_empty() {
-            check_size(&space, limit, &mut errs);
+        if symbols.len() > 1 {
+            let several = "a sweep over several symbols";
+            let alone = "run one sweep per symbol for it";
+            if record_ms.is_some() {
+                errs.push(
+                    "record",
+                    format!(
+                        "{several} has no per-period record yet (its selection statistics \
+                         compare runs of one symbol); {alone}"
+                    ),
+                );
+            }
+            if search.is_some() {
+                errs.push(
+                    "search.method",
+                    format!(
+                        "{several} cannot be halved yet (a rung would rank runs of different \
+                         symbols against each other); use method = \"grid\" or \"random\", or \
+                         {alone}"
+                    ),
+                );
+            }
+            if walk_forward.is_some() {
+                errs.push(
+                    "walk_forward",
+                    format!("{several} has no walk-forward folds yet; {alone}"),
+                );
+            }
         }
-        match (errs.0.is_empty(), data) {
-            (true, Some(data)) => Ok(SweepSpec {
+        if errs.0.is_empty() {
+            check_size(&space, symbols.len() as u64, limit, &mut errs);
+        }
+        match (errs.0.is_empty(), symbols.is_empty()) {
+            (true, false) => Ok(SweepSpec {
                 name,
                 description,
-                data,
+                symbols,
                 record_ms,
                 walk_forward,
                 constraints,
@@ -382,33 +446,6 @@ fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with('.')
         && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-}
-
-/// The keys of the `[axes]` table in the order they appear in `text`.
-fn axis_order(text: &str, axes: &toml::Table) -> Vec<String> {
-    let mut keys: Vec<(usize, String)> = Vec::new();
-    if let Ok(doc) = toml::de::DeTable::parse(text) {
-        for (k, v) in doc.get_ref().iter() {
-            if k.get_ref().as_ref() != "axes" {
-                continue;
-            }
-            if let toml::de::DeValue::Table(t) = v.get_ref() {
-                for (ak, _) in t.iter() {
-                    keys.push((ak.span().start, ak.get_ref().to_string()));
-                }
-            }
-        }
-    }
-    keys.sort();
-    let mut out: Vec<String> = keys.into_iter().map(|(_, k)| k).collect();
-    // Anything the span walk missed keeps the table's (sorted) order at the end.
-    for k in axes.keys() {
-        if !out.contains(k) {
-            out.push(k.clone());
-        }
-    }
-    out.retain(|k| axes.contains_key(k));
-    out
 }
 
 /// Reads one axis; problems go to `errs` under `path`.
@@ -892,8 +929,8 @@ fn count_ok(path: &str, what: &str, count: u64, limit: SizeLimit, errs: &mut Col
     true
 }
 
-fn check_size(space: &Space, limit: SizeLimit, errs: &mut Collector) {
-    let runs = space.checked_len();
+fn check_size(space: &Space, symbols: u64, limit: SizeLimit, errs: &mut Collector) {
+    let runs = space.checked_len().and_then(|n| n.checked_mul(symbols));
     let too_big = match runs {
         None => true,
         Some(n) => !limit.force && n > limit.max_runs,
@@ -911,8 +948,9 @@ fn check_size(space: &Space, limit: SizeLimit, errs: &mut Collector) {
     errs.push(
         "axes",
         format!(
-            "the sweep has {size} runs, more than the limit of {}; shorten an axis (the \
+            "the sweep has {size} runs{}, more than the limit of {}; shorten an axis (the \
              largest is {largest}), or pass --force to run it anyway",
+            if symbols > 1 { format!(" ({symbols} symbols)") } else { String::new() },
             fmt_count(limit.max_runs)
         ),
     );
