@@ -126,35 +126,42 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<i32> {
         spec.space.axes().iter().map(|a| format!("{} {}", a.name, a.values.len())).collect();
     let several = spec.symbols.len() > 1;
     if !args.report.json {
-        let per_symbol = if several {
-            format!(" on each of {} symbols", spec.symbols.len())
-        } else {
-            String::new()
+        let shard_note = if shard.is_whole() { String::new() } else { format!(" (shard {shard})") };
+        let window_text = |i: usize| {
+            let w = setup.window(i);
+            format!(
+                "{} candles {} .. {}",
+                fmt_count(w.len() as u64),
+                format_iso(w.ts_ms[0]),
+                format_iso(w.ts_ms[w.len() - 1])
+            )
         };
-        errln!(
-            "sweep {}: {} runs ({}{per_symbol})",
-            spec.name,
-            fmt_count(spec.runs()),
-            sizes.join(" × "),
-        );
-        for (i, d) in spec.symbols.iter().enumerate() {
-            let window = setup.window(i);
+        let tiers_text = |i: usize| {
             let s = &setup.symbols[i];
+            format!("tiers: {} (max leverage {})", s.tier_layer.as_str(), s.tiers.max_leverage())
+        };
+        let runs = fmt_count(spec.runs());
+        if several {
+            let n = spec.symbols.len();
             errln!(
-                "{} over {} candles {} .. {}; tiers: {} (max leverage {})",
-                d.instrument.symbol,
-                fmt_count(window.len() as u64),
-                format_iso(window.ts_ms[0]),
-                format_iso(window.ts_ms[window.len() - 1]),
-                s.tier_layer.as_str(),
-                s.tiers.max_leverage(),
+                "sweep {}: {runs} runs ({} on each of {n} symbols)",
+                spec.name,
+                sizes.join(" × ")
             );
+            for (i, d) in spec.symbols.iter().enumerate() {
+                errln!("{} over {}; {}", d.instrument.symbol, window_text(i), tiers_text(i));
+            }
+            errln!("output {}{shard_note}", out.display());
+        } else {
+            errln!(
+                "sweep {}: {runs} runs ({}) over {}",
+                spec.name,
+                sizes.join(" × "),
+                window_text(0)
+            );
+            let symbol = &spec.symbols[0].instrument.symbol;
+            errln!("{symbol} {}; output {}{shard_note}", tiers_text(0), out.display());
         }
-        errln!(
-            "output {}{}",
-            out.display(),
-            if shard.is_whole() { String::new() } else { format!(" (shard {shard})") }
-        );
     }
     for (i, d) in spec.symbols.iter().enumerate() {
         let who = if several { format!("{}: ", d.instrument.symbol) } else { String::new() };
