@@ -392,3 +392,32 @@ fn test_constrained_sweep_resumes_after_a_kill() {
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&reference).unwrap());
     assert_eq!(j["pruned_runs"], rj["pruned_runs"]);
 }
+
+/// A halving search shows progress in candle·runs (a batch log gets plain lines), and never
+/// counts more than it evaluates.
+#[test]
+fn test_halving_progress_lines_count_candle_runs() {
+    let d = tmpdir("halving-progress");
+    let f = sweep_file(&d, "hp", 9, &format!("{AXES}{HALVING}"));
+    let o = bin()
+        .args(["sweep", f.to_str().unwrap(), "--threads", "1", "-o"])
+        .arg(d.join("hp.parquet"))
+        .env("GRIDSWEEP_PROGRESS_SECS", "0.02")
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{e}");
+    let num = |s: &str| s.replace(',', "").parse::<u64>().unwrap();
+    // "halving: 1,234 candle·runs evaluated of 5,678 exhaustive …"
+    let summary = e.lines().find(|l| l.starts_with("halving: ")).expect("a halving line");
+    let evaluated = num(summary.split_whitespace().nth(1).unwrap());
+    let lines: Vec<&str> = e.lines().filter(|l| l.starts_with("progress: ")).collect();
+    assert!(!lines.is_empty(), "no progress line in a captured stderr: {e}");
+    for l in &lines {
+        assert!(l.contains(" candle·runs (") && l.contains(" candle·runs/s, ETA "), "{l}");
+        let (done, total) =
+            l["progress: ".len()..].split_once(' ').unwrap().0.split_once('/').unwrap();
+        assert!(num(done) <= evaluated, "{l}: more than the {evaluated} evaluated");
+        assert!(num(done) <= num(total), "{l}");
+    }
+}

@@ -168,6 +168,21 @@ pub fn keep_count(n: usize, eta: u32, widened: bool) -> usize {
     }
 }
 
+/// The candle·runs a search still has to do from rung `from` on, when `live` runs go into
+/// it and each later rung keeps `⌈n/η⌉` (the projection of the progress bar; widened rungs
+/// and pruned runs move it, and it is recomputed after every rung).
+pub fn projected_work(live: u64, from: usize, piece_lens: &[u64], eta: u32) -> u64 {
+    let mut n = live;
+    let mut work = 0u64;
+    for (r, &len) in piece_lens.iter().enumerate().skip(from) {
+        work = work.saturating_add(n.saturating_mul(len));
+        if r + 1 < piece_lens.len() {
+            n = n.div_ceil(u64::from(eta.max(1)));
+        }
+    }
+    work
+}
+
 /// The objective of `m` as a key where higher is better (missing or NaN: −∞).
 pub fn objective_key(m: &Metrics, rank: RankBy) -> f64 {
     let v = m.fields().iter().find(|(n, _)| *n == rank.metric).and_then(|(_, v)| match *v {
@@ -273,6 +288,7 @@ pub fn search(
     rank: RankBy,
     ids: &[u64],
     pool: &rayon::ThreadPool,
+    progress: &super::progress::Progress,
 ) -> Result<(Vec<RunOutcome>, SearchSummary, Vec<String>), SweepError> {
     // One symbol: the spec refuses halving over several (see [`super::symbols`]).
     let window = setup.window(0);
@@ -326,12 +342,16 @@ pub fn search(
         }
     }
     summary.probes = probes.len() as u64;
+    let lens: Vec<u64> = (0..=last_rung).map(|r| piece(r).len() as u64).collect();
+    let probe_work = probes.len() as u64 * n_candles as u64;
+    progress.set_total(probe_work + projected_work(live.len() as u64, 0, &lens, h.eta));
 
     // The probes, to the full window, their objective noted at every rung end.
     pool.install(|| {
         probes.par_iter_mut().with_max_len(1).for_each(|l| {
-            for r in 0..=last_rung {
+            for (r, &len) in lens.iter().enumerate() {
                 l.advance(piece(r), &ctx, limits);
+                progress.inc_by(len);
                 let m = if r == last_rung {
                     l.engine.clone().finish_candles(&l.run, &mut NoRecorder)
                 } else {
@@ -347,7 +367,10 @@ pub fn search(
     for r in 0..=last_rung {
         let c = piece(r);
         pool.install(|| {
-            live.par_iter_mut().with_max_len(1).for_each(|l| l.advance(c, &ctx, limits))
+            live.par_iter_mut().with_max_len(1).for_each(|l| {
+                l.advance(c, &ctx, limits);
+                progress.inc_by(lens[r]);
+            })
         });
         let advanced = live.len() as u64;
         if r == last_rung {
@@ -410,6 +433,8 @@ pub fn search(
             spearman: rho,
             widened,
         });
+        let done = progress.position();
+        progress.set_total(done + projected_work(live.len() as u64, r + 1, &lens, h.eta));
     }
     summary.candle_runs_evaluated =
         evaluated + probes.iter().chain(&live).map(|l| l.candles).sum::<u64>();
@@ -461,7 +486,10 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions, h: &Halving) -> Result<Su
     // rung (the lock only keeps two processes from writing one file).
     let lock = PartsLock::acquire(out)?;
     let ids: Vec<u64> = (first_run_id..shard_end).collect();
-    let (rows, search, warnings) = search(setup, h, rank, &ids, &pool)?;
+    let progress = super::progress::Progress::counting("candle·runs", 0, 0, opts.progress);
+    let found = search(setup, h, rank, &ids, &pool, &progress);
+    progress.finish();
+    let (rows, search, warnings) = found?;
     for w in &warnings {
         log::warn!("{w}");
     }
@@ -520,6 +548,15 @@ mod tests {
         assert!((r - 0.6).abs() < 1e-12, "{r}");
         assert_eq!(spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), None);
         assert_eq!(spearman(&[1.0, 2.0], &[1.0, 2.0]), None);
+    }
+
+    #[test]
+    fn projected_work_keeps_a_third_per_rung() {
+        // 100 runs over rungs of 10, 20, 60 candles with η = 3: 100·10 + 34·20 + 12·60.
+        assert_eq!(projected_work(100, 0, &[10, 20, 60], 3), 1000 + 680 + 720);
+        // From rung 1 with 40 runs left: 40·20 + 14·60.
+        assert_eq!(projected_work(40, 1, &[10, 20, 60], 3), 800 + 840);
+        assert_eq!(projected_work(5, 3, &[10, 20, 60], 3), 0);
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub struct Progress {
     ticker: Option<Arc<Ticker>>,
 }
 
+/// What a progress counter counts: `runs` for a grid, `candle·runs` for a halving search.
+pub const RUNS: &str = "runs";
+
 /// The thread printing the plain progress lines.
 #[derive(Debug)]
 struct Ticker {
@@ -36,6 +39,11 @@ impl Progress {
     /// Progress of `total` runs, `done` of them already finished: a bar when `visible` and
     /// stderr is a terminal, plain lines when `visible` and it is not, nothing otherwise.
     pub fn new(total: u64, done: u64, visible: bool) -> Progress {
+        Progress::counting(RUNS, total, done, visible)
+    }
+
+    /// As [`Progress::new`], counting `unit` (e.g. `"candle·runs"`) instead of runs.
+    pub fn counting(unit: &'static str, total: u64, done: u64, visible: bool) -> Progress {
         let tty = std::io::stderr().is_terminal();
         let target = if visible && tty {
             ProgressDrawTarget::stderr_with_hz(4)
@@ -44,25 +52,42 @@ impl Progress {
         };
         let bar = ProgressBar::with_draw_target(Some(total), target);
         bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} runs · {rate} · ETA {eta}",
-            )
+            ProgressStyle::with_template(&format!(
+                "{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{pos}}/{{len}} {unit} · \
+                     {{rate}} · ETA {{eta}}"
+            ))
             .map(|s| {
-                s.with_key("rate", |st: &ProgressState, w: &mut dyn std::fmt::Write| {
-                    let _ = write!(w, "{:.1} runs/s", st.per_sec());
+                s.with_key("rate", move |st: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{} {unit}/s", fmt_rate(st.per_sec()));
                 })
             })
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar.set_position(done);
         bar.reset_eta();
-        let ticker = (visible && !tty).then(|| Arc::new(Ticker::start(bar.clone(), line_every())));
+        let ticker =
+            (visible && !tty).then(|| Arc::new(Ticker::start(bar.clone(), line_every(), unit)));
         Progress { bar, ticker }
     }
 
     /// One more run finished.
     pub fn inc(&self) {
         self.bar.inc(1);
+    }
+
+    /// `n` more units done.
+    pub fn inc_by(&self, n: u64) {
+        self.bar.inc(n);
+    }
+
+    /// Units done so far.
+    pub fn position(&self) -> u64 {
+        self.bar.position()
+    }
+
+    /// The total changed (a halving search's projection after a rung).
+    pub fn set_total(&self, total: u64) {
+        self.bar.set_length(total);
     }
 
     /// Removes the bar from the terminal and stops the progress lines.
@@ -91,7 +116,7 @@ fn line_every() -> Duration {
 }
 
 impl Ticker {
-    fn start(bar: ProgressBar, every: Duration) -> Ticker {
+    fn start(bar: ProgressBar, every: Duration, unit: &'static str) -> Ticker {
         let (stop, stopped) = bounded::<()>(1);
         let thread = std::thread::Builder::new()
             .name("gridsweep-progress".into())
@@ -108,6 +133,7 @@ impl Ticker {
                         bar.length().unwrap_or(0),
                         first,
                         started.elapsed(),
+                        unit,
                     );
                     let _ = writeln!(std::io::stderr(), "{line}");
                 }
@@ -125,9 +151,9 @@ impl Ticker {
     }
 }
 
-/// `progress: 1,234/24,576 runs (5.0 %), 123.4 runs/s, ETA 3 min 9 s`: `done` of `total`,
-/// the rate over the `done - first` runs of this invocation in `elapsed`.
-pub fn progress_line(done: u64, total: u64, first: u64, elapsed: Duration) -> String {
+/// `progress: 1,234/24,576 runs (5.0 %), 123.4 runs/s, ETA 3 min 9 s`: `done` of `total`
+/// `unit`s, the rate over the `done - first` of this invocation in `elapsed`.
+pub fn progress_line(done: u64, total: u64, first: u64, elapsed: Duration, unit: &str) -> String {
     let pct = if total > 0 { done as f64 * 100.0 / total as f64 } else { 100.0 };
     let secs = elapsed.as_secs_f64();
     let rate = if secs > 0.0 { done.saturating_sub(first) as f64 / secs } else { 0.0 };
@@ -137,10 +163,20 @@ pub fn progress_line(done: u64, total: u64, first: u64, elapsed: Duration) -> St
         "unknown".to_string()
     };
     format!(
-        "progress: {}/{} runs ({pct:.1} %), {rate:.1} runs/s, ETA {eta}",
+        "progress: {}/{} {unit} ({pct:.1} %), {} {unit}/s, ETA {eta}",
         fmt_count(done),
-        fmt_count(total)
+        fmt_count(total),
+        fmt_rate(rate)
     )
+}
+
+/// A rate: one decimal below 1,000 (`80.0`), whole and grouped above (`12,334,196`).
+fn fmt_rate(rate: f64) -> String {
+    if rate.is_finite() && rate >= 1000.0 {
+        fmt_count(rate.round() as u64)
+    } else {
+        format!("{rate:.1}")
+    }
 }
 
 /// `42 s`, `3 min 9 s`, `2 h 5 min`.
@@ -161,10 +197,12 @@ mod tests {
     fn line_counts_only_this_invocations_runs_for_the_rate() {
         // 1,000 of 10,000 done, 200 of them before this invocation; 800 runs in 10 s is
         // 80 runs/s, and 9,000 left at 80 runs/s is 112.5 s, shown as 1 min 53 s.
-        let l = progress_line(1_000, 10_000, 200, Duration::from_secs(10));
+        let l = progress_line(1_000, 10_000, 200, Duration::from_secs(10), RUNS);
         assert_eq!(l, "progress: 1,000/10,000 runs (10.0 %), 80.0 runs/s, ETA 1 min 53 s");
-        let l = progress_line(0, 50, 0, Duration::from_secs(3));
-        assert_eq!(l, "progress: 0/50 runs (0.0 %), 0.0 runs/s, ETA unknown");
+        let l = progress_line(0, 50, 0, Duration::from_secs(3), "candle·runs");
+        assert_eq!(l, "progress: 0/50 candle·runs (0.0 %), 0.0 candle·runs/s, ETA unknown");
         assert_eq!(fmt_duration(7_500.0), "2 h 5 min");
+        assert_eq!(fmt_rate(12_334_196.1), "12,334,196");
+        assert_eq!(fmt_rate(999.94), "999.9");
     }
 }
