@@ -421,3 +421,40 @@ fn test_halving_progress_lines_count_candle_runs() {
         assert!(num(done) <= num(total), "{l}");
     }
 }
+
+/// A halving search killed after its first rung resumes there: the probes' and rung 0's
+/// rows come from the checkpoint (`resumed_runs`), the survivors are brought back to the
+/// rung's end, and the file and the candle·runs equal an uninterrupted search's.
+#[test]
+fn test_halving_resumes_after_the_last_saved_rung() {
+    let d = tmpdir("halving-rung-resume");
+    let half = sweep_file(&d, "half", 20, &format!("{AXES}{HALVING}"));
+    let hs = half.to_str().unwrap();
+    let reference = d.join("reference.parquet");
+    let r = json(&run(&["sweep", hs, "--json", "-o", reference.to_str().unwrap()]));
+    let out = d.join("killed.parquet");
+    let parts = d.join("killed.parquet.parts");
+    let args = ["sweep", hs, "--json", "--threads", "1", "-o", out.to_str().unwrap()];
+    let mut child = bin().args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let t0 = Instant::now();
+    let saved = parts.join("rung-000.json");
+    while !saved.exists() && t0.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(saved.exists(), "rung 0 was never saved");
+    assert!(!out.exists(), "the sweep finished before it could be killed; make it longer");
+    let j = json(&run(&args));
+    // Rung 0 ends 1 day in: of the 112 non-probe runs ⌈112/3⌉ = 38 go on (the rung is not
+    // widened), so at least the 32 probes and the 74 runs that ended at rung 0 come from the
+    // checkpoint.
+    assert_eq!(r["halving"]["rungs"][0]["widened"], false);
+    assert_eq!(r["halving"]["rungs"][0]["kept"], 38);
+    assert!(j["resumed_runs"].as_u64().unwrap() >= 32 + 74, "{j}");
+    assert_eq!(j["computed_runs"].as_u64().unwrap() + j["resumed_runs"].as_u64().unwrap(), 144);
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&reference).unwrap());
+    assert_eq!(j["candle_runs_evaluated"], r["candle_runs_evaluated"]);
+    assert_eq!(j["halving"], r["halving"]);
+    assert!(!parts.exists());
+}

@@ -17,6 +17,7 @@ use rayon::prelude::*;
 
 use super::constraints::Limited;
 use super::exec::{file_kv, ExecOptions, Summary};
+use super::halving_state::{Checkpoint, ProbeKeys, RungState, Saved};
 use super::report::RankBy;
 use super::results::{to_batch, RunEnd, RunOutcome};
 use super::resume::PartsLock;
@@ -27,6 +28,8 @@ use super::{SweepError, ROW_GROUP_BLOCKS};
 use crate::candles::CandleSlice;
 use crate::engine::{CandleRun, Engine, NoRecorder, RunContext, RunParams, StopLimits};
 use crate::metrics::{MetricValue, Metrics};
+use arrow_array::cast::AsArray;
+use arrow_array::RecordBatch;
 
 /// Metadata key of the candle·runs a halving file's runs were evaluated over.
 pub const KV_EVALUATED: &str = "gridsweep.candle_runs_evaluated";
@@ -289,7 +292,8 @@ pub fn search(
     ids: &[u64],
     pool: &rayon::ThreadPool,
     progress: &super::progress::Progress,
-) -> Result<(Vec<RunOutcome>, SearchSummary, Vec<String>), SweepError> {
+    state: (Option<&Checkpoint<'_>>, Saved),
+) -> Result<(RecordBatch, SearchSummary, Vec<String>), SweepError> {
     // One symbol: the spec refuses halving over several (see [`super::symbols`]).
     let window = setup.window(0);
     let ctx = setup.context(0);
@@ -305,7 +309,7 @@ pub fn search(
     let cuts: Vec<usize> = ends.iter().map(|&t| window.ts_ms.partition_point(|&x| x < t)).collect();
     let piece = |r: usize| window.range(if r == 0 { 0 } else { cuts[r - 1] }, cuts[r]);
     let last_rung = ends.len() - 1;
-    let mut rows: Vec<RunOutcome> = Vec::with_capacity(ids.len());
+    let probe_keys: Vec<Vec<f64>>;
     let mut summary = SearchSummary {
         candle_runs_exhaustive: ids.len() as u64 * n_candles as u64,
         ..SearchSummary::default()
@@ -331,40 +335,148 @@ pub fn search(
         let run = engine.begin_candles(&params, &ctx).map_err(|e| err(params, e.to_string()))?;
         Ok(Live { run_id: id, params, engine, run, candles: 0, keys: Vec::new(), failed: None })
     };
+    let labels = setup.labels();
+    let (checkpoint, saved) = state;
     let probe_ids = probe_set(ids, h.probes, h.seed);
+    // What a killed invocation saved: the probes' rows and keys, then rungs 0..resume_at.
+    let (saved_probes, saved_rungs) = match saved.probes {
+        Some(p) => (Some(p), saved.rungs),
+        None => (None, Vec::new()),
+    };
+    let resume_at = saved_rungs.len().min(last_rung);
+    let ended_before: std::collections::HashSet<u64> = saved_rungs
+        .iter()
+        .flat_map(|(rows, _)| {
+            let ids = rows.column(0).as_primitive::<arrow_array::types::UInt64Type>();
+            ids.values().to_vec()
+        })
+        .collect();
     let mut probes: Vec<Live> = Vec::new();
     let mut live: Vec<Live> = Vec::new();
+    let mut errors: Vec<RunOutcome> = Vec::new();
     for &id in ids {
+        let probe = probe_ids.binary_search(&id).is_ok();
+        if (probe && saved_probes.is_some()) || ended_before.contains(&id) {
+            continue;
+        }
         match start(id) {
-            Ok(l) if probe_ids.binary_search(&id).is_ok() => probes.push(l),
+            Ok(l) if probe => probes.push(l),
             Ok(l) => live.push(l),
-            Err(row) => rows.push(*row),
+            Err(row) => errors.push(*row),
         }
     }
-    summary.probes = probes.len() as u64;
+    let mut pieces: Vec<RecordBatch> = vec![to_batch(&errors, &labels)];
     let lens: Vec<u64> = (0..=last_rung).map(|r| piece(r).len() as u64).collect();
-    let probe_work = probes.len() as u64 * n_candles as u64;
-    progress.set_total(probe_work + projected_work(live.len() as u64, 0, &lens, h.eta));
+    if let Some((_, st)) = saved_rungs.last() {
+        let want = &st.survivors;
+        let have: Vec<u64> = live.iter().map(|l| l.run_id).collect();
+        if &have != want {
+            return Err(SweepError::Resume(format!(
+                "the saved halving rungs do not match this search (rung {} kept {} runs, {} \
+                 are left); delete the partial results directory and run again",
+                st.report.rung,
+                want.len(),
+                have.len()
+            )));
+        }
+    }
 
-    // The probes, to the full window, their objective noted at every rung end.
-    pool.install(|| {
-        probes.par_iter_mut().with_max_len(1).for_each(|l| {
-            for (r, &len) in lens.iter().enumerate() {
-                l.advance(piece(r), &ctx, limits);
-                progress.inc_by(len);
-                let m = if r == last_rung {
-                    l.engine.clone().finish_candles(&l.run, &mut NoRecorder)
-                } else {
-                    l.engine.peek_metrics(&l.run)
-                };
-                l.keys.push(objective_key(&m, rank));
+    // The probes, to the full window, their objective noted at every rung end; their rows
+    // are final at once.
+    let full: Vec<f64>;
+    let probe_candles: u64;
+    match saved_probes {
+        Some((rows, keys)) => {
+            let same = keys.keys.iter().map(|(id, _)| *id).eq(probe_ids.iter().copied())
+                && keys.keys.iter().all(|(_, k)| k.len() == last_rung + 1);
+            if !same {
+                return Err(SweepError::Resume(
+                    "the saved halving probes do not match this search; delete the partial \
+                     results directory and run again"
+                        .into(),
+                ));
             }
+            summary.probes = keys.keys.len() as u64;
+            probe_candles = keys.candles;
+            probe_keys = (0..=last_rung)
+                .map(|r| keys.keys.iter().map(|(_, k)| f64::from_bits(k[r])).collect())
+                .collect();
+            full = probe_keys[last_rung].clone();
+            pieces.push(rows);
+        }
+        None => {
+            summary.probes = probes.len() as u64;
+            progress.set_total(
+                summary.probes * n_candles as u64
+                    + projected_work(live.len() as u64, 0, &lens, h.eta),
+            );
+            pool.install(|| {
+                probes.par_iter_mut().with_max_len(1).for_each(|l| {
+                    for (r, &len) in lens.iter().enumerate() {
+                        l.advance(piece(r), &ctx, limits);
+                        progress.inc_by(len);
+                        let m = if r == last_rung {
+                            l.engine.clone().finish_candles(&l.run, &mut NoRecorder)
+                        } else {
+                            l.engine.peek_metrics(&l.run)
+                        };
+                        l.keys.push(objective_key(&m, rank));
+                    }
+                });
+            });
+            full = probes.iter().map(|l| l.keys[last_rung]).collect();
+            probe_keys =
+                (0..=last_rung).map(|r| probes.iter().map(|l| l.keys[r]).collect()).collect();
+            let keys = ProbeKeys {
+                keys: probes
+                    .iter()
+                    .map(|l| (l.run_id, l.keys.iter().map(|k| k.to_bits()).collect()))
+                    .collect(),
+                candles: probes.iter().map(|l| l.candles).sum(),
+            };
+            probe_candles = keys.candles;
+            let rows: Vec<RunOutcome> = pool.install(|| {
+                std::mem::take(&mut probes)
+                    .into_par_iter()
+                    .map(|l| l.outcome(last_rung as u32, end_ms, false, true, layer))
+                    .collect()
+            });
+            let rows = to_batch(&rows, &labels);
+            if let Some(c) = checkpoint {
+                c.save_probes(&rows, &keys)?;
+            }
+            pieces.push(rows);
+        }
+    }
+
+    // A resumed search: the saved rungs' rows and reports, and the survivors brought back to
+    // the end of the last saved rung (advanced rung by rung, so their state is the one the
+    // killed invocation had).
+    for (rows, st) in saved_rungs.into_iter().take(resume_at) {
+        evaluated = st.evaluated;
+        summary.rungs.push(st.report);
+        pieces.push(rows);
+    }
+    if resume_at > 0 {
+        let redo: u64 = live.len() as u64 * lens[..resume_at].iter().sum::<u64>();
+        progress.set_total(redo + projected_work(live.len() as u64, resume_at, &lens, h.eta));
+        pool.install(|| {
+            live.par_iter_mut().with_max_len(1).for_each(|l| {
+                for (r, &len) in lens.iter().enumerate().take(resume_at) {
+                    l.advance(piece(r), &ctx, limits);
+                    progress.inc_by(len);
+                }
+            })
         });
-    });
-    let full: Vec<f64> = probes.iter().map(|l| l.keys[last_rung]).collect();
+        log::info!(
+            "resumed the halving search after rung {} ({} runs brought back to its end)",
+            resume_at - 1,
+            live.len()
+        );
+    }
 
     #[allow(clippy::needless_range_loop)] // r numbers the rung in rows and reports
-    for r in 0..=last_rung {
+    for r in resume_at..=last_rung {
         let c = piece(r);
         pool.install(|| {
             live.par_iter_mut().with_max_len(1).for_each(|l| {
@@ -390,12 +502,12 @@ pub fn search(
             .into_iter()
             .partition(|l| l.engine.stopped().is_some() || l.failed.is_some());
         let pruned = done.len() as u64;
+        let mut ended: Vec<RunOutcome> = Vec::new();
         for l in done {
             evaluated += l.candles;
-            rows.push(l.outcome(r as u32, ends[r], false, false, layer));
+            ended.push(l.outcome(r as u32, ends[r], false, false, layer));
         }
-        let at_rung: Vec<f64> = probes.iter().map(|l| l.keys[r]).collect();
-        let rho = spearman(&at_rung, &full);
+        let rho = spearman(&probe_keys[r], &full);
         let widened = rho.is_some_and(|x| x < h.min_spearman);
         if widened {
             warnings.push(format!(
@@ -403,7 +515,7 @@ pub fn search(
                  the survivors",
                 crate::time::format_iso(ends[r]),
                 rho.unwrap_or(f64::NAN),
-                probes.len(),
+                summary.probes,
                 h.min_spearman
             ));
         }
@@ -421,10 +533,11 @@ pub fn search(
                 live.push(l);
             } else {
                 evaluated += l.candles;
-                rows.push(l.outcome(r as u32, ends[r], true, false, layer));
+                ended.push(l.outcome(r as u32, ends[r], true, false, layer));
             }
         }
-        summary.rungs.push(RungReport {
+        ended.sort_by_key(|o| o.run_id);
+        let report = RungReport {
             rung: r as u32,
             window_end_ms: ends[r],
             runs: advanced,
@@ -432,22 +545,42 @@ pub fn search(
             kept: live.len() as u64,
             spearman: rho,
             widened,
-        });
+        };
+        let rows = to_batch(&ended, &labels);
+        if let Some(c) = checkpoint {
+            let survivors = live.iter().map(|l| l.run_id).collect();
+            c.save_rung(&rows, &RungState { report: report.clone(), survivors, evaluated })?;
+        }
+        pieces.push(rows);
+        summary.rungs.push(report);
         let done = progress.position();
         progress.set_total(done + projected_work(live.len() as u64, r + 1, &lens, h.eta));
     }
     summary.candle_runs_evaluated =
-        evaluated + probes.iter().chain(&live).map(|l| l.candles).sum::<u64>();
+        evaluated + probe_candles + live.iter().map(|l| l.candles).sum::<u64>();
     let finals: Vec<RunOutcome> = pool.install(|| {
-        probes
-            .into_par_iter()
-            .chain(live.into_par_iter())
+        live.into_par_iter()
             .map(|l| l.outcome(last_rung as u32, end_ms, false, true, layer))
             .collect()
     });
-    rows.extend(finals);
-    rows.sort_by_key(|o| o.run_id);
-    Ok((rows, summary, warnings))
+    pieces.push(to_batch(&finals, &labels));
+    Ok((in_run_id_order(&pieces)?, summary, warnings))
+}
+
+/// The rows of `pieces` as one batch in `run_id` order.
+///
+/// # Errors
+/// Pieces of different schemas (a bug).
+fn in_run_id_order(pieces: &[RecordBatch]) -> Result<RecordBatch, SweepError> {
+    let schema = super::results::schema();
+    let all = arrow_select::concat::concat_batches(&schema, pieces)
+        .map_err(|e| SweepError::Setup(format!("cannot join the halving rows: {e}")))?;
+    let ids = all.column(0).as_primitive::<arrow_array::types::UInt64Type>();
+    let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
+    order.sort_by_key(|&i| ids.value(i as usize));
+    let order = arrow_array::UInt32Array::from(order);
+    arrow_select::take::take_record_batch(&all, &order)
+        .map_err(|e| SweepError::Setup(format!("cannot order the halving rows: {e}")))
 }
 
 /// Runs the halving search of `setup` as `opts` says: the shard's runs (those of its
@@ -482,12 +615,18 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions, h: &Halving) -> Result<Su
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| SweepError::io("cannot create", dir, e))?;
     }
-    // A killed halving search keeps no rung state on disk: it starts again from the first
-    // rung (the lock only keeps two processes from writing one file).
+    // The checkpoint: the probes and every finished rung are saved, so a killed search
+    // resumes after the last finished rung.
     let lock = PartsLock::acquire(out)?;
+    let (checkpoint, saved) = Checkpoint::open(&lock, &ident, opts.shard)?;
+    let resumed = saved.rungs.len();
+    if resumed > 0 {
+        summary.resumed_runs = saved.rungs.iter().map(|(b, _)| b.num_rows() as u64).sum::<u64>()
+            + saved.probes.as_ref().map_or(0, |(b, _)| b.num_rows() as u64);
+    }
     let ids: Vec<u64> = (first_run_id..shard_end).collect();
     let progress = super::progress::Progress::counting("candle·runs", 0, 0, opts.progress);
-    let found = search(setup, h, rank, &ids, &pool, &progress);
+    let found = search(setup, h, rank, &ids, &pool, &progress, (Some(&checkpoint), saved));
     progress.finish();
     let (rows, search, warnings) = found?;
     for w in &warnings {
@@ -499,9 +638,10 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions, h: &Halving) -> Result<Su
     kv.push((KV_RUNGS.into(), serde_json::to_string(&search).unwrap_or_default()));
     let tmp = lock.dir().join("result.parquet.tmp");
     let mut assembler = Assembler::create(&tmp, b_runs * ROW_GROUP_BLOCKS, kv)?;
-    let labels = setup.labels();
-    for chunk in rows.chunks(usize::try_from(b_runs).unwrap_or(usize::MAX)) {
-        let batch = to_batch(chunk, &labels);
+    let n = rows.num_rows();
+    let step = usize::try_from(b_runs).unwrap_or(usize::MAX).max(1);
+    for at in (0..n).step_by(step) {
+        let batch = rows.slice(at, step.min(n - at));
         assembler.append(&batch)?;
         summary.report.observe(&batch);
     }
@@ -509,7 +649,7 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions, h: &Halving) -> Result<Su
     if let Err(e) = lock.remove() {
         log::warn!("the results in {} are complete, but {e}", out.display());
     }
-    summary.computed_runs = shard_runs;
+    summary.computed_runs = shard_runs - summary.resumed_runs;
     summary.search = Some(search);
     summary.elapsed_s = started.elapsed().as_secs_f64();
     Ok(summary)

@@ -27,6 +27,9 @@ pub mod exec;
 pub mod folds;
 #[cfg(feature = "parquet")]
 pub mod halving;
+/// The checkpoint of a halving search: the probes and every finished rung.
+#[cfg(feature = "parquet")]
+pub mod halving_state;
 #[cfg(feature = "parquet")]
 pub mod identity;
 #[cfg(feature = "parquet")]

@@ -55,6 +55,7 @@ fn is_own_file(name: &str) -> bool {
     let assembly = CompanionKind::ALL.iter().any(|k| name == format!("{}.parquet.tmp", k.table()));
     matches!(name, "manifest.json" | "manifest.tmp" | "result.parquet.tmp" | "lock" | MARKER)
         || assembly
+        || super::halving_state::is_checkpoint_file(name)
         || (segment && (name.ends_with(".parquet") || name.ends_with(".parquet.tmp")))
 }
 
@@ -190,6 +191,12 @@ impl PartsLock {
                 f.write_all(b"gridsweep partial results; removed when the sweep finishes\n")
             })
             .map_err(|e| SweepError::io("cannot create", &marker, e))
+    }
+
+    /// The manifest text naming `ident`'s shard `shard` (what [`PartsLock::manifest_state`]
+    /// compares with).
+    pub fn manifest_text(&self, ident: &Identity, shard: Shard) -> String {
+        manifest_json(ident, shard)
     }
 
     /// How the directory's manifest relates to `ident` / `shard`.
