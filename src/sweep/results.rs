@@ -425,31 +425,23 @@ mod tests {
         assert_eq!(col.as_primitive::<arrow_array::types::Float64Type>().value(0), 123.0);
     }
 
+    /// A plain ok run with default parameters and metrics.
+    fn ok_outcome(run_id: u64) -> RunOutcome {
+        RunOutcome {
+            run_id,
+            params: RunParams::default(),
+            result: Ok(Metrics::default()),
+            tier_layer: TierLayer::Snapshot,
+            periods: Vec::new(),
+            walk: Vec::new(),
+            end: RunEnd::default(),
+        }
+    }
+
     #[test]
     fn test_error_rows_have_null_metrics() {
-        let b = to_batch(
-            &[
-                RunOutcome {
-                    run_id: 0,
-                    params: RunParams::default(),
-                    result: Ok(Metrics::default()),
-                    tier_layer: TierLayer::Snapshot,
-                    periods: Vec::new(),
-                    walk: Vec::new(),
-                    end: RunEnd::default(),
-                },
-                RunOutcome {
-                    run_id: 1,
-                    params: RunParams::default(),
-                    result: Err("boom".into()),
-                    tier_layer: TierLayer::Snapshot,
-                    periods: Vec::new(),
-                    walk: Vec::new(),
-                    end: RunEnd::default(),
-                },
-            ],
-            &RowLabels::one("s", "BTCUSDT"),
-        );
+        let failed = RunOutcome { result: Err("boom".into()), ..ok_outcome(1) };
+        let b = to_batch(&[ok_outcome(0), failed], &RowLabels::one("s", "BTCUSDT"));
         assert_eq!(b.num_rows(), 2);
         let calmar = b.column_by_name("return_pct").unwrap();
         assert_eq!(calmar.null_count(), 1);
@@ -464,16 +456,7 @@ mod tests {
             symbols: vec!["AUSDT".into(), "BUSDT".into()],
             combos: 2,
         };
-        let o = |run_id| RunOutcome {
-            run_id,
-            params: RunParams::default(),
-            result: Ok(Metrics::default()),
-            tier_layer: TierLayer::Snapshot,
-            periods: Vec::new(),
-            walk: Vec::new(),
-            end: RunEnd::default(),
-        };
-        let b = to_batch(&[o(1), o(2), o(3)], &labels);
+        let b = to_batch(&[ok_outcome(1), ok_outcome(2), ok_outcome(3)], &labels);
         let text = |c: &str| -> Vec<String> {
             let a = b.column_by_name(c).unwrap().as_string::<i32>();
             (0..a.len()).map(|i| a.value(i).to_string()).collect()
