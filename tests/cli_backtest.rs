@@ -2,13 +2,11 @@
 #![allow(clippy::excessive_precision)] // the origin's decimals, verbatim
 
 mod mark_common;
+mod sweep_common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gridsweep"))
-}
+use sweep_common::bin;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

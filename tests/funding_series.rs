@@ -6,8 +6,9 @@
 //! payment exactly (a power of two scales without rounding) while fixed-size orders fill
 //! the same.
 
+mod sweep_common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use gridsweep::candles::Candles;
 use gridsweep::engine::{Amount, Engine, Model, NoRecorder, RunContext, RunParams};
@@ -15,6 +16,7 @@ use gridsweep::funding::{write_funding_parquet, FundingSeries};
 use gridsweep::instrument::Instrument;
 use gridsweep::metrics::Metrics;
 use gridsweep::tiers::snapshot::snapshot_tiers;
+use sweep_common::bin;
 
 const H: i64 = 3_600_000;
 /// 2026-02-02T00:00:00Z.
@@ -93,10 +95,6 @@ fn the_constant_rate_follows_the_instruments_funding_interval() {
 fn write_series(path: &Path, events: Vec<(i64, f64)>) {
     let s = FundingSeries { events, source: "test".into() };
     write_funding_parquet(path, &s, &[]).unwrap();
-}
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gridsweep"))
 }
 
 fn tmp(name: &str) -> PathBuf {
