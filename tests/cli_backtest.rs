@@ -2,13 +2,11 @@
 #![allow(clippy::excessive_precision)] // the origin's decimals, verbatim
 
 mod mark_common;
+mod sweep_common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gridsweep"))
-}
+use sweep_common::{bin, data};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -34,7 +32,7 @@ fn backtest_on_sample_prints_summary_and_writes_outputs() {
         "bt.toml",
         &format!(
             "symbol = \"LTCUSDT\"\ngrid_count = 40\ngrid_step = 0.4\namount = \"x0.005\"\nleverage = 10\nend = \"2026-02-04\"\ncandles = \"{}\"\n",
-            repo().join("data/LTCUSDT-1m-2026-02.parquet").display()
+            data().display()
         ),
     );
     let out = bin()
@@ -169,10 +167,7 @@ fn missing_or_broken_inputs_exit_2_without_panic() {
     let cfg = write(
         &d,
         "lev.toml",
-        &format!(
-            "symbol = \"LTCUSDT\"\nleverage = 100\ncandles = \"{}\"\n",
-            repo().join("data/LTCUSDT-1m-2026-02.parquet").display()
-        ),
+        &format!("symbol = \"LTCUSDT\"\nleverage = 100\ncandles = \"{}\"\n", data().display()),
     );
     let out = bin().args(["backtest", "--config"]).arg(&cfg).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -195,7 +190,7 @@ fn backtest(cfg: &Path, extra: &[&Path]) -> (Option<i32>, String, String) {
 }
 
 fn sample() -> String {
-    repo().join("data/LTCUSDT-1m-2026-02.parquet").display().to_string()
+    data().display().to_string()
 }
 
 #[test]
@@ -292,7 +287,7 @@ fn epoch_seconds_and_empty_tick_files_are_refused() {
 fn write_mark_file(path: &Path, from_ms: i64) {
     use gridsweep::candles::parquet_io::{write_parquet, WriteMeta};
     use gridsweep::candles::Candles;
-    let c = Candles::open_parquet(&[repo().join("data/LTCUSDT-1m-2026-02.parquet")]).unwrap();
+    let c = Candles::open_parquet(&[data()]).unwrap();
     let m = mark_common::halved_wick_mark(&c, from_ms);
     let mark = Candles::try_new(m, Some("LTCUSDT".into()), path).unwrap();
     let meta = WriteMeta { symbol: Some("LTCUSDT".into()), source: "test mark".into(), zstd: true };
@@ -306,7 +301,7 @@ fn mark_candles_move_liquidation_to_the_mark_path_and_gaps_are_named() {
     write_mark_file(&mark, 0);
     let base = format!(
         "symbol = \"LTCUSDT\"\ngrid_count = 20\ngrid_step = 0.3\namount = \"x0.01\"\nleverage = 10\nstart = \"2026-02-02\"\nend = \"2026-02-04\"\ncandles = \"{}\"\n",
-        repo().join("data/LTCUSDT-1m-2026-02.parquet").display()
+        data().display()
     );
     let run =
         |cfg: &Path| bin().args(["backtest", "--json", "--config"]).arg(cfg).output().unwrap();
@@ -342,7 +337,7 @@ fn a_mark_price_file_given_as_candles_is_warned_about() {
     use gridsweep::candles::parquet_io::{write_parquet_with, WriteMeta, META_PRICE};
     use gridsweep::candles::Candles;
     let d = tmp("mark-as-candles");
-    let c = Candles::open_parquet(&[repo().join("data/LTCUSDT-1m-2026-02.parquet")]).unwrap();
+    let c = Candles::open_parquet(&[data()]).unwrap();
     let w = c.window(None, Some(1_769_990_400_000));
     let mut cols = gridsweep::candles::Columns::default();
     for i in 0..w.len() {

@@ -3,27 +3,19 @@
 //! of killed writers, progress lines in batch logs, Ctrl-C, and error texts. The real
 //! binary on the shipped LTCUSDT month; expected texts and counts are worked out by hand.
 
+mod sweep_common;
 mod tiers_common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use sweep_common::{block_files, data, tmpdir};
+
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_gridsweep"));
     c.env_remove("GRIDSWEEP_LOG").env_remove("GRIDSWEEP_PROGRESS_SECS");
     c
-}
-
-fn candles() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/LTCUSDT-1m-2026-02.parquet")
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli_safety-{name}"));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 fn s(p: &Path) -> &str {
@@ -33,7 +25,7 @@ fn s(p: &Path) -> &str {
 /// A copy of the candle month in `d` (so a failed guard cannot damage the shipped file).
 fn candle_copy(d: &Path) -> PathBuf {
     let c = d.join("c.parquet");
-    std::fs::copy(candles(), &c).unwrap();
+    std::fs::copy(data(), &c).unwrap();
     c
 }
 
@@ -436,19 +428,6 @@ fn batch_logs_get_progress_lines() {
         .output()
         .unwrap();
     assert!(!stderr(&o).contains("progress: "), "{}", stderr(&o));
-}
-
-fn block_files(parts: &Path) -> usize {
-    std::fs::read_dir(parts)
-        .map(|r| {
-            r.flatten()
-                .filter(|e| {
-                    let n = e.file_name().to_string_lossy().into_owned();
-                    n.starts_with("block-") && n.ends_with(".parquet")
-                })
-                .count()
-        })
-        .unwrap_or(0)
 }
 
 #[test]

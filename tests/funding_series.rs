@@ -6,8 +6,9 @@
 //! payment exactly (a power of two scales without rounding) while fixed-size orders fill
 //! the same.
 
+mod sweep_common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use gridsweep::candles::Candles;
 use gridsweep::engine::{Amount, Engine, Model, NoRecorder, RunContext, RunParams};
@@ -15,18 +16,11 @@ use gridsweep::funding::{write_funding_parquet, FundingSeries};
 use gridsweep::instrument::Instrument;
 use gridsweep::metrics::Metrics;
 use gridsweep::tiers::snapshot::snapshot_tiers;
+use sweep_common::{bin, data};
 
 const H: i64 = 3_600_000;
 /// 2026-02-02T00:00:00Z.
 const FEB2: i64 = 1_769_990_400_000;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn sample() -> PathBuf {
-    repo().join("data/LTCUSDT-1m-2026-02.parquet")
-}
 
 fn params() -> RunParams {
     let mut p = RunParams::default();
@@ -51,7 +45,7 @@ fn clock(from: i64, to: i64, every: i64, rate: f64) -> Vec<(i64, f64)> {
 }
 
 fn run(inst: &Instrument, series: Option<&[(i64, f64)]>) -> Metrics {
-    let c = Candles::open_parquet(&[sample()]).unwrap();
+    let c = Candles::open_parquet(&[data()]).unwrap();
     let w = c.window(Some(FEB2), Some(FEB2 + 72 * H));
     let tiers = snapshot_tiers("LTCUSDT").unwrap().0;
     let ctx = RunContext { instrument: inst, tiers: &tiers, funding_series: series };
@@ -95,10 +89,6 @@ fn write_series(path: &Path, events: Vec<(i64, f64)>) {
     write_funding_parquet(path, &s, &[]).unwrap();
 }
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gridsweep"))
-}
-
 fn tmp(name: &str) -> PathBuf {
     let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("funding-{name}"));
     let _ = std::fs::remove_dir_all(&d);
@@ -113,7 +103,7 @@ fn backtest_and_sweep_read_a_funding_file_and_refuse_one_that_does_not_fit() {
     write_series(&f, clock(FEB2 - 24 * H, FEB2 + 96 * H, 8 * H, 0.0001));
     let base = format!(
         "symbol = \"LTCUSDT\"\ncandles = {:?}\nstart = \"2026-02-02\"\nend = \"2026-02-05\"\nleverage = 5\ngrid_count = 20\ngrid_step = 0.3\namount = \"100\"\nenable_risk_multipliers = false\nfunding_rate = 0.0001\n",
-        sample().display().to_string()
+        data().display().to_string()
     );
     let bt = |name: &str, extra: &str| {
         let cfg = d.join(name);
@@ -144,7 +134,7 @@ fn backtest_and_sweep_read_a_funding_file_and_refuse_one_that_does_not_fit() {
         &sweep,
         format!(
             "symbol = \"LTCUSDT\"\ncandles = {:?}\nstart = \"2026-02-02\"\nend = \"2026-02-05\"\nfunding = {{ file = {:?} }}\n[axes]\ngrid_step = [0.3, 0.6]\n",
-            sample().display().to_string(),
+            data().display().to_string(),
             f.display().to_string()
         ),
     )

@@ -8,6 +8,8 @@
 //! fails the test, and a control page with one external image proves that a page's own
 //! request is caught.
 
+mod sweep_common;
+
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -15,6 +17,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use sweep_common::tmpdir;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -29,13 +33,6 @@ const BROWSER_SERVICE_HOSTS: &[&str] = &[
     "content-autofill.googleapis.com",
     "redirector.gvt1.com",
 ];
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("report_browser-{name}"));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// A TCP listener on 127.0.0.1 that records the first line of every connection.
 struct Recorder {

@@ -3,9 +3,10 @@
 //! changed data fails naming the file and the recorded fingerprint, and the report holds
 //! every panel with no external resource.
 
+mod sweep_common;
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
@@ -13,21 +14,7 @@ use arrow_array::types::{Float64Type, UInt64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gridsweep"))
-}
-
-fn data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/LTCUSDT-1m-2026-02.parquet")
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("report_cli-{name}"));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use sweep_common::{bin, data, run_ok, tmpdir};
 
 /// A 12-run sweep over 4 days of `candles` (3 axes), optionally recording daily periods.
 fn sweep_file(dir: &Path, candles: &Path, record: bool) -> PathBuf {
@@ -41,17 +28,6 @@ fn sweep_file(dir: &Path, candles: &Path, record: bool) -> PathBuf {
     let p = dir.join("rep.toml");
     std::fs::write(&p, text).unwrap();
     p
-}
-
-fn run(args: &[&str]) -> Output {
-    let o = bin().args(args).output().unwrap();
-    assert!(
-        o.status.code().is_some_and(|c| c <= 1),
-        "{args:?}: exit {:?}: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
 }
 
 fn read(path: &Path) -> (Vec<RecordBatch>, Vec<(String, String)>) {
@@ -78,7 +54,7 @@ fn assert_show_matches_rows(results: &Path, run_ids: &[u64]) {
     };
     assert!(metrics.len() > 40, "{metrics:?}");
     for &id in run_ids {
-        let o = run(&["show", results.to_str().unwrap(), &id.to_string(), "--json"]);
+        let o = run_ok(&["show", results.to_str().unwrap(), &id.to_string(), "--json"]);
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(v["matches_row"], true);
         let (b, i) = batches
@@ -134,7 +110,7 @@ fn show_reproduces_every_row_bit_for_bit_whole_sharded_and_merged() {
     let sweep = sweep_file(&dir, &data(), false);
     let whole = dir.join("whole.parquet");
     let s = sweep.to_str().unwrap();
-    run(&["sweep", s, "-o", whole.to_str().unwrap(), "--json"]);
+    run_ok(&["sweep", s, "-o", whole.to_str().unwrap(), "--json"]);
     let ids: Vec<u64> = (0..12).collect();
     assert_show_matches_rows(&whole, &ids);
     // Shards 1/3 … 3/3 with blocks of 2 runs, merged.
@@ -142,7 +118,7 @@ fn show_reproduces_every_row_bit_for_bit_whole_sharded_and_merged() {
     for k in 1..=3 {
         let p = dir.join(format!("part{k}.parquet"));
         let shard = format!("{k}/3");
-        run(&[
+        run_ok(&[
             "sweep",
             s,
             "-o",
@@ -161,7 +137,7 @@ fn show_reproduces_every_row_bit_for_bit_whole_sharded_and_merged() {
     let mut args = vec!["merge".to_string()];
     args.extend(parts.iter().map(|p| p.display().to_string()));
     args.extend(["-o".into(), merged.display().to_string(), "--json".into()]);
-    run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    run_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_show_matches_rows(&merged, &ids);
     // A run id outside the shard, and outside the sweep.
     let o = bin().args(["show", parts[0].to_str().unwrap(), "9"]).output().unwrap();
@@ -173,7 +149,7 @@ fn show_reproduces_every_row_bit_for_bit_whole_sharded_and_merged() {
     assert!(e.contains("run 12") && e.contains("0 to 11"), "{e}");
     // The human summary and the trades of a row: one trades line per fill.
     let trades = dir.join("t.csv");
-    let o = run(&["show", whole.to_str().unwrap(), "5", "--trades", trades.to_str().unwrap()]);
+    let o = run_ok(&["show", whole.to_str().unwrap(), "5", "--trades", trades.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("metrics equal the result row bit for bit"), "{text}");
     let (b, _) = read(&whole);
@@ -190,7 +166,7 @@ fn moved_or_changed_data_fails_naming_the_file_and_the_recorded_fingerprint() {
     std::fs::copy(data(), &copy).unwrap();
     let sweep = sweep_file(&dir, &copy, false);
     let out = dir.join("r.parquet");
-    run(&["sweep", sweep.to_str().unwrap(), "-o", out.to_str().unwrap(), "--json"]);
+    run_ok(&["sweep", sweep.to_str().unwrap(), "-o", out.to_str().unwrap(), "--json"]);
     let (_, kv) = read(&out);
     let fp = kv.iter().find(|(k, _)| k == "gridsweep.data_fingerprint").unwrap().1.clone();
     std::fs::remove_file(&copy).unwrap();
@@ -217,7 +193,7 @@ fn moved_or_changed_data_fails_naming_the_file_and_the_recorded_fingerprint() {
         ));
     }
     std::fs::write(&csv, text).unwrap();
-    run(&["import", "--out", copy.to_str().unwrap(), csv.to_str().unwrap()]);
+    run_ok(&["import", "--out", copy.to_str().unwrap(), csv.to_str().unwrap()]);
     let o = bin().args(["show", out.to_str().unwrap(), "0"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     let e = String::from_utf8_lossy(&o.stderr);
@@ -265,7 +241,7 @@ fn the_report_holds_every_panel_and_no_external_resource() {
     let sweep = sweep_file(&dir, &data(), true);
     let out = dir.join("rep.parquet");
     // The sweep writes the report itself with --report (top 4).
-    let o = run(&[
+    let o = run_ok(&[
         "sweep",
         sweep.to_str().unwrap(),
         "-o",
@@ -309,10 +285,10 @@ fn the_report_holds_every_panel_and_no_external_resource() {
     );
 
     // After validate: the Pareto front is ringed; with a folds file: the fold panel.
-    run(&["validate", out.to_str().unwrap(), "--splits", "8", "--json"]);
+    run_ok(&["validate", out.to_str().unwrap(), "--splits", "8", "--json"]);
     folds_file(&dir.join("rep.folds.parquet"), &gridsweep::report::build::FOLD_COLUMNS);
     let html2 = dir.join("again.html");
-    run(&[
+    run_ok(&[
         "report",
         out.to_str().unwrap(),
         "--out",
@@ -349,7 +325,7 @@ fn the_report_holds_every_panel_and_no_external_resource() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("`spacing` is not an axis"));
     // A folds file of other columns: a note, no panel.
     folds_file(&dir.join("rep.folds.parquet"), &["fold", "something_else"]);
-    run(&["report", out.to_str().unwrap(), "--out", html2.to_str().unwrap(), "--top", "1"]);
+    run_ok(&["report", out.to_str().unwrap(), "--out", html2.to_str().unwrap(), "--top", "1"]);
     let h = std::fs::read_to_string(&html2).unwrap();
     assert_eq!(count(&h, "data-chart=\"folds\""), 0);
     assert!(h.contains("cannot be drawn") && h.contains("train_start_ms"));
@@ -381,7 +357,7 @@ fn backtest_report_draws_equity_underwater_positions_and_fills() {
     )
     .unwrap();
     let html = dir.join("bt.html");
-    run(&["backtest", "--config", cfg.to_str().unwrap(), "--report", html.to_str().unwrap()]);
+    run_ok(&["backtest", "--config", cfg.to_str().unwrap(), "--report", html.to_str().unwrap()]);
     let h = std::fs::read_to_string(&html).unwrap();
     for kind in ["equity", "underwater", "positions", "fills"] {
         assert_eq!(count(&h, &format!("data-chart=\"{kind}\"")), 1, "{kind}");
@@ -404,7 +380,7 @@ fn show_reproduces_pruned_and_eliminated_rows_bit_for_bit() {
     let f = d.join("srch.toml");
     std::fs::write(&f, text).unwrap();
     let out = d.join("srch.parquet");
-    run(&["sweep", f.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    run_ok(&["sweep", f.to_str().unwrap(), "-o", out.to_str().unwrap()]);
     let (batches, _) = read(&out);
     let mut by_status: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
     for b in &batches {

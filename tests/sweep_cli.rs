@@ -3,69 +3,22 @@
 //! real kill, shards + merge, error rows, exit codes and error texts.
 
 mod mark_common;
+mod sweep_common;
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type, UInt64Type};
 use arrow_array::{Array, RecordBatch};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gridsweep"))
-}
-
-fn data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/LTCUSDT-1m-2026-02.parquet")
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("sweep_cli-{name}"));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// A sweep file over `days` days of the month (from 2026-02-03) with `axes` as the body.
-fn sweep_file(dir: &Path, name: &str, days: u32, body: &str) -> PathBuf {
-    let text = format!(
-        "name = \"{name}\"\nsymbol = \"LTCUSDT\"\ncandles = {:?}\nstart = \"2026-02-03\"\n\
-         end = \"2026-02-{:02}\"\ntiers = \"builtin\"\n{body}",
-        data().display().to_string(),
-        3 + days
-    );
-    let p = dir.join(format!("{name}.toml"));
-    std::fs::write(&p, text).unwrap();
-    p
-}
+use sweep_common::{bin, block_files, data, json, run, sha12, sweep_file, tmpdir};
 
 const AXES_24: &str = "[params]\ngrid_count = 20\nwind_down_mode = \"close_all\"\n[axes]\n\
     grid_step = { start = 0.3, stop = 0.8, step = 0.25 }\nleverage = [5, 20]\n\
     amount = [\"x0.005\", \"x0.01\", \"x0.02\", \"x0.04\"]\n";
-
-/// The first 12 hex digits of the SHA-256 of `text` (computed here with `sha2`, not by
-/// gridsweep).
-fn sha12(text: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(text.as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect()
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().unwrap()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    assert!(
-        o.status.code().is_some_and(|c| c <= 1),
-        "exit {:?}: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
-}
 
 fn read_all(path: &Path) -> (Vec<RecordBatch>, Vec<(String, String)>, usize) {
     let b = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
@@ -324,19 +277,6 @@ fn test_bad_sweep_file_exits_2_with_every_problem() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a numeric metric"));
 }
 
-fn segments(parts: &Path) -> usize {
-    std::fs::read_dir(parts)
-        .map(|r| {
-            r.flatten()
-                .filter(|e| {
-                    let n = e.file_name().to_string_lossy().into_owned();
-                    n.starts_with("block-") && n.ends_with(".parquet")
-                })
-                .count()
-        })
-        .unwrap_or(0)
-}
-
 #[test]
 fn test_resume_after_kill_keeps_finished_runs_and_gives_the_same_file() {
     let d = tmpdir("resume");
@@ -364,13 +304,13 @@ fn test_resume_after_kill_keeps_finished_runs_and_gives_the_same_file() {
         ["sweep", fs, "--json", "--threads", "1", "--block-runs", "2", "-o", out.to_str().unwrap()];
     let mut child = bin().args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let t0 = Instant::now();
-    while segments(&parts) < 3 && t0.elapsed() < Duration::from_secs(120) {
+    while block_files(&parts) < 3 && t0.elapsed() < Duration::from_secs(120) {
         std::thread::sleep(Duration::from_millis(1));
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert!(!out.exists(), "the sweep finished before it could be killed; make it longer");
-    let kept = segments(&parts);
+    let kept = block_files(&parts);
     assert!(kept >= 3, "only {kept} blocks were durable");
 
     // A changed sweep file is refused for resume, with the way out in the message.

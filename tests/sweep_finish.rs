@@ -3,6 +3,8 @@
 //! compute at the same time; and a `<out>.parts` that gridsweep did not create (a symbolic
 //! link, a file, someone else's directory) is refused and left untouched.
 
+mod sweep_common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, SystemTime};
@@ -10,23 +12,9 @@ use std::time::{Duration, SystemTime};
 use gridsweep::sweep::setup::Identity;
 use gridsweep::sweep::writer::{open_results, write_segment};
 use gridsweep::sweep::{SizeLimit, SweepSetup, SweepSpec};
+use sweep_common::{bin, data, tmpdir};
 
 const BLOCK_RUNS: u64 = 4;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gridsweep"))
-}
-
-fn data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/LTCUSDT-1m-2026-02.parquet")
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("sweep_finish-{name}"));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// 2 × 2 × 6 = 24 runs over one day: 6 blocks of 4.
 fn sweep_file(dir: &Path) -> PathBuf {

@@ -2,26 +2,12 @@
 //! partial-results manifest) and merge (shard parts), its message naming both values in
 //! order: the stored results' first, this run's second.
 
-use std::path::{Path, PathBuf};
+mod sweep_common;
+
+use std::path::Path;
 
 use gridsweep::sweep::{execute, ExecOptions, SizeLimit, SweepSetup, SweepSpec};
-
-fn data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/LTCUSDT-1m-2026-02.parquet")
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("sweep_identity-{name}"));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// The first 12 hex digits of the SHA-256 of `text` (computed here with `sha2`).
-fn sha12(text: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(text.as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect()
-}
+use sweep_common::{data, sha12, tmpdir};
 
 /// Parses, resolves and runs `text` into `out`.
 fn run(text: &str, file: &Path, out: &Path) -> Result<(), String> {

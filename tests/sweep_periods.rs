@@ -4,39 +4,26 @@
 
 mod sweep_common;
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type, UInt64Type};
-use arrow_array::{Array, RecordBatch};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use arrow_array::Array;
+use sweep_common::{bin, data, read, run_ok, tmpdir};
 
 const DAY: i64 = 86_400_000;
 /// 2026-02-03T00:00:00Z.
 const FEB3: i64 = 1_770_076_800_000;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gridsweep"))
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("sweep_periods-{name}"));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 /// A sweep over `days` days from 2026-02-03 recording daily periods; 48 runs.
 fn sweep_file(dir: &Path, days: i64) -> PathBuf {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/LTCUSDT-1m-2026-02.parquet");
     let text = format!(
         "name = \"periods\"\nsymbol = \"LTCUSDT\"\ncandles = {:?}\nstart = \"2026-02-03\"\n\
          end = \"2026-02-{:02}\"\n[record]\nperiod = \"1d\"\n[params]\ngrid_count = 20\n\
          [axes]\ngrid_step = {{ start = 0.2, stop = 0.9, step = 0.1 }}\nleverage = [5, 50]\n\
          amount = [\"x0.01\", \"x0.1\", \"x0.3\"]\n",
-        data.display().to_string(),
+        data().display().to_string(),
         3 + days
     );
     let p = dir.join("periods.toml");
@@ -44,19 +31,8 @@ fn sweep_file(dir: &Path, days: i64) -> PathBuf {
     p
 }
 
-fn run(args: &[&str]) -> Output {
-    let o = bin().args(args).output().unwrap();
-    assert!(o.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&o.stderr));
-    o
-}
-
 fn periods_of(out: &Path) -> PathBuf {
     out.with_file_name(format!("{}.periods.parquet", out.file_stem().unwrap().to_string_lossy()))
-}
-
-fn read(path: &Path) -> Vec<RecordBatch> {
-    let b = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
-    b.build().unwrap().map(Result::unwrap).collect()
 }
 
 #[test]
@@ -64,7 +40,7 @@ fn periods_are_one_row_per_run_and_day_and_identical_across_threads() {
     let d = tmpdir("threads");
     let f = sweep_file(&d, 4);
     let (a, b) = (d.join("a.parquet"), d.join("b.parquet"));
-    run(&[
+    run_ok(&[
         "sweep",
         f.to_str().unwrap(),
         "--threads",
@@ -74,7 +50,7 @@ fn periods_are_one_row_per_run_and_day_and_identical_across_threads() {
         "-o",
         a.to_str().unwrap(),
     ]);
-    run(&[
+    run_ok(&[
         "sweep",
         f.to_str().unwrap(),
         "--threads",
@@ -141,13 +117,13 @@ fn periods_survive_a_kill_and_merge_from_shards_byte_for_byte() {
     let f = sweep_file(&d, 6);
     let fs = f.to_str().unwrap();
     let reference = d.join("reference.parquet");
-    run(&["sweep", fs, "--block-runs", "2", "-o", reference.to_str().unwrap()]);
+    run_ok(&["sweep", fs, "--block-runs", "2", "-o", reference.to_str().unwrap()]);
     let out = d.join("killed.parquet");
     let parts = d.join("killed.parquet.parts");
     let args = ["sweep", fs, "--threads", "1", "--block-runs", "2", "-o", out.to_str().unwrap()];
     sweep_common::kill_after_blocks(&args, &parts, 3);
     assert!(!out.exists(), "the sweep finished before it could be killed");
-    run(&args);
+    run_ok(&args);
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&reference).unwrap());
     assert_eq!(
         std::fs::read(periods_of(&out)).unwrap(),
@@ -158,7 +134,7 @@ fn periods_survive_a_kill_and_merge_from_shards_byte_for_byte() {
     let mut names = Vec::new();
     for k in 1..=3 {
         let p = d.join(format!("part{k}.parquet"));
-        run(&[
+        run_ok(&[
             "sweep",
             fs,
             "--block-runs",
@@ -171,7 +147,7 @@ fn periods_survive_a_kill_and_merge_from_shards_byte_for_byte() {
         names.push(p.to_str().unwrap().to_string());
     }
     let merged = d.join("merged.parquet");
-    run(&["merge", &names[1], &names[0], &names[2], "-o", merged.to_str().unwrap()]);
+    run_ok(&["merge", &names[1], &names[0], &names[2], "-o", merged.to_str().unwrap()]);
     assert_eq!(std::fs::read(&merged).unwrap(), std::fs::read(&reference).unwrap());
     assert_eq!(
         std::fs::read(periods_of(&merged)).unwrap(),
@@ -212,8 +188,8 @@ fn validate_reads_results_and_periods_and_selects_the_best_sharpe() {
     let d = tmpdir("validate");
     let f = sweep_file(&d, 20);
     let out = d.join("v.parquet");
-    run(&["sweep", f.to_str().unwrap(), "-o", out.to_str().unwrap()]);
-    let o = run(&["validate", out.to_str().unwrap(), "--json", "--splits", "4"]);
+    run_ok(&["sweep", f.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let o = run_ok(&["validate", out.to_str().unwrap(), "--json", "--splits", "4"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     // The selected run, recomputed here from the periods file: the highest mean/std
     // (ddof 1) of r_t = e_t / e_(t-1) − 1, the first against the 10,000 initial balance.
@@ -275,7 +251,7 @@ fn validate_reads_results_and_periods_and_selects_the_best_sharpe() {
     )
     .unwrap();
     let plain = d.join("plain.parquet");
-    run(&["sweep", g.to_str().unwrap(), "-o", plain.to_str().unwrap()]);
+    run_ok(&["sweep", g.to_str().unwrap(), "-o", plain.to_str().unwrap()]);
     let o = bin().args(["validate", plain.to_str().unwrap()]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     let e = String::from_utf8_lossy(&o.stderr);
@@ -288,7 +264,7 @@ fn the_periods_file_is_read_by_pyarrow_with_its_types() {
     let d = tmpdir("pyarrow");
     let f = sweep_file(&d, 3);
     let out = d.join("p.parquet");
-    run(&["sweep", f.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    run_ok(&["sweep", f.to_str().unwrap(), "-o", out.to_str().unwrap()]);
     let script = "import sys, pyarrow.parquet as pq\n\
                   t = pq.read_table(sys.argv[1])\n\
                   assert t.num_rows == 48 * 3, t.num_rows\n\
@@ -313,7 +289,7 @@ fn the_periods_file_is_read_by_duckdb_and_polars() {
     let d = tmpdir("duckdb");
     let f = sweep_file(&d, 3);
     let out = d.join("p.parquet");
-    run(&["sweep", f.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    run_ok(&["sweep", f.to_str().unwrap(), "-o", out.to_str().unwrap()]);
     // DuckDB: the types, and a join of the periods with the results on run_id (48 runs × 3
     // days): each run's last period equity is its equity at its last mark, which is its final
     // balance (balance + unrealised; the sweep leaves positions open at the end).

@@ -1,22 +1,14 @@
 //! `[search] method = "random"` and halving with `sampler = "random"`: sample determinism
 //! (seed, threads, shards), every distribution inside its bounds, and the refusals.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod sweep_common;
+
+use std::path::Path;
+use std::process::Output;
 
 use gridsweep::config::fields::ParamValue;
 use gridsweep::sweep::{SizeLimit, SweepSpec};
-
-fn data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/LTCUSDT-1m-2026-02.parquet")
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("sweep_sampled-{name}"));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use sweep_common::{bin, data, read, tmpdir};
 
 fn text(days: u32, body: &str) -> String {
     format!(
@@ -128,10 +120,8 @@ fn test_refusals_name_the_axis_and_the_fix() {
 
 /// Every row of a result file as JSON cells, in file order.
 fn rows(path: &Path) -> Vec<Vec<serde_json::Value>> {
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let b = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap()).unwrap();
     let mut out = Vec::new();
-    for batch in b.build().unwrap().map(Result::unwrap) {
+    for batch in read(path) {
         for r in 0..batch.num_rows() {
             out.push(
                 batch
@@ -146,7 +136,7 @@ fn rows(path: &Path) -> Vec<Vec<serde_json::Value>> {
 }
 
 fn run(args: &[&str]) -> Output {
-    let o = Command::new(env!("CARGO_BIN_EXE_gridsweep")).args(args).output().unwrap();
+    let o = bin().args(args).output().unwrap();
     assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
     o
 }

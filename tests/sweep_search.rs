@@ -2,69 +2,25 @@
 //! LTCUSDT month: exact pruning against the unconstrained sweep, halving rows and
 //! determinism (threads, a real kill, shards), and the refusals.
 
+mod sweep_common;
+
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use arrow_array::RecordBatch;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gridsweep"))
-}
-
-fn data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/LTCUSDT-1m-2026-02.parquet")
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("sweep_search-{name}"));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// A sweep file over `days` days of the month (from 2026-02-03) with `body` appended.
-fn sweep_file(dir: &Path, name: &str, days: u32, body: &str) -> PathBuf {
-    let text = format!(
-        "name = \"{name}\"\nsymbol = \"LTCUSDT\"\ncandles = {:?}\nstart = \"2026-02-03\"\n\
-         end = \"2026-02-{:02}\"\ntiers = \"builtin\"\n{body}",
-        data().display().to_string(),
-        3 + days
-    );
-    let p = dir.join(format!("{name}.toml"));
-    std::fs::write(&p, text).unwrap();
-    p
-}
+use sweep_common::{bin, block_files, json, read, run, sweep_file, tmpdir};
 
 const AXES: &str = "[params]\nmodel = \"bybit\"\nwind_down_mode = \"close_all\"\n[axes]\n\
     grid_step = { start = 0.2, stop = 1.2, step = 0.2 }\nleverage = [3, 10, 25, 50]\n\
     amount = [\"x0.005\", \"x0.02\", \"x0.05\"]\ngrid_count = [20, 40]\n";
 
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().unwrap()
-}
-
-fn json(o: &Output) -> Value {
-    assert!(
-        o.status.code().is_some_and(|c| c <= 1),
-        "exit {:?}: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
-}
-
 /// Every row of a result file as `column → JSON value`, by `run_id`, without the `sweep`
 /// column (the sweeps compared here differ in name only).
 fn rows(path: &Path) -> Vec<BTreeMap<String, Value>> {
-    let b = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
-    let batches: Vec<RecordBatch> = b.build().unwrap().map(Result::unwrap).collect();
     let mut out = Vec::new();
-    for batch in &batches {
+    for batch in &read(path) {
         for r in 0..batch.num_rows() {
             let mut row = BTreeMap::new();
             for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
@@ -371,17 +327,7 @@ fn test_constrained_sweep_resumes_after_a_kill() {
         ["sweep", fs, "--json", "--threads", "1", "--block-runs", "2", "-o", out.to_str().unwrap()];
     let mut child = bin().args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let t0 = Instant::now();
-    let blocks = |p: &Path| {
-        std::fs::read_dir(p).map_or(0, |r| {
-            r.flatten()
-                .filter(|e| {
-                    let n = e.file_name().to_string_lossy().into_owned();
-                    n.starts_with("block-") && n.ends_with(".parquet")
-                })
-                .count()
-        })
-    };
-    while blocks(&parts) < 3 && t0.elapsed() < Duration::from_secs(120) {
+    while block_files(&parts) < 3 && t0.elapsed() < Duration::from_secs(120) {
         std::thread::sleep(Duration::from_millis(1));
     }
     child.kill().unwrap();

@@ -9,40 +9,13 @@ mod sweep_common;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-use arrow_array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gridsweep"))
-}
+use sweep_common::{bin, json, read, run_ok as run, tmpdir};
 
 fn data(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(name).display().to_string()
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("sweep_symbols-{name}"));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn run(args: &[&str]) -> Output {
-    let o = bin().args(args).output().unwrap();
-    assert!(
-        o.status.code().is_some_and(|c| c <= 1),
-        "exit {:?}: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap()
 }
 
 /// `v` as the JSON text on stdout reads back (serde_json parses floats to within an ulp).
@@ -103,10 +76,8 @@ const WINDOW: &str = "start = \"2026-02-03\"\nend = \"2026-02-10\"\n";
 const COMBOS: usize = 6;
 
 fn rows(path: &Path) -> Vec<BTreeMap<String, Value>> {
-    let b = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
-    let batches: Vec<RecordBatch> = b.build().unwrap().map(Result::unwrap).collect();
     let mut out = Vec::new();
-    for batch in &batches {
+    for batch in &read(path) {
         for r in 0..batch.num_rows() {
             let row = batch
                 .schema()

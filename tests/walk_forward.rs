@@ -7,36 +7,16 @@
 
 mod sweep_common;
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, RecordBatch};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use sweep_common::{bin, data, read, run_ok, tmpdir};
 
 const DAY: i64 = 86_400_000;
 /// 2026-02-02T00:00:00Z.
 const FEB2: i64 = 1_769_990_400_000;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_gridsweep"))
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("walk_forward-{name}"));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn data() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data/LTCUSDT-1m-2026-02.parquet")
-        .display()
-        .to_string()
-}
 
 /// Fixed parameters shared by the sweep and the backtests that check it.
 const FIXED: &str = "grid_count = 20\ninitial_balance = 5000\nwind_down_mode = \"close_all\"\n";
@@ -48,26 +28,20 @@ fn sweep_file(dir: &Path, extra: &str) -> PathBuf {
          end = \"2026-02-16\"\n[params]\n{FIXED}[axes]\ngrid_step = [0.3, 0.5, 0.8]\n\
          leverage = [5, 20]\namount = [\"x0.02\", \"x0.1\"]\n[walk_forward]\ntrain = \"4d\"\n\
          test = \"3d\"\n{extra}",
-        data()
+        data().display().to_string()
     );
     let p = dir.join("wf.toml");
     std::fs::write(&p, text).unwrap();
     p
 }
 
-fn run(args: &[&str]) -> Output {
-    let o = bin().args(args).output().unwrap();
-    assert!(o.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&o.stderr));
-    o
-}
-
 fn beside(out: &Path, kind: &str) -> PathBuf {
     out.with_file_name(format!("{}.{kind}.parquet", out.file_stem().unwrap().to_string_lossy()))
 }
 
-fn read(path: &Path) -> RecordBatch {
-    let b = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
-    let mut batches: Vec<RecordBatch> = b.build().unwrap().map(Result::unwrap).collect();
+/// The one record batch of the Parquet file `path`.
+fn read_one(path: &Path) -> RecordBatch {
+    let mut batches = read(path);
     assert_eq!(batches.len(), 1, "{} is read in one batch here", path.display());
     batches.remove(0)
 }
@@ -82,7 +56,7 @@ fn backtest(dir: &Path, params: &serde_json::Value, start: i64, end: i64) -> ser
     let iso = |ms: i64| gridsweep::time::format_iso(ms);
     let mut text = format!(
         "symbol = \"LTCUSDT\"\ncandles = {:?}\nstart = \"{}\"\nend = \"{}\"\n{FIXED}",
-        data(),
+        data().display().to_string(),
         iso(start),
         iso(end)
     );
@@ -101,13 +75,13 @@ fn folds_choose_the_in_sample_best_and_redeploy_it_exactly_as_a_backtest() {
     let d = tmpdir("exact");
     let f = sweep_file(&d, "");
     let out = d.join("r.parquet");
-    let o = run(&["sweep", f.to_str().unwrap(), "--json", "-o", out.to_str().unwrap()]);
+    let o = run_ok(&["sweep", f.to_str().unwrap(), "--json", "-o", out.to_str().unwrap()]);
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
 
     // Folds by hand: 14 days, train 4, test 3, step 3 (the default): trains start on days
     // 0, 3, 6; the fourth fold would test days 13..16, past the end (day 14): dropped, and
     // day 13 is not tested.
-    let folds = read(&beside(&out, "folds"));
+    let folds = read_one(&beside(&out, "folds"));
     assert_eq!(folds.num_rows(), 3);
     let col =
         |n: &str| folds.column_by_name(n).unwrap().as_primitive::<Int64Type>().values().to_vec();
@@ -120,7 +94,7 @@ fn folds_choose_the_in_sample_best_and_redeploy_it_exactly_as_a_backtest() {
     assert_eq!(wf["windows"]["dropped"]["test"]["end_ms"], FEB2 + 16 * DAY);
 
     // The walk record: 12 runs × 3 folds, run_id then fold order.
-    let walk = read(&beside(&out, "walk"));
+    let walk = read_one(&beside(&out, "walk"));
     assert_eq!(walk.num_rows(), 36);
     let ids = walk.column_by_name("run_id").unwrap().as_primitive::<UInt64Type>();
     let fold = walk.column_by_name("fold").unwrap().as_primitive::<UInt32Type>();
@@ -209,7 +183,7 @@ fn walk_forward_files_are_identical_across_threads_resume_and_shards() {
     let f = sweep_file(&d, "anchored = true\nselect = \"plateau\"\nstep = \"2d\"\n");
     let fs = f.to_str().unwrap();
     let reference = d.join("reference.parquet");
-    let o = run(&[
+    let o = run_ok(&[
         "sweep",
         fs,
         "--threads",
@@ -233,7 +207,7 @@ fn walk_forward_files_are_identical_across_threads_resume_and_shards() {
         assert_eq!(std::fs::read(a).unwrap(), std::fs::read(&reference).unwrap(), "{what}");
     };
     let two = d.join("two.parquet");
-    run(&["sweep", fs, "--threads", "2", "--block-runs", "2", "-o", two.to_str().unwrap()]);
+    run_ok(&["sweep", fs, "--threads", "2", "--block-runs", "2", "-o", two.to_str().unwrap()]);
     same(&two, "2 threads");
 
     // Killed after three blocks, then resumed.
@@ -248,14 +222,14 @@ fn walk_forward_files_are_identical_across_threads_resume_and_shards() {
         .filter(|e| e.file_name().to_string_lossy().starts_with("walk-"))
         .count();
     assert!(walk_segments >= 3, "walk segments are written with their blocks");
-    run(&args);
+    run_ok(&args);
     same(&out, "resumed");
 
     // Three shards: each writes its walk record and no folds file; merge derives the folds.
     let mut names = Vec::new();
     for k in 1..=3 {
         let p = d.join(format!("part{k}.parquet"));
-        let o = run(&[
+        let o = run_ok(&[
             "sweep",
             fs,
             "--block-runs",
@@ -270,7 +244,7 @@ fn walk_forward_files_are_identical_across_threads_resume_and_shards() {
         names.push(p.to_str().unwrap().to_string());
     }
     let merged = d.join("merged.parquet");
-    run(&["merge", &names[2], &names[0], &names[1], "-o", merged.to_str().unwrap()]);
+    run_ok(&["merge", &names[2], &names[0], &names[1], "-o", merged.to_str().unwrap()]);
     same(&merged, "merged");
 }
 
@@ -290,7 +264,7 @@ fn wrong_walk_forward_lengths_are_refused_with_the_fix() {
         let text = format!(
             "name = \"bad\"\nsymbol = \"LTCUSDT\"\ncandles = {:?}\nstart = \"2026-02-02\"\n\
              end = \"2026-02-16\"\n[axes]\nleverage = [5, 20]\n[walk_forward]\n{section}",
-            data()
+            data().display().to_string()
         );
         let f = d.join("bad.toml");
         std::fs::write(&f, text).unwrap();
@@ -303,7 +277,7 @@ fn wrong_walk_forward_lengths_are_refused_with_the_fix() {
     let text = format!(
         "name = \"bad\"\nsymbol = \"LTCUSDT\"\ncandles = {:?}\nstart = \"2026-02-02T06:00\"\n\
          end = \"2026-02-16\"\n[axes]\nleverage = [5, 20]\n[walk_forward]\ntrain = \"4d\"\ntest = \"3d\"\n",
-        data()
+        data().display().to_string()
     );
     let f = d.join("bad.toml");
     std::fs::write(&f, text).unwrap();

@@ -9,8 +9,8 @@ use gridsweep::config::backtest::BacktestConfig;
 use gridsweep::config::common::FundingChoice;
 use gridsweep::engine::{Engine, RunContext, Tick, VecRecorder};
 use gridsweep::metrics::{Metrics, PriceSource};
-use gridsweep::output::guard::{self, Input, Kind, Output};
-use gridsweep::output::{check_format, thin_equity, write_equity, write_trades};
+use gridsweep::output::guard::{self, Input};
+use gridsweep::output::{thin_equity, write_equity, write_trades};
 use gridsweep::tickfile::read_ticks_csv;
 use gridsweep::time::format_iso;
 
@@ -209,18 +209,8 @@ fn check_outputs(args: &BacktestArgs, cfg: &BacktestConfig) -> anyhow::Result<()
     }
     let files = cfg.data.input_files(Some(if args.ticks.is_some() { &[] } else { candles }));
     inputs.extend(files.into_iter().map(|(role, path)| Input { role, path }));
-    let mut outputs = Vec::new();
-    for (flag, path, kind) in
-        [("--trades", &args.trades, Kind::Trades), ("--equity", &args.equity, Kind::Equity)]
-    {
-        if let Some(path) = path.as_deref() {
-            check_format(path)?;
-            outputs.push(Output { flag, path, kind });
-        }
-    }
-    if let Some(path) = args.report.as_deref() {
-        outputs.push(Output { flag: "--report", path, kind: Kind::Report });
-    }
+    let outputs =
+        super::run_outputs(args.trades.as_deref(), args.equity.as_deref(), args.report.as_deref())?;
     guard::check(&inputs, &outputs, args.force)?;
     Ok(())
 }

@@ -19,6 +19,37 @@ pub mod tiers_cmd;
 pub mod validate_cmd;
 pub mod walk_forward_out;
 
+use std::path::Path;
+
+use gridsweep::output::check_format;
+use gridsweep::output::guard::{Kind, Output};
+
+/// The files `backtest` and `show` write (`--trades`, `--equity`, `--report`) for
+/// [`guard::check`](gridsweep::output::guard::check), the trades and equity formats checked
+/// first.
+///
+/// # Errors
+/// A `--trades` or `--equity` path that is neither `.csv` nor `.parquet`.
+pub(crate) fn run_outputs<'a>(
+    trades: Option<&'a Path>,
+    equity: Option<&'a Path>,
+    report: Option<&'a Path>,
+) -> anyhow::Result<Vec<Output<'a>>> {
+    let mut outputs = Vec::new();
+    for (flag, path, kind) in
+        [("--trades", trades, Kind::Trades), ("--equity", equity, Kind::Equity)]
+    {
+        if let Some(path) = path {
+            check_format(path)?;
+            outputs.push(Output { flag, path, kind });
+        }
+    }
+    if let Some(path) = report {
+        outputs.push(Output { flag: "--report", path, kind: Kind::Report });
+    }
+    Ok(outputs)
+}
+
 /// Writes `log` records to stderr as `level: message` (`warning:` for warnings).
 struct StderrLogger;
 

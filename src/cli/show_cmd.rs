@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use gridsweep::engine::VecRecorder;
-use gridsweep::output::guard::{self, Input, Kind, Output};
-use gridsweep::output::{check_format, write_equity, write_trades};
+use gridsweep::output::guard::{self, Input};
+use gridsweep::output::{write_equity, write_trades};
 use gridsweep::report::build::{single_run, RunTrace};
 use gridsweep::sweep::rerun::{differing_columns, Recorded};
 use gridsweep::sweep::results::{RunEnd, RunOutcome};
@@ -47,18 +47,8 @@ pub struct ShowArgs {
 /// Not a result file, a run id it does not hold, data that moved or changed, a re-run
 /// whose metrics differ from the row (named column by column), output problems.
 pub fn run(args: ShowArgs) -> anyhow::Result<i32> {
-    let mut outputs = Vec::new();
-    for (flag, path, kind) in
-        [("--trades", &args.trades, Kind::Trades), ("--equity", &args.equity, Kind::Equity)]
-    {
-        if let Some(path) = path.as_deref() {
-            check_format(path)?;
-            outputs.push(Output { flag, path, kind });
-        }
-    }
-    if let Some(path) = args.report.as_deref() {
-        outputs.push(Output { flag: "--report", path, kind: Kind::Report });
-    }
+    let outputs =
+        super::run_outputs(args.trades.as_deref(), args.equity.as_deref(), args.report.as_deref())?;
     let inputs = [Input { role: "the result file", path: &args.results }];
     guard::check(&inputs, &outputs, args.force)?;
 

@@ -8,7 +8,7 @@ use super::html::{self, Figure, Section};
 use super::rows::SweepRows;
 use crate::config::fields::ParamValue;
 use crate::engine::{FillRecord, Side};
-use crate::sweep::Axis;
+use crate::sweep::{folds, Axis};
 
 /// Points kept per line of an equity or underwater chart.
 pub const LINE_POINTS: usize = 1200;
@@ -39,21 +39,42 @@ pub struct Validation {
     pub is_oos: Vec<(f64, f64)>,
 }
 
-/// The walk-forward folds file's columns the report draws.
+/// The walk-forward folds file's columns the report draws, each taken by name from
+/// [`folds::COLUMNS`] (a column renamed or dropped there fails the build here).
 pub const FOLD_COLUMNS: [&str; 12] = [
-    "fold",
-    "train_start_ms",
-    "train_end_ms",
-    "test_start_ms",
-    "test_end_ms",
-    "run_id",
-    "in_sample",
-    "oos_redeployed",
-    "oos_continuous",
-    "oos_rank",
-    "oos_return_pct",
-    "oos_continuous_return_pct",
+    folds_column("fold"),
+    folds_column("train_start_ms"),
+    folds_column("train_end_ms"),
+    folds_column("test_start_ms"),
+    folds_column("test_end_ms"),
+    folds_column("run_id"),
+    folds_column("in_sample"),
+    folds_column("oos_redeployed"),
+    folds_column("oos_continuous"),
+    folds_column("oos_rank"),
+    folds_column("oos_return_pct"),
+    folds_column("oos_continuous_return_pct"),
 ];
+
+/// The column of [`folds::COLUMNS`] named `name`; panics (in a `const`: a compile error)
+/// when the folds file has no such column.
+const fn folds_column(name: &str) -> &'static str {
+    let mut i = 0;
+    while i < folds::COLUMNS.len() {
+        let (c, n) = (folds::COLUMNS[i].as_bytes(), name.as_bytes());
+        let mut same = c.len() == n.len();
+        let mut k = 0;
+        while same && k < c.len() {
+            same = c[k] == n[k];
+            k += 1;
+        }
+        if same {
+            return folds::COLUMNS[i];
+        }
+        i += 1;
+    }
+    panic!("report::build::FOLD_COLUMNS names a column that sweep::folds::COLUMNS does not have");
+}
 
 /// The walk-forward folds: one row per fold, values in [`FOLD_COLUMNS`] order, or why the
 /// panel is skipped.
@@ -638,6 +659,21 @@ mod tests {
     use super::*;
     use crate::config::fields::ParamKind;
     use crate::sweep::space::AxisForm;
+
+    #[test]
+    fn test_fold_columns_are_looked_up_in_the_folds_file_columns() {
+        assert_eq!(folds_column("oos_rank"), "oos_rank");
+        for c in FOLD_COLUMNS {
+            assert!(folds::COLUMNS.contains(&c), "{c}");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "sweep::folds::COLUMNS does not have")]
+    fn test_a_fold_column_the_folds_file_lacks_is_refused() {
+        // Called at run time here; in `FOLD_COLUMNS` the same panic is a compile error.
+        folds_column("oos_return");
+    }
 
     fn axis(name: &'static str, n: usize) -> Axis {
         Axis {

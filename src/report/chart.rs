@@ -1,6 +1,7 @@
 //! The report's charts as SVG text, drawn by plotters' SVG backend: heatmaps with a
 //! viridis colour bar, a scatter, line and point charts, a histogram. Pure: no I/O.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::colors::colormaps::ViridisRGB;
@@ -195,6 +196,26 @@ pub struct Scatter<'a> {
     pub highlight_label: &'a str,
 }
 
+/// Draws the light grid and the axes of an x/y chart ([`scatter`], [`lines`], [`histogram`]):
+/// 11 px labels, x labels by [`fmt2`], y labels by `y_fmt`, each axis described.
+fn draw_axes(
+    c: &mut ChartContext<'_, SVGBackend<'_>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    x_desc: &str,
+    y_desc: &str,
+    y_fmt: &dyn Fn(&f64) -> String,
+) -> Result<(), String> {
+    c.configure_mesh()
+        .light_line_style(RGBColor(235, 235, 235))
+        .x_label_formatter(&|v| fmt2(*v))
+        .y_label_formatter(y_fmt)
+        .x_label_style((FONT, 11))
+        .y_label_style((FONT, 11))
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .draw()
+        .map_err(err)
+}
+
 /// Bounds `[lo, hi]` of finite values with 5 % padding (±1 around a single value).
 pub fn padded(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values
@@ -238,16 +259,7 @@ pub fn scatter(s: &Scatter<'_>) -> Result<String, String> {
             .y_label_area_size(64)
             .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
             .map_err(err)?;
-        c.configure_mesh()
-            .light_line_style(RGBColor(235, 235, 235))
-            .x_label_formatter(&|v| fmt2(*v))
-            .y_label_formatter(&|v| fmt2(*v))
-            .x_label_style((FONT, 11))
-            .y_label_style((FONT, 11))
-            .x_desc(s.x_desc)
-            .y_desc(s.y_desc)
-            .draw()
-            .map_err(err)?;
+        draw_axes(&mut c, s.x_desc, s.y_desc, &|v| fmt2(*v))?;
         c.draw_series(s.points.iter().map(|&(x, y, v)| {
             let colour = v.map_or(RGBColor(170, 170, 170), |v| viridis(v, clo, chi));
             Circle::new((x, y), 3, colour.filled())
@@ -337,16 +349,7 @@ pub fn lines(
             .y_label_area_size(72)
             .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
             .map_err(err)?;
-        c.configure_mesh()
-            .light_line_style(RGBColor(235, 235, 235))
-            .x_label_formatter(&|v| fmt2(*v))
-            .y_label_formatter(&|v| fmt2(*v))
-            .x_label_style((FONT, 11))
-            .y_label_style((FONT, 11))
-            .x_desc(x_desc)
-            .y_desc(y_desc)
-            .draw()
-            .map_err(err)?;
+        draw_axes(&mut c, x_desc, y_desc, &|v| fmt2(*v))?;
         for s in series {
             let colour = s.colour;
             let drawn = match s.mark {
@@ -420,16 +423,7 @@ pub fn histogram(
             .y_label_area_size(56)
             .build_cartesian_2d(lo..hi, 0.0..top)
             .map_err(err)?;
-        c.configure_mesh()
-            .light_line_style(RGBColor(235, 235, 235))
-            .x_label_formatter(&|v| fmt2(*v))
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .x_label_style((FONT, 11))
-            .y_label_style((FONT, 11))
-            .x_desc(x_desc)
-            .y_desc("splits (count)")
-            .draw()
-            .map_err(err)?;
+        draw_axes(&mut c, x_desc, "splits (count)", &|v| format!("{v:.0}"))?;
         let fill = viridis(0.3, 0.0, 1.0);
         c.draw_series(counts.iter().enumerate().map(|(i, &n)| {
             let a = lo + i as f64 * width;
