@@ -299,11 +299,23 @@ fn test_symbols_refusals_name_the_field() {
 fn test_shipped_symbols_sweep_runs() {
     let d = tmpdir("shipped");
     let out = d.join("symbols.parquet");
-    let j = json(&run(&["sweep", "sweeps/symbols.toml", "--json", "-o", out.to_str().unwrap()]));
+    let j = json(&run(&[
+        "sweep",
+        "sweeps/symbols.toml",
+        "--json",
+        "--report",
+        "-o",
+        out.to_str().unwrap(),
+    ]));
     assert_eq!(j["total_runs"], 40);
     assert_eq!(j["ok_runs"].as_u64().unwrap() + j["failed_runs"].as_u64().unwrap(), 40);
     assert_eq!(j["across_symbols"]["symbols"], serde_json::json!(["LTCUSDT", "NEARUSDT"]));
     let r = rows(&out);
     assert_eq!(r.iter().filter(|r| r["symbol"] == "NEARUSDT").count(), 20);
     assert!(r.iter().all(|r| r["sweep"] == "symbols"));
+    // The report has the cross-symbol table and each symbol's data in its header.
+    let html = std::fs::read_to_string(d.join("symbols.html")).unwrap();
+    assert!(html.contains("Across symbols: top 10 combinations by the worst"), "no across table");
+    assert!(html.contains("LTCUSDT, NEARUSDT"), "symbols missing from the header");
+    assert!(html.contains("NEARUSDT: 2026-02-01T00:00:00"), "NEARUSDT window missing");
 }

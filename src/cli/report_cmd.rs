@@ -97,7 +97,7 @@ pub fn write_report(
     guard::check(&inputs, &[Output { flag: "--out", path: out, kind: Kind::Report }], force)?;
     let recorded = Recorded::open(results)?;
     let mut rows = SweepRows::default();
-    let mut report = Report::new(rank, top);
+    let mut report = Report::new(rank, top).across_symbols(&recorded.setup.spec);
     for batch in open_results(results, 1 << 16)? {
         let batch = batch.with_context(|| format!("cannot read {}", results.display()))?;
         rows.observe(&batch, rank.metric)
@@ -154,6 +154,17 @@ pub fn write_report(
         validation,
         folds,
         pairs,
+        across: report.across_cells(&setup.spec.space).map(|(h, rows, ranking)| {
+            let note = format!(
+                "Every combination ran on each of {} symbols; a combination that held up on \
+                 every coin ranks before one that was lucky on one. {} of {} combinations are \
+                 not ranked (a failed or pruned run, or no value, on some symbol).",
+                setup.spec.symbols.len(),
+                fmt_count(ranking.unranked),
+                fmt_count(ranking.ranked + ranking.unranked)
+            );
+            (h, rows, note)
+        }),
     };
     let html = sweep_page(&sweep).map_err(anyhow::Error::msg)?;
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {

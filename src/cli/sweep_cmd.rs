@@ -614,50 +614,17 @@ fn across_json(r: &Report, spec: &SweepSpec) -> serde_json::Value {
 
 /// The cross-symbol table on stdout (nothing for one symbol).
 fn print_across(r: &Report, spec: &SweepSpec, whole: bool) -> std::io::Result<()> {
-    let Some(a) = &r.across else { return Ok(()) };
-    let ranking = a.ranking(r.n, r.rank.ascending);
+    let Some((header, rows, ranking)) = r.across_cells(&spec.space) else { return Ok(()) };
     let mut out = super::stdout();
     writeln!(
         out,
         "\nacross {} symbols: top {} combinations by the worst, then the median, {} ({}):",
-        a.symbols.len(),
-        ranking.top.len(),
+        spec.symbols.len(),
+        rows.len(),
         r.rank.metric,
         r.rank.direction()
     )?;
-    let axes: Vec<&str> = spec.space.axes().iter().map(|x| x.name).collect();
-    let mut grid: Vec<Vec<String>> = Vec::new();
-    let mut header: Vec<String> = vec!["combo".into()];
-    header.extend(axes.iter().map(|s| s.to_string()));
-    header.extend(["worst".into(), "median".into()]);
-    header.extend(a.symbols.iter().cloned());
-    grid.push(header);
-    for t in &ranking.top {
-        let mut row = vec![t.combo.to_string()];
-        let params = spec.space.params(t.combo).ok();
-        for n in &axes {
-            let v = params.as_ref().and_then(|p| gridsweep::config::fields::get_param(p, n));
-            row.push(v.map_or("?".into(), |v| match param_json(&v) {
-                serde_json::Value::String(t) => t,
-                other => other.to_string(),
-            }));
-        }
-        row.push(format!("{:.2}", t.worst));
-        row.push(format!("{:.2}", t.median));
-        row.extend(t.values.iter().map(|v| format!("{v:.2}")));
-        grid.push(row);
-    }
-    let widths: Vec<usize> = (0..grid[0].len())
-        .map(|c| grid.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    for (i, row) in grid.iter().enumerate() {
-        let line: Vec<String> = row.iter().zip(&widths).map(|(s, w)| format!("{s:>w$}")).collect();
-        writeln!(out, "{}", line.join("  ").trim_end())?;
-        if i == 0 {
-            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-            writeln!(out, "{}", rule.join("  "))?;
-        }
-    }
+    write!(out, "{}", gridsweep::sweep::report::text_table(&header, &rows))?;
     if ranking.unranked > 0 {
         let why = if whole {
             "a run failed, was pruned or has no value"
@@ -667,7 +634,7 @@ fn print_across(r: &Report, spec: &SweepSpec, whole: bool) -> std::io::Result<()
         errln!(
             "{} of {} combinations not ranked across symbols ({why})",
             fmt_count(ranking.unranked),
-            fmt_count(a.combos)
+            fmt_count(ranking.ranked + ranking.unranked)
         );
     }
     Ok(())

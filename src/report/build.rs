@@ -111,6 +111,8 @@ pub struct SweepReport<'a> {
     pub folds: Option<Folds>,
     /// The axis pairs of the heatmaps (indices into `axes`); `None`: every pair.
     pub pairs: Option<Vec<(usize, usize)>>,
+    /// The cross-symbol ranking of a sweep over several symbols: header, rows and a note.
+    pub across: Option<(Vec<String>, Vec<Vec<String>>, String)>,
 }
 
 /// An axis name with its unit, for axis labels.
@@ -237,6 +239,17 @@ pub fn sweep_page(r: &SweepReport<'_>) -> Result<String, String> {
         table_html: Some(html::table(header, top_rows, Some(0))),
         ..Section::default()
     });
+    if let Some((header, rows, note)) = &r.across {
+        sections.push(Section {
+            title: format!(
+                "Across symbols: top {} combinations by the worst, then the median, {obj}",
+                rows.len()
+            ),
+            notes: vec![note.clone()],
+            table_html: Some(html::table(header, rows, None)),
+            ..Section::default()
+        });
+    }
 
     // Pairwise heatmaps.
     let mut figs = Vec::new();

@@ -115,6 +115,41 @@ pub struct Report {
     pub across: Option<super::across::Across>,
 }
 
+/// A parameter value as the top table shows it (floats with a decimal point: `2.0`).
+pub fn param_text(v: &crate::config::fields::ParamValue) -> String {
+    use crate::config::fields::ParamValue;
+    match v {
+        ParamValue::Text(t) => t.clone(),
+        ParamValue::Float(x) => serde_json::json!(x).to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// `header` and `rows` as an aligned text table: right-aligned columns two spaces apart, a
+/// rule under the header.
+pub fn text_table(header: &[String], rows: &[Vec<String>]) -> String {
+    let mut grid = vec![header.to_vec()];
+    grid.extend(rows.iter().cloned());
+    let widths: Vec<usize> = (0..grid[0].len())
+        .map(|c| grid.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for (i, r) in grid.iter().enumerate() {
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(s, w)| format!("{}{s}", " ".repeat(w - s.chars().count())))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+        if i == 0 {
+            out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  "));
+            out.push('\n');
+        }
+    }
+    out
+}
+
 /// The value of `col` at `row` as JSON (null for nulls and non-finite floats).
 pub fn cell_json(col: &dyn Array, row: usize) -> Value {
     if col.is_null(row) {
@@ -271,26 +306,40 @@ impl Report {
     /// The top rows as an aligned text table with the columns a trader reads first.
     pub fn table(&self, axes: &[&str]) -> String {
         let (header, rows) = self.table_cells(axes);
-        let mut grid = vec![header];
-        grid.extend(rows);
-        let widths: Vec<usize> = (0..grid[0].len())
-            .map(|c| grid.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        text_table(&header, &rows)
+    }
+
+    /// The cross-symbol ranking ([`super::across`]) as table cells: the header and, per
+    /// ranked combination, its number, axis values, worst, median and per-symbol values;
+    /// with the ranking itself. `None` for a sweep of one symbol.
+    pub fn across_cells(
+        &self,
+        space: &super::Space,
+    ) -> Option<(Vec<String>, Vec<Vec<String>>, super::across::AcrossRanking)> {
+        let a = self.across.as_ref()?;
+        let ranking = a.ranking(self.n, self.rank.ascending);
+        let axes: Vec<&str> = space.axes().iter().map(|x| x.name).collect();
+        let mut header: Vec<String> = vec!["combo".into()];
+        header.extend(axes.iter().map(|s| s.to_string()));
+        header.extend(["worst".into(), "median".into()]);
+        header.extend(a.symbols.iter().cloned());
+        let rows = ranking
+            .top
+            .iter()
+            .map(|t| {
+                let mut row = vec![t.combo.to_string()];
+                let params = space.params(t.combo).ok();
+                for n in &axes {
+                    let v = params.as_ref().and_then(|p| crate::config::fields::get_param(p, n));
+                    row.push(v.map_or("?".into(), |v| param_text(&v)));
+                }
+                row.push(format!("{:.2}", t.worst));
+                row.push(format!("{:.2}", t.median));
+                row.extend(t.values.iter().map(|v| format!("{v:.2}")));
+                row
+            })
             .collect();
-        let mut out = String::new();
-        for (i, r) in grid.iter().enumerate() {
-            let line: Vec<String> = r
-                .iter()
-                .zip(&widths)
-                .map(|(s, w)| format!("{}{s}", " ".repeat(w - s.chars().count())))
-                .collect();
-            out.push_str(line.join("  ").trim_end());
-            out.push('\n');
-            if i == 0 {
-                out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  "));
-                out.push('\n');
-            }
-        }
-        out
+        Some((header, rows, ranking))
     }
 
     /// The cells of [`Report::table`]: the header and one row of formatted values per top
