@@ -267,11 +267,6 @@ fn test_symbols_refusals_name_the_field() {
             "walk_forward",
             "run one sweep per symbol",
         ),
-        (
-            "[search]\nmethod = \"halving\"\neta = 3\nmin_window = \"3d\"\n".to_string(),
-            "search.method",
-            "cannot be halved",
-        ),
     ] {
         // Top-level keys first, then the tables.
         let (top, tables) =
@@ -318,4 +313,117 @@ fn test_shipped_symbols_sweep_runs() {
     assert!(html.contains("Across symbols: top 10 combinations by the worst"), "no across table");
     assert!(html.contains("LTCUSDT, NEARUSDT"), "symbols missing from the header");
     assert!(html.contains("NEARUSDT: 2026-02-01T00:00:00"), "NEARUSDT window missing");
+}
+
+/// Halving over two symbols ranks combinations, not runs: at each rung the combinations go
+/// on or stop with all their runs, ranked by their worst objective over the symbols (a
+/// combination whose run failed or was pruned ranks last). Every full-window row equals the
+/// exhaustive two-symbol sweep's; the result is the same with 1 and 2 threads and after a
+/// kill.
+#[test]
+fn test_halving_over_symbols_moves_whole_combinations() {
+    let d = tmpdir("halving");
+    let window = "start = \"2026-02-02\"\nend = \"2026-02-20\"\n";
+    let ltc = data("LTCUSDT-1m-2026-02.parquet");
+    let near = data("NEARUSDT-1m-2026-02.parquet");
+    let axes = "[params]\nmodel = \"bybit\"\ngrid_count = 30\nwind_down_mode = \"close_all\"\n\
+        [axes]\ngrid_step = [0.3, 0.5, 0.7, 0.9, 1.1]\nleverage = [3, 10]\n\
+        amount = [\"x0.01\", \"x0.03\", \"x0.06\", \"x0.1\"]\n";
+    let body = format!(
+        "{window}tiers = \"builtin\"\n[symbols.LTCUSDT]\ncandles = {ltc:?}\n\
+         [symbols.NEARUSDT]\ncandles = {near:?}\n{axes}"
+    );
+    let grid = write(&d, "grid.toml", &format!("name = \"g\"\n{body}"));
+    let search = "[search]\nmethod = \"halving\"\neta = 3\nmin_window = \"2d\"\n\
+        objective = \"return_pct\"\nprobes = 0.05\nseed = 3\nmin_spearman = -1\n";
+    let half = write(&d, "half.toml", &format!("name = \"g\"\n{body}{search}"));
+    let (go, h1, h2) = (d.join("grid.parquet"), d.join("h1.parquet"), d.join("h2.parquet"));
+    run(&["sweep", grid.to_str().unwrap(), "-o", go.to_str().unwrap()]);
+    let j = json(&run(&[
+        "sweep",
+        half.to_str().unwrap(),
+        "--json",
+        "--threads",
+        "1",
+        "-o",
+        h1.to_str().unwrap(),
+    ]));
+    run(&["sweep", half.to_str().unwrap(), "--threads", "2", "-o", h2.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&h1).unwrap(), std::fs::read(&h2).unwrap(), "threads");
+    const C: usize = 40;
+    let (g, h) = (rows(&go), rows(&h1));
+    assert_eq!(h.len(), 2 * C);
+    // Probes: max(32, ⌈0.05 · 40⌉) = 32 combinations, each on both symbols.
+    assert_eq!(j["halving"]["probes"], 64);
+    for c in 0..C {
+        let (a, b) = (&h[c], &h[C + c]);
+        // A combination's runs reach the same rung unless one ended early (pruned/failed).
+        let ended = |r: &BTreeMap<String, Value>| r["status"] == "pruned" || r["status"] == "error";
+        if !ended(a) && !ended(b) {
+            assert_eq!(a["rung"], b["rung"], "combination {c}: {} / {}", a["status"], b["status"]);
+            assert_eq!(a["status"], b["status"], "combination {c}");
+        }
+        for (row, full) in [(a, &g[c]), (b, &g[C + c])] {
+            if row["status"] == "ok" {
+                for (k, v) in full {
+                    if !["rung", "window_end_ms"].contains(&k.as_str()) {
+                        assert_eq!(&row[k], v, "run {}: {k}", row["run_id"]);
+                    }
+                }
+            }
+        }
+    }
+    // Rung 0 (the first 2 days): of the 8 non-probe combinations ⌈8/3⌉ = 3 go on with both
+    // runs (the gate is off), the 3 with the best worst-of-two return over those 2 days, as a
+    // grid sweep of those 2 days gives it.
+    let r0 = &j["halving"]["rungs"][0];
+    assert_eq!((r0["runs"].as_u64(), r0["kept"].as_u64()), (Some(16), Some(6)), "{r0}");
+    let probes = gridsweep::sweep::halving::probe_set(&(0..C as u64).collect::<Vec<_>>(), 0.05, 3);
+    let rest: Vec<usize> = (0..C).filter(|c| probes.binary_search(&(*c as u64)).is_err()).collect();
+    assert_eq!(rest.len(), 8);
+    let short = write(
+        &d,
+        "short.toml",
+        &format!("name = \"g\"\n{}", body.replace("2026-02-20", "2026-02-04")),
+    );
+    let so = d.join("short.parquet");
+    run(&["sweep", short.to_str().unwrap(), "-o", so.to_str().unwrap()]);
+    let sh = rows(&so);
+    let ret = |r: &BTreeMap<String, Value>| r["return_pct"].as_f64().unwrap_or(f64::NEG_INFINITY);
+    let mut ranked: Vec<(f64, usize)> =
+        rest.iter().map(|&c| (ret(&sh[c]).min(ret(&sh[C + c])), c)).collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let want: Vec<usize> = ranked[..3].iter().map(|p| p.1).collect();
+    let mut went_on: Vec<usize> =
+        rest.iter().copied().filter(|&c| h[c]["rung"].as_u64() > Some(0)).collect();
+    went_on.sort_unstable();
+    let mut want_sorted = want.clone();
+    want_sorted.sort_unstable();
+    assert_eq!(went_on, want_sorted);
+    for &c in &rest {
+        if !want.contains(&c) {
+            for row in [&h[c], &h[C + c]] {
+                assert_eq!(row["status"], "eliminated", "{c}");
+                assert_eq!(row["rung"], 0);
+            }
+        }
+    }
+    // A kill after rung 0 resumes to the same bytes.
+    let out = d.join("killed.parquet");
+    let parts = d.join("killed.parquet.parts");
+    let args = ["sweep", half.to_str().unwrap(), "--threads", "1", "-o", out.to_str().unwrap()];
+    let mut child = bin()
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !parts.join("rung-000.json").exists() && t0.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    run(&args);
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&h1).unwrap(), "after a kill");
 }

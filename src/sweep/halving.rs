@@ -210,6 +210,8 @@ pub fn objective_key(m: &Metrics, rank: RankBy) -> f64 {
 /// One run in progress: its engine state and where it stands.
 struct Live {
     run_id: u64,
+    /// The run's symbol (index into the sweep's symbols).
+    symbol: usize,
     params: RunParams,
     engine: Engine,
     run: CandleRun,
@@ -294,24 +296,35 @@ pub fn search(
     progress: &super::progress::Progress,
     state: (Option<&Checkpoint<'_>>, Saved),
 ) -> Result<(RecordBatch, SearchSummary, Vec<String>), SweepError> {
-    // One symbol: the spec refuses halving over several (see [`super::symbols`]).
-    let window = setup.window(0);
-    let ctx = setup.context(0);
+    // Each symbol's window, context and end; the rungs span all of them (one symbol: its
+    // own window).
+    let nsym = setup.symbols.len();
+    let windows: Vec<CandleSlice<'_>> = (0..nsym).map(|s| setup.window(s)).collect();
+    let ctxs: Vec<RunContext<'_>> = (0..nsym).map(|s| setup.context(s)).collect();
     let limits = setup.spec.constraints;
-    let layer = setup.symbols[0].tier_layer;
-    let n_candles = window.len();
-    let (Some(&first), Some(&last)) = (window.ts_ms.first(), window.ts_ms.last()) else {
-        return Err(SweepError::Setup("the sweep window holds no candles".into()));
-    };
-    let interval = if n_candles > 1 { window.ts_ms[1] - window.ts_ms[0] } else { 60_000 };
-    let end_ms = last + interval;
+    let mut ends_of = Vec::with_capacity(nsym);
+    for w in &windows {
+        let (Some(&first), Some(&last)) = (w.ts_ms.first(), w.ts_ms.last()) else {
+            return Err(SweepError::Setup("the sweep window holds no candles".into()));
+        };
+        let interval = if w.len() > 1 { w.ts_ms[1] - w.ts_ms[0] } else { 60_000 };
+        ends_of.push((first, last + interval));
+    }
+    let first = ends_of.iter().map(|e| e.0).min().unwrap_or(0);
+    let end_ms = ends_of.iter().map(|e| e.1).max().unwrap_or(0);
     let ends = rung_ends(first, end_ms, h.min_window_ms, h.eta).map_err(SweepError::Usage)?;
-    let cuts: Vec<usize> = ends.iter().map(|&t| window.ts_ms.partition_point(|&x| x < t)).collect();
-    let piece = |r: usize| window.range(if r == 0 { 0 } else { cuts[r - 1] }, cuts[r]);
+    let cuts: Vec<Vec<usize>> = windows
+        .iter()
+        .map(|w| ends.iter().map(|&t| w.ts_ms.partition_point(|&x| x < t)).collect())
+        .collect();
+    let piece =
+        |s: usize, r: usize| windows[s].range(if r == 0 { 0 } else { cuts[s][r - 1] }, cuts[s][r]);
     let last_rung = ends.len() - 1;
     let probe_keys: Vec<Vec<f64>>;
+    let symbol_of = |id: u64| setup.spec.slot(id).symbol;
+    let combo_of = |id: u64| setup.spec.slot(id).combo;
     let mut summary = SearchSummary {
-        candle_runs_exhaustive: ids.len() as u64 * n_candles as u64,
+        candle_runs_exhaustive: ids.iter().map(|&id| windows[symbol_of(id)].len() as u64).sum(),
         ..SearchSummary::default()
     };
     let mut warnings = Vec::new();
@@ -319,12 +332,13 @@ pub fn search(
 
     // Start every run (bad parameters become error rows).
     let start = |id: u64| -> Result<Live, Box<RunOutcome>> {
+        let symbol = symbol_of(id);
         let err = |params: RunParams, e: String| {
             Box::new(RunOutcome {
                 run_id: id,
                 params,
                 result: Err(e),
-                tier_layer: layer,
+                tier_layer: setup.symbols[symbol].tier_layer,
                 periods: Vec::new(),
                 walk: Vec::new(),
                 end: RunEnd { rung: Some(0), ..RunEnd::default() },
@@ -332,12 +346,32 @@ pub fn search(
         };
         let params = setup.spec.params(id).map_err(|e| err(*setup.spec.space.base(), e))?;
         let mut engine = Engine::new();
-        let run = engine.begin_candles(&params, &ctx).map_err(|e| err(params, e.to_string()))?;
-        Ok(Live { run_id: id, params, engine, run, candles: 0, keys: Vec::new(), failed: None })
+        let run =
+            engine.begin_candles(&params, &ctxs[symbol]).map_err(|e| err(params, e.to_string()))?;
+        Ok(Live {
+            run_id: id,
+            symbol,
+            params,
+            engine,
+            run,
+            candles: 0,
+            keys: Vec::new(),
+            failed: None,
+        })
     };
     let labels = setup.labels();
     let (checkpoint, saved) = state;
-    let probe_ids = probe_set(ids, h.probes, h.seed);
+    // Probes and rungs choose combinations: all of a combination's runs (one per symbol) go
+    // on together, ranked by their worst objective.
+    let mut combos: Vec<u64> = ids.iter().map(|&id| combo_of(id)).collect();
+    combos.sort_unstable();
+    combos.dedup();
+    let probe_combos = probe_set(&combos, h.probes, h.seed);
+    let probe_ids: Vec<u64> = ids
+        .iter()
+        .copied()
+        .filter(|&id| probe_combos.binary_search(&combo_of(id)).is_ok())
+        .collect();
     // What a killed invocation saved: the probes' rows and keys, then rungs 0..resume_at.
     let (saved_probes, saved_rungs) = match saved.probes {
         Some(p) => (Some(p), saved.rungs),
@@ -365,8 +399,27 @@ pub fn search(
             Err(row) => errors.push(*row),
         }
     }
+    // Combinations one of whose runs failed or was pruned: ranked last from then on (a
+    // resumed search finds them again in the errors and the saved rows).
+    let mut tainted: std::collections::HashSet<u64> =
+        errors.iter().map(|o| combo_of(o.run_id)).collect();
+    for (rows, _) in &saved_rungs {
+        let ids = rows.column(0).as_primitive::<arrow_array::types::UInt64Type>();
+        if let Some(status) = rows.column_by_name(super::results::STATUS) {
+            let status = status.as_string::<i32>();
+            for i in 0..rows.num_rows() {
+                if status.value(i) != "eliminated" {
+                    tainted.insert(combo_of(ids.value(i)));
+                }
+            }
+        }
+    }
     let mut pieces: Vec<RecordBatch> = vec![to_batch(&errors, &labels)];
-    let lens: Vec<u64> = (0..=last_rung).map(|r| piece(r).len() as u64).collect();
+    let lens: Vec<Vec<u64>> =
+        (0..nsym).map(|s| (0..=last_rung).map(|r| piece(s, r).len() as u64).collect()).collect();
+    // The mean rung length over the symbols, for the progress projection.
+    let mean_lens: Vec<u64> =
+        (0..=last_rung).map(|r| lens.iter().map(|l| l[r]).sum::<u64>() / nsym as u64).collect();
     if let Some((_, st)) = saved_rungs.last() {
         let want = &st.survivors;
         let have: Vec<u64> = live.iter().map(|l| l.run_id).collect();
@@ -399,21 +452,24 @@ pub fn search(
             summary.probes = keys.keys.len() as u64;
             probe_candles = keys.candles;
             probe_keys = (0..=last_rung)
-                .map(|r| keys.keys.iter().map(|(_, k)| f64::from_bits(k[r])).collect())
+                .map(|r| {
+                    worst_by_combo(
+                        keys.keys.iter().map(|(id, k)| (combo_of(*id), f64::from_bits(k[r]))),
+                    )
+                })
                 .collect();
             full = probe_keys[last_rung].clone();
             pieces.push(rows);
         }
         None => {
             summary.probes = probes.len() as u64;
-            progress.set_total(
-                summary.probes * n_candles as u64
-                    + projected_work(live.len() as u64, 0, &lens, h.eta),
-            );
+            let probe_work: u64 = probes.iter().map(|l| windows[l.symbol].len() as u64).sum();
+            progress
+                .set_total(probe_work + projected_work(live.len() as u64, 0, &mean_lens, h.eta));
             pool.install(|| {
                 probes.par_iter_mut().with_max_len(1).for_each(|l| {
-                    for (r, &len) in lens.iter().enumerate() {
-                        l.advance(piece(r), &ctx, limits);
+                    for (r, &len) in lens[l.symbol].iter().enumerate() {
+                        l.advance(piece(l.symbol, r), &ctxs[l.symbol], limits);
                         progress.inc_by(len);
                         let m = if r == last_rung {
                             l.engine.clone().finish_candles(&l.run, &mut NoRecorder)
@@ -424,9 +480,10 @@ pub fn search(
                     }
                 });
             });
-            full = probes.iter().map(|l| l.keys[last_rung]).collect();
-            probe_keys =
-                (0..=last_rung).map(|r| probes.iter().map(|l| l.keys[r]).collect()).collect();
+            probe_keys = (0..=last_rung)
+                .map(|r| worst_by_combo(probes.iter().map(|l| (combo_of(l.run_id), l.keys[r]))))
+                .collect();
+            full = probe_keys[last_rung].clone();
             let keys = ProbeKeys {
                 keys: probes
                     .iter()
@@ -438,7 +495,11 @@ pub fn search(
             let rows: Vec<RunOutcome> = pool.install(|| {
                 std::mem::take(&mut probes)
                     .into_par_iter()
-                    .map(|l| l.outcome(last_rung as u32, end_ms, false, true, layer))
+                    .map(|l| {
+                        let (end, layer) =
+                            (ends_of[l.symbol].1, setup.symbols[l.symbol].tier_layer);
+                        l.outcome(last_rung as u32, end, false, true, layer)
+                    })
                     .collect()
             });
             let rows = to_batch(&rows, &labels);
@@ -458,12 +519,13 @@ pub fn search(
         pieces.push(rows);
     }
     if resume_at > 0 {
-        let redo: u64 = live.len() as u64 * lens[..resume_at].iter().sum::<u64>();
-        progress.set_total(redo + projected_work(live.len() as u64, resume_at, &lens, h.eta));
+        let redo: u64 = live.iter().map(|l| lens[l.symbol][..resume_at].iter().sum::<u64>()).sum();
+        let rest = projected_work(live.len() as u64, resume_at, &mean_lens, h.eta);
+        progress.set_total(redo + rest);
         pool.install(|| {
             live.par_iter_mut().with_max_len(1).for_each(|l| {
-                for (r, &len) in lens.iter().enumerate().take(resume_at) {
-                    l.advance(piece(r), &ctx, limits);
+                for (r, &len) in lens[l.symbol].iter().enumerate().take(resume_at) {
+                    l.advance(piece(l.symbol, r), &ctxs[l.symbol], limits);
                     progress.inc_by(len);
                 }
             })
@@ -477,11 +539,10 @@ pub fn search(
 
     #[allow(clippy::needless_range_loop)] // r numbers the rung in rows and reports
     for r in resume_at..=last_rung {
-        let c = piece(r);
         pool.install(|| {
             live.par_iter_mut().with_max_len(1).for_each(|l| {
-                l.advance(c, &ctx, limits);
-                progress.inc_by(lens[r]);
+                l.advance(piece(l.symbol, r), &ctxs[l.symbol], limits);
+                progress.inc_by(lens[l.symbol][r]);
             })
         });
         let advanced = live.len() as u64;
@@ -505,6 +566,8 @@ pub fn search(
         let mut ended: Vec<RunOutcome> = Vec::new();
         for l in done {
             evaluated += l.candles;
+            tainted.insert(combo_of(l.run_id));
+            let layer = setup.symbols[l.symbol].tier_layer;
             ended.push(l.outcome(r as u32, ends[r], false, false, layer));
         }
         let rho = spearman(&probe_keys[r], &full);
@@ -519,20 +582,27 @@ pub fn search(
                 h.min_spearman
             ));
         }
-        let keyed: Vec<(f64, u64)> = pool.install(|| {
+        let run_keys: Vec<(u64, f64)> = pool.install(|| {
             rest.par_iter()
-                .map(|l| (objective_key(&l.engine.peek_metrics(&l.run), rank), l.run_id))
+                .map(|l| (combo_of(l.run_id), objective_key(&l.engine.peek_metrics(&l.run), rank)))
                 .collect()
         });
-        let keep = keep_count(rest.len(), h.eta, widened);
-        let chosen = survivors(&keyed, keep);
-        let mut next = chosen.iter().peekable();
-        for (i, l) in rest.into_iter().enumerate() {
-            if next.peek() == Some(&&i) {
-                next.next();
+        // Per combination: its worst key over its runs (−∞ once one of them ended early).
+        let mut worst: std::collections::BTreeMap<u64, f64> = std::collections::BTreeMap::new();
+        for &(c, k) in &run_keys {
+            let k = if tainted.contains(&c) { f64::NEG_INFINITY } else { k };
+            worst.entry(c).and_modify(|w| *w = w.min(k)).or_insert(k);
+        }
+        let keyed: Vec<(f64, u64)> = worst.iter().map(|(&c, &k)| (k, c)).collect();
+        let keep = keep_count(keyed.len(), h.eta, widened);
+        let kept: std::collections::HashSet<u64> =
+            survivors(&keyed, keep).into_iter().map(|i| keyed[i].1).collect();
+        for l in rest {
+            if kept.contains(&combo_of(l.run_id)) {
                 live.push(l);
             } else {
                 evaluated += l.candles;
+                let layer = setup.symbols[l.symbol].tier_layer;
                 ended.push(l.outcome(r as u32, ends[r], true, false, layer));
             }
         }
@@ -554,17 +624,30 @@ pub fn search(
         pieces.push(rows);
         summary.rungs.push(report);
         let done = progress.position();
-        progress.set_total(done + projected_work(live.len() as u64, r + 1, &lens, h.eta));
+        progress.set_total(done + projected_work(live.len() as u64, r + 1, &mean_lens, h.eta));
     }
     summary.candle_runs_evaluated =
         evaluated + probe_candles + live.iter().map(|l| l.candles).sum::<u64>();
     let finals: Vec<RunOutcome> = pool.install(|| {
         live.into_par_iter()
-            .map(|l| l.outcome(last_rung as u32, end_ms, false, true, layer))
+            .map(|l| {
+                let (end, layer) = (ends_of[l.symbol].1, setup.symbols[l.symbol].tier_layer);
+                l.outcome(last_rung as u32, end, false, true, layer)
+            })
             .collect()
     });
     pieces.push(to_batch(&finals, &labels));
     Ok((in_run_id_order(&pieces)?, summary, warnings))
+}
+
+/// The worst (lowest) key of each combination among `(combo, key)` pairs, in combination
+/// order.
+fn worst_by_combo(pairs: impl Iterator<Item = (u64, f64)>) -> Vec<f64> {
+    let mut m: std::collections::BTreeMap<u64, f64> = std::collections::BTreeMap::new();
+    for (c, k) in pairs {
+        m.entry(c).and_modify(|w| *w = w.min(k)).or_insert(k);
+    }
+    m.into_values().collect()
 }
 
 /// The rows of `pieces` as one batch in `run_id` order.

@@ -403,16 +403,6 @@ impl SweepSpec {
                     ),
                 );
             }
-            if search.is_some() {
-                errs.push(
-                    "search.method",
-                    format!(
-                        "{several} cannot be halved yet (a rung would rank runs of different \
-                         symbols against each other); use method = \"grid\" or \"random\", or \
-                         {alone}"
-                    ),
-                );
-            }
             if walk_forward.is_some() {
                 errs.push(
                     "walk_forward",
