@@ -6,6 +6,7 @@ mod sweep_common;
 use std::path::Path;
 use std::process::Output;
 
+use arrow_array::cast::AsArray;
 use gridsweep::config::fields::ParamValue;
 use gridsweep::sweep::{SizeLimit, SweepSpec};
 use sweep_common::{bin, data, read, tmpdir};
@@ -204,4 +205,43 @@ fn test_halving_over_sampled_runs_is_deterministic() {
     assert_eq!(j["candle_runs_exhaustive"], 40 * 9 * 1440);
     assert!(j["candle_runs_evaluated"].as_u64().unwrap() < 40 * 9 * 1440);
     let _ = ParamValue::Int(0);
+}
+
+/// `validate` on a sampled sweep with a per-period record: PBO, the deflated Sharpe ratio and
+/// Pareto ranks are computed over the sampled runs, plateau scores are not (a sample has no
+/// grid neighbours), and the selection file has a row per run with null plateau columns.
+#[test]
+fn test_validate_on_a_sampled_sweep_has_no_plateau() {
+    let d = tmpdir("validate");
+    let f = d.join("s.toml");
+    std::fs::write(&f, text(8, &format!("{}[record]\nperiod = \"1d\"\n", random(30, 2)))).unwrap();
+    let out = d.join("s.parquet");
+    let o =
+        bin().args(["sweep", f.to_str().unwrap(), "-o", out.to_str().unwrap()]).output().unwrap();
+    assert!(o.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&o.stderr));
+    let ok: usize = read(&out)
+        .iter()
+        .map(|b| {
+            let s = b.column_by_name("status").unwrap().as_string::<i32>();
+            (0..b.num_rows()).filter(|&i| s.value(i) == "ok").count()
+        })
+        .sum();
+    let o = bin()
+        .args(["validate", out.to_str().unwrap(), "--json", "--splits", "4"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["plateau"], false);
+    assert_eq!(v["n_trials"], ok as u64);
+    assert!((0.0..=1.0).contains(&v["pbo"].as_f64().unwrap()));
+    assert!(v["pareto"]["front_size"].as_u64().unwrap() >= 1);
+    let sel = read(&d.join("s.selection.parquet"));
+    assert_eq!(sel.iter().map(|b| b.num_rows()).sum::<usize>(), 30);
+    for b in &sel {
+        assert_eq!(b.column_by_name("plateau_min").unwrap().null_count(), b.num_rows());
+    }
+    let o = bin().args(["validate", out.to_str().unwrap(), "--splits", "4"]).output().unwrap();
+    let human = String::from_utf8_lossy(&o.stdout);
+    assert!(human.contains("a sampled sweep has no grid neighbours"), "{human}");
 }

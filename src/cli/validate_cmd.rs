@@ -149,6 +149,8 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<i32> {
         "  plateau scores           {}",
         if plateau.is_some() {
             "min and median over each run's grid neighbours"
+        } else if input.sampled {
+            "not computed: a sampled sweep has no grid neighbours"
         } else {
             "not computed: the file is not a whole sweep (a shard?)"
         }
