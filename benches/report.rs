@@ -77,6 +77,7 @@ fn bench(c: &mut Criterion) {
         validation: None,
         folds: None,
         pairs: None,
+        coords: None,
         across: None,
     };
     let page = sweep_page(&report).unwrap();

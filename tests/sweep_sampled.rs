@@ -176,11 +176,17 @@ fn test_random_sweep_threads_and_shards_give_the_same_file() {
     // With the same --block-runs (it is part of the file's identity and row-group layout), the
     // merged file is the whole sweep's, byte for byte.
     assert_eq!(std::fs::read(&merged).unwrap(), whole, "merged shards differ from the whole file");
-    // The report draws no heatmap for a sampled space and does not fail.
+    // The report bins the sampled axes for its heatmaps: grid_step uniform on [0.2, 1.2] in 8
+    // bins of 0.125 (the first 0.200–0.325), leverage log-uniform on [2, 50].
     let html = d.join("r.html");
     run(&["report", o1.to_str().unwrap(), "-o", html.to_str().unwrap()]);
     let page = std::fs::read_to_string(&html).unwrap();
-    assert!(page.contains("data-chart=") && !page.contains("data-chart=\"heatmap\""));
+    assert!(page.contains("data-chart=\"heatmap\""), "no heatmap");
+    assert!(page.contains("0.200–0.325") && page.contains("each axis is cut into bins"));
+    let html = d.join("p.html");
+    let p = html.to_str().unwrap();
+    run(&["report", o1.to_str().unwrap(), "--pairs", "grid_step:leverage", "-o", p]);
+    assert!(std::fs::read_to_string(&html).unwrap().contains("data-chart=\"heatmap\""));
 }
 
 #[test]

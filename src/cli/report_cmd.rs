@@ -106,15 +106,16 @@ pub fn write_report(
     }
     let setup = &recorded.setup;
     let axes = setup.spec.space.axes();
-    // A sampled space has no grid coordinates: no heatmaps (docs/sweeps.md, "Sampled spaces").
+    // A sampled space has no grid: its heatmaps bin each axis's drawn values
+    // (docs/report.md, "Sampled sweeps").
     let sampled = setup.spec.space.is_sampled();
-    if sampled && pairs.is_some() {
-        anyhow::bail!(
-            "--pairs draws heatmaps on grid axes, and this sweep sampled its runs at random \
-             ([search] method = \"random\" or sampler = \"random\"); drop --pairs"
-        );
-    }
-    let heat_axes: &[gridsweep::sweep::Axis] = if sampled { &[] } else { axes };
+    let (binned, coords) = if sampled {
+        let (a, c) = gridsweep::report::bins::sampled_axes(&setup.spec.space, &rows.run_id);
+        (a, Some(c))
+    } else {
+        (Vec::new(), None)
+    };
+    let heat_axes: &[gridsweep::sweep::Axis] = if sampled { &binned } else { axes };
     let pairs = pairs.map(|p| parse_pairs(p, axes)).transpose().map_err(anyhow::Error::msg)?;
     let mut axis_names: Vec<&str> = axes.iter().map(|a| a.name).collect();
     if setup.symbols.len() > 1 {
@@ -154,6 +155,7 @@ pub fn write_report(
         validation,
         folds,
         pairs,
+        coords,
         across: report.across_cells(&setup.spec.space).map(|(h, rows, ranking)| {
             let note = format!(
                 "Every combination ran on each of {} symbols; a combination that held up on \

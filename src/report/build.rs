@@ -111,6 +111,9 @@ pub struct SweepReport<'a> {
     pub folds: Option<Folds>,
     /// The axis pairs of the heatmaps (indices into `axes`); `None`: every pair.
     pub pairs: Option<Vec<(usize, usize)>>,
+    /// Each row's value index on every axis (`coords[axis][row]`) when it is not the grid's
+    /// ([`axis_coords`]): a sampled sweep's bins ([`super::bins`]).
+    pub coords: Option<Vec<Vec<usize>>>,
     /// The cross-symbol ranking of a sweep over several symbols: header, rows and a note.
     pub across: Option<(Vec<String>, Vec<Vec<String>>, String)>,
 }
@@ -226,7 +229,7 @@ fn labels(axis: &Axis) -> Vec<String> {
 /// A drawing error.
 pub fn sweep_page(r: &SweepReport<'_>) -> Result<String, String> {
     let rows = r.rows;
-    let coords = axis_coords(r.axes, &rows.run_id);
+    let coords = r.coords.clone().unwrap_or_else(|| axis_coords(r.axes, &rows.run_id));
     let zeros = vec![0usize; rows.len()];
     let one = vec!["all".to_string()];
     let (obj, asc) = r.objective;
@@ -301,7 +304,13 @@ pub fn sweep_page(r: &SweepReport<'_>) -> Result<String, String> {
     }
     sections.push(Section {
         title: "Where the good grids lie: pairwise heatmaps".into(),
-        notes: vec![format!("The {} shows what the best setting of the other axes can reach; the median shows how forgiving the pair is.", best_agg.as_str())],
+        notes: {
+            let mut n = vec![format!("The {} shows what the best setting of the other axes can reach; the median shows how forgiving the pair is.", best_agg.as_str())];
+            if r.coords.is_some() {
+                n.push(format!("This sweep sampled its runs at random, so each axis is cut into bins: {} equal bins for a uniform axis, equal bins of the logarithm for a log-uniform one, one per integer (or equal integer ranges) for an integer one, one per value for a list.", super::bins::BINS));
+            }
+            n
+        },
         figures: figs,
         ..Section::default()
     });

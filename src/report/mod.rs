@@ -3,6 +3,8 @@
 //! re-runs the top runs; everything here takes values and returns text.
 
 pub mod agg;
+/// Heatmap bins for the axes of a sampled sweep.
+pub mod bins;
 pub mod build;
 pub mod chart;
 pub mod html;
