@@ -156,6 +156,43 @@ fn test_each_symbol_runs_on_its_own_candles_and_tier_table() {
     let s = json(&run(&["show", out("both").to_str().unwrap(), "9", "--json"]));
     assert_eq!(s["symbol"], "NEARUSDT");
     assert_eq!(s["matches_row"], true);
+    // The tier file changes after the sweep: `show` re-runs LTCUSDT's row on the table the
+    // sweep recorded for LTCUSDT (not the new file, not NEARUSDT's) and still matches it.
+    let file = d.join("ltc-tiers.json");
+    std::fs::write(&file, LTC_TIERS.replace("\"8\"", "\"15\"").replace("0.01", "0.03")).unwrap();
+    let s = json(&run(&["show", out("both").to_str().unwrap(), "2", "--json"]));
+    assert_eq!((s["symbol"].as_str(), s["matches_row"].as_bool()), (Some("LTCUSDT"), Some(true)));
+}
+
+/// A sampled space over two symbols: the same drawn combinations run on each symbol.
+#[test]
+fn test_sampled_combinations_are_the_same_on_every_symbol() {
+    let d = tmpdir("sampled");
+    let (ltc, near) = (data("LTCUSDT-1m-2026-02.parquet"), data("NEARUSDT-1m-2026-02.parquet"));
+    let f = write(
+        &d,
+        "s.toml",
+        &format!(
+            "name = \"s\"\n{WINDOW}[symbols.LTCUSDT]\ncandles = {ltc:?}\n[symbols.NEARUSDT]\n\
+             candles = {near:?}\n[params]\nmodel = \"bybit\"\n[axes]\n\
+             grid_step = {{ dist = \"uniform\", low = 0.2, high = 1.0 }}\n\
+             leverage = {{ dist = \"log_uniform\", low = 2, high = 20 }}\n\
+             [search]\nmethod = \"random\"\nsamples = 7\nseed = 4\n"
+        ),
+    );
+    let out = d.join("s.parquet");
+    let j = json(&run(&["sweep", f.to_str().unwrap(), "--json", "-o", out.to_str().unwrap()]));
+    assert_eq!(j["total_runs"], 14);
+    let r = rows(&out);
+    for c in 0..7 {
+        for k in ["grid_step", "leverage", "param_hash"] {
+            assert_eq!(r[c][k], r[7 + c][k], "sample {c}: {k}");
+        }
+        assert_eq!(
+            (r[c]["symbol"].as_str(), r[7 + c]["symbol"].as_str()),
+            (Some("LTCUSDT"), Some("NEARUSDT"))
+        );
+    }
 }
 
 /// The cross-symbol ranking: for every combination with a value on both symbols, worst
@@ -424,6 +461,7 @@ fn test_halving_over_symbols_moves_whole_combinations() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    assert!(!out.exists(), "the search finished before it could be killed");
     run(&args);
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&h1).unwrap(), "after a kill");
 }
