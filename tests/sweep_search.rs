@@ -373,7 +373,18 @@ fn test_halving_progress_lines_count_candle_runs() {
 /// rung's end, and the file and the candle·runs equal an uninterrupted search's.
 #[test]
 fn test_halving_resumes_after_the_last_saved_rung() {
-    let d = tmpdir("halving-rung-resume");
+    resume_after("rung-000.json", 32 + 74);
+}
+
+/// Killed once the probes are saved (before any rung): the probes' 32 rows are loaded and
+/// every other run starts from the first rung.
+#[test]
+fn test_halving_resumes_after_the_saved_probes() {
+    resume_after("probes.json", 32);
+}
+
+fn resume_after(saved_file: &str, at_least: u64) {
+    let d = tmpdir(&format!("halving-resume-{saved_file}"));
     let half = sweep_file(&d, "half", 20, &format!("{AXES}{HALVING}"));
     let hs = half.to_str().unwrap();
     let reference = d.join("reference.parquet");
@@ -383,13 +394,13 @@ fn test_halving_resumes_after_the_last_saved_rung() {
     let args = ["sweep", hs, "--json", "--threads", "1", "-o", out.to_str().unwrap()];
     let mut child = bin().args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let t0 = Instant::now();
-    let saved = parts.join("rung-000.json");
+    let saved = parts.join(saved_file);
     while !saved.exists() && t0.elapsed() < Duration::from_secs(120) {
         std::thread::sleep(Duration::from_millis(1));
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(saved.exists(), "rung 0 was never saved");
+    assert!(saved.exists(), "{saved_file} was never written");
     assert!(!out.exists(), "the sweep finished before it could be killed; make it longer");
     let j = json(&run(&args));
     // Rung 0 ends 1 day in: of the 112 non-probe runs ⌈112/3⌉ = 38 go on (the rung is not
@@ -397,7 +408,7 @@ fn test_halving_resumes_after_the_last_saved_rung() {
     // checkpoint.
     assert_eq!(r["halving"]["rungs"][0]["widened"], false);
     assert_eq!(r["halving"]["rungs"][0]["kept"], 38);
-    assert!(j["resumed_runs"].as_u64().unwrap() >= 32 + 74, "{j}");
+    assert!(j["resumed_runs"].as_u64().unwrap() >= at_least, "{j}");
     assert_eq!(j["computed_runs"].as_u64().unwrap() + j["resumed_runs"].as_u64().unwrap(), 144);
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&reference).unwrap());
     assert_eq!(j["candle_runs_evaluated"], r["candle_runs_evaluated"]);

@@ -702,10 +702,11 @@ pub fn execute(setup: &SweepSetup, opts: &ExecOptions, h: &Halving) -> Result<Su
     // resumes after the last finished rung.
     let lock = PartsLock::acquire(out)?;
     let (checkpoint, saved) = Checkpoint::open(&lock, &ident, opts.shard)?;
-    let resumed = saved.rungs.len();
-    if resumed > 0 {
-        summary.resumed_runs = saved.rungs.iter().map(|(b, _)| b.num_rows() as u64).sum::<u64>()
-            + saved.probes.as_ref().map_or(0, |(b, _)| b.num_rows() as u64);
+    // Rows loaded from the checkpoint (rungs count only after the probes, as `search` reads
+    // them).
+    if let Some((probes, _)) = &saved.probes {
+        summary.resumed_runs = probes.num_rows() as u64
+            + saved.rungs.iter().map(|(b, _)| b.num_rows() as u64).sum::<u64>();
     }
     let ids: Vec<u64> = (first_run_id..shard_end).collect();
     let progress = super::progress::Progress::counting("candle·runs", 0, 0, opts.progress);
