@@ -298,7 +298,6 @@ fn test_symbols_refusals_name_the_field() {
     for (extra, field, words) in [
         (format!("candles = {near:?}\n"), "candles", "belongs to each symbol"),
         ("symbol = \"BTCUSDT\"\n".to_string(), "symbol", "belongs to each symbol"),
-        ("[record]\nperiod = \"1d\"\n".to_string(), "record", "run one sweep per symbol"),
         (
             "[walk_forward]\ntrain = \"7d\"\ntest = \"7d\"\n".to_string(),
             "walk_forward",
@@ -464,4 +463,64 @@ fn test_halving_over_symbols_moves_whole_combinations() {
     assert!(!out.exists(), "the search finished before it could be killed");
     run(&args);
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&h1).unwrap(), "after a kill");
+}
+
+/// `[record]` over two symbols sharing the window: one periods file for every run, and
+/// `validate` takes every (symbol, combination) run as a trial, with plateau scores over each
+/// run's own symbol's grid. Different windows are refused, naming both.
+#[test]
+fn test_record_over_symbols_validates_every_run() {
+    let d = tmpdir("record");
+    let (ltc, near) = (data("LTCUSDT-1m-2026-02.parquet"), data("NEARUSDT-1m-2026-02.parquet"));
+    let body = |near_start: &str| {
+        format!(
+            "name = \"r\"\nstart = \"2026-02-03\"\nend = \"2026-02-11\"\n\
+             [symbols.LTCUSDT]\ncandles = {ltc:?}\n[symbols.NEARUSDT]\ncandles = {near:?}\n\
+             {near_start}[record]\nperiod = \"1d\"\n{PARAMS_AXES}"
+        )
+    };
+    let f = write(&d, "r.toml", &body(""));
+    let out = d.join("r.parquet");
+    run(&["sweep", f.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let periods = read(&d.join("r.periods.parquet"));
+    // 12 runs × 8 daily period ends.
+    assert_eq!(periods.iter().map(|b| b.num_rows()).sum::<usize>(), 2 * COMBOS * 8);
+    let v = json(&run(&["validate", out.to_str().unwrap(), "--json", "--splits", "4"]));
+    let ok = rows(&out).iter().filter(|r| r["status"] == "ok").count();
+    assert_eq!(v["n_trials"], ok as u64);
+    assert_eq!(v["plateau"], true);
+    let sel = rows(&d.join("r.selection.parquet"));
+    assert_eq!(sel.len(), 2 * COMBOS);
+    // NEARUSDT's plateau scores are those of a one-symbol NEARUSDT sweep: its neighbours are
+    // its own symbol's runs.
+    let one = write(
+        &d,
+        "near.toml",
+        &format!(
+            "name = \"n\"\nsymbol = \"NEARUSDT\"\ncandles = {near:?}\nstart = \"2026-02-03\"\n\
+             end = \"2026-02-11\"\n[record]\nperiod = \"1d\"\n{PARAMS_AXES}"
+        ),
+    );
+    let no = d.join("n.parquet");
+    run(&["sweep", one.to_str().unwrap(), "-o", no.to_str().unwrap()]);
+    run(&["validate", no.to_str().unwrap(), "--json", "--splits", "4"]);
+    let alone = rows(&d.join("n.selection.parquet"));
+    assert!(alone.iter().all(|r| r["plateau_min"].is_number()), "every NEARUSDT run has a score");
+    for c in 0..COMBOS {
+        for k in ["plateau_min", "plateau_median"] {
+            assert_eq!(sel[COMBOS + c][k], alone[c][k], "combination {c}: {k}");
+        }
+    }
+    // NEARUSDT's own start moves its window: refused before any run.
+    let f = write(&d, "bad.toml", &body("start = \"2026-02-04\"\n"));
+    let o = bin()
+        .args(["sweep", f.to_str().unwrap(), "-o", d.join("bad.parquet").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("same period ends") && e.contains("NEARUSDT") && e.contains("LTCUSDT"),
+        "{e}"
+    );
 }

@@ -98,7 +98,14 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<i32> {
         for (k, &i) in ok_rows.iter().enumerate() {
             by_id[input.run_ids[i] as usize] = full[k];
         }
-        Some(plateau_scores(&input.axis_sizes, &by_id, Neighbourhood::Box)?)
+        // Over several symbols the grid repeats per symbol: each run's neighbours are its
+        // own symbol's.
+        let combos: usize = input.axis_sizes.iter().product::<usize>().max(1);
+        let mut scores = Vec::with_capacity(by_id.len());
+        for chunk in by_id.chunks(combos) {
+            scores.extend(plateau_scores(&input.axis_sizes, chunk, Neighbourhood::Box)?);
+        }
+        Some(scores)
     } else {
         None
     };

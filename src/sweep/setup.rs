@@ -159,6 +159,29 @@ impl SweepSetup {
             }
             None => None,
         };
+        if spec.record_ms.is_some() {
+            // One set of period ends for every run: the symbols must share the window.
+            for (i, d) in spec.symbols.iter().enumerate().skip(1) {
+                let w = symbols[i].candles.window(d.start_ms, d.end_ms);
+                let own = (
+                    d.start_ms.unwrap_or(w.ts_ms[0]),
+                    d.end_ms.unwrap_or(w.ts_ms[w.len() - 1] + 60_000),
+                );
+                if own != (start_ms, end_ms) {
+                    return Err(SweepError::Setup(format!(
+                        "[record]: every symbol's runs need the same period ends, and \
+                         {}'s window ({} .. {}) differs from {}'s ({} .. {}); give `start` and \
+                         `end` at the top of the sweep file",
+                        d.instrument.symbol,
+                        crate::time::format_iso(own.0),
+                        crate::time::format_iso(own.1),
+                        spec.symbols[0].instrument.symbol,
+                        crate::time::format_iso(start_ms),
+                        crate::time::format_iso(end_ms)
+                    )));
+                }
+            }
+        }
         let record = spec.record_ms.map(|period_ms| {
             let ends = crate::engine::periods::period_ends(start_ms, end_ms, period_ms).collect();
             RecordPeriods { period_ms, start_ms, end_ms, ends }

@@ -394,15 +394,6 @@ impl SweepSpec {
         if symbols.len() > 1 {
             let several = "a sweep over several symbols";
             let alone = "run one sweep per symbol for it";
-            if record_ms.is_some() {
-                errs.push(
-                    "record",
-                    format!(
-                        "{several} has no per-period record yet (its selection statistics \
-                         compare runs of one symbol); {alone}"
-                    ),
-                );
-            }
             if walk_forward.is_some() {
                 errs.push(
                     "walk_forward",
