@@ -372,19 +372,23 @@ pub fn search(
         .copied()
         .filter(|&id| probe_combos.binary_search(&combo_of(id)).is_ok())
         .collect();
-    // What a killed invocation saved: the probes' rows and keys, then rungs 0..resume_at.
-    let (saved_probes, saved_rungs) = match saved.probes {
-        Some(p) => (Some(p), saved.rungs),
-        None => (None, Vec::new()),
-    };
+    // What a killed invocation saved: the probes' rows and keys, then rungs 0..resume_at (the
+    // checkpoint holds no rung without the probes). The runs that ended in a saved rung, and
+    // the combinations of those that ended early (pruned, failed: not eliminated).
+    let Saved { probes: saved_probes, rungs: saved_rungs } = saved;
     let resume_at = saved_rungs.len().min(last_rung);
-    let ended_before: std::collections::HashSet<u64> = saved_rungs
-        .iter()
-        .flat_map(|(rows, _)| {
-            let ids = rows.column(0).as_primitive::<arrow_array::types::UInt64Type>();
-            ids.values().to_vec()
-        })
-        .collect();
+    let mut ended_before: std::collections::HashSet<u64> = std::collections::HashSet::new();
+    let mut tainted: std::collections::HashSet<u64> = std::collections::HashSet::new();
+    for (rows, _) in &saved_rungs {
+        let ids = rows.column(0).as_primitive::<arrow_array::types::UInt64Type>();
+        let status = rows.column_by_name(super::results::STATUS).map(|c| c.as_string::<i32>());
+        for i in 0..rows.num_rows() {
+            ended_before.insert(ids.value(i));
+            if status.is_some_and(|st| st.value(i) != "eliminated") {
+                tainted.insert(combo_of(ids.value(i)));
+            }
+        }
+    }
     let mut probes: Vec<Live> = Vec::new();
     let mut live: Vec<Live> = Vec::new();
     let mut errors: Vec<RunOutcome> = Vec::new();
@@ -399,21 +403,9 @@ pub fn search(
             Err(row) => errors.push(*row),
         }
     }
-    // Combinations one of whose runs failed or was pruned: ranked last from then on (a
+    // Combinations one of whose runs failed or was pruned are ranked last from then on (a
     // resumed search finds them again in the errors and the saved rows).
-    let mut tainted: std::collections::HashSet<u64> =
-        errors.iter().map(|o| combo_of(o.run_id)).collect();
-    for (rows, _) in &saved_rungs {
-        let ids = rows.column(0).as_primitive::<arrow_array::types::UInt64Type>();
-        if let Some(status) = rows.column_by_name(super::results::STATUS) {
-            let status = status.as_string::<i32>();
-            for i in 0..rows.num_rows() {
-                if status.value(i) != "eliminated" {
-                    tainted.insert(combo_of(ids.value(i)));
-                }
-            }
-        }
-    }
+    tainted.extend(errors.iter().map(|o| combo_of(o.run_id)));
     let mut pieces: Vec<RecordBatch> = vec![to_batch(&errors, &labels)];
     let lens: Vec<Vec<u64>> =
         (0..nsym).map(|s| (0..=last_rung).map(|r| piece(s, r).len() as u64).collect()).collect();
@@ -453,9 +445,9 @@ pub fn search(
             probe_candles = keys.candles;
             probe_keys = (0..=last_rung)
                 .map(|r| {
-                    worst_by_combo(
-                        keys.keys.iter().map(|(id, k)| (combo_of(*id), f64::from_bits(k[r]))),
-                    )
+                    let pairs =
+                        keys.keys.iter().map(|(id, k)| (combo_of(*id), f64::from_bits(k[r])));
+                    worst_by_combo(pairs).into_iter().map(|(_, k)| k).collect()
                 })
                 .collect();
             full = probe_keys[last_rung].clone();
@@ -481,7 +473,10 @@ pub fn search(
                 });
             });
             probe_keys = (0..=last_rung)
-                .map(|r| worst_by_combo(probes.iter().map(|l| (combo_of(l.run_id), l.keys[r]))))
+                .map(|r| {
+                    let pairs = probes.iter().map(|l| (combo_of(l.run_id), l.keys[r]));
+                    worst_by_combo(pairs).into_iter().map(|(_, k)| k).collect()
+                })
                 .collect();
             full = probe_keys[last_rung].clone();
             let keys = ProbeKeys {
@@ -588,12 +583,14 @@ pub fn search(
                 .collect()
         });
         // Per combination: its worst key over its runs (−∞ once one of them ended early).
-        let mut worst: std::collections::BTreeMap<u64, f64> = std::collections::BTreeMap::new();
-        for &(c, k) in &run_keys {
-            let k = if tainted.contains(&c) { f64::NEG_INFINITY } else { k };
-            worst.entry(c).and_modify(|w| *w = w.min(k)).or_insert(k);
-        }
-        let keyed: Vec<(f64, u64)> = worst.iter().map(|(&c, &k)| (k, c)).collect();
+        let keyed: Vec<(f64, u64)> = worst_by_combo(
+            run_keys
+                .into_iter()
+                .map(|(c, k)| (c, if tainted.contains(&c) { f64::NEG_INFINITY } else { k })),
+        )
+        .into_iter()
+        .map(|(c, k)| (k, c))
+        .collect();
         let keep = keep_count(keyed.len(), h.eta, widened);
         let kept: std::collections::HashSet<u64> =
             survivors(&keyed, keep).into_iter().map(|i| keyed[i].1).collect();
@@ -640,14 +637,14 @@ pub fn search(
     Ok((in_run_id_order(&pieces)?, summary, warnings))
 }
 
-/// The worst (lowest) key of each combination among `(combo, key)` pairs, in combination
+/// `(combo, worst key)` of each combination among `(combo, key)` pairs, in combination
 /// order.
-fn worst_by_combo(pairs: impl Iterator<Item = (u64, f64)>) -> Vec<f64> {
+fn worst_by_combo(pairs: impl Iterator<Item = (u64, f64)>) -> Vec<(u64, f64)> {
     let mut m: std::collections::BTreeMap<u64, f64> = std::collections::BTreeMap::new();
     for (c, k) in pairs {
         m.entry(c).and_modify(|w| *w = w.min(k)).or_insert(k);
     }
-    m.into_values().collect()
+    m.into_iter().collect()
 }
 
 /// The rows of `pieces` as one batch in `run_id` order.

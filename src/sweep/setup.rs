@@ -133,10 +133,14 @@ impl SweepSetup {
         } else {
             (symbols[0].tiers_json.clone(), symbols[0].data_fingerprint.clone())
         };
-        let d = &spec.symbols[0];
-        let w = symbols[0].candles.window(d.start_ms, d.end_ms);
-        let start_ms = d.start_ms.unwrap_or(w.ts_ms[0]);
-        let end_ms = d.end_ms.unwrap_or(w.ts_ms[w.len() - 1] + 60_000);
+        // A symbol's window: its `start`, or its first candle; its `end`, or a minute after
+        // its last candle.
+        let bounds = |i: usize| {
+            let d = &spec.symbols[i];
+            let w = symbols[i].candles.window(d.start_ms, d.end_ms);
+            (d.start_ms.unwrap_or(w.ts_ms[0]), d.end_ms.unwrap_or(w.ts_ms[w.len() - 1] + 60_000))
+        };
+        let (start_ms, end_ms) = bounds(0);
         let walk = match &spec.walk_forward {
             Some(wf) => {
                 let step = Some(wf.step_ms);
@@ -162,11 +166,7 @@ impl SweepSetup {
         if spec.record_ms.is_some() {
             // One set of period ends for every run: the symbols must share the window.
             for (i, d) in spec.symbols.iter().enumerate().skip(1) {
-                let w = symbols[i].candles.window(d.start_ms, d.end_ms);
-                let own = (
-                    d.start_ms.unwrap_or(w.ts_ms[0]),
-                    d.end_ms.unwrap_or(w.ts_ms[w.len() - 1] + 60_000),
-                );
+                let own = bounds(i);
                 if own != (start_ms, end_ms) {
                     return Err(SweepError::Setup(format!(
                         "[record]: every symbol's runs need the same period ends, and \
