@@ -117,10 +117,7 @@ pub fn write_report(
     };
     let heat_axes: &[gridsweep::sweep::Axis] = if sampled { &binned } else { axes };
     let pairs = pairs.map(|p| parse_pairs(p, axes)).transpose().map_err(anyhow::Error::msg)?;
-    let mut axis_names: Vec<&str> = axes.iter().map(|a| a.name).collect();
-    if setup.symbols.len() > 1 {
-        axis_names.insert(0, gridsweep::sweep::results::SYMBOL);
-    }
+    let axis_names = setup.spec.shown_axes();
     let mut runs = Vec::new();
     for t in &report.top {
         let mut rec = VecRecorder { keep_equity: true, ..Default::default() };

@@ -563,20 +563,13 @@ fn combo_params_json(spec: &SweepSpec, combo: u64) -> serde_json::Value {
         .iter()
         .map(|a| {
             let v = gridsweep::config::fields::get_param(&p, a.name);
-            (a.name.to_string(), v.map_or(serde_json::Value::Null, |v| param_json(&v)))
+            (
+                a.name.to_string(),
+                v.map_or(serde_json::Value::Null, |v| gridsweep::sweep::report::param_json(&v)),
+            )
         })
         .collect::<serde_json::Map<_, _>>()
         .into()
-}
-
-fn param_json(v: &gridsweep::config::fields::ParamValue) -> serde_json::Value {
-    use gridsweep::config::fields::ParamValue;
-    match v {
-        ParamValue::Int(i) => (*i).into(),
-        ParamValue::Float(x) => json!(x),
-        ParamValue::Bool(b) => (*b).into(),
-        ParamValue::Text(t) => t.clone().into(),
-    }
 }
 
 /// The cross-symbol summary as JSON (`null` for one symbol).

@@ -138,10 +138,7 @@ pub(crate) fn start(setup: &SweepSetup, opts: &ExecOptions) -> Result<Start, Swe
     let blocks = opts.shard.blocks(block_count(total, b_runs));
     let first_run_id = block_start(blocks.start, b_runs, total);
     let shard_runs = block_start(blocks.end, b_runs, total) - first_run_id;
-    let mut axes: Vec<&'static str> = setup.spec.space.axes().iter().map(|a| a.name).collect();
-    if setup.symbols.len() > 1 {
-        axes.insert(0, super::results::SYMBOL);
-    }
+    let axes = setup.spec.shown_axes();
     let pool = build_pool(opts.threads)?;
     let summary = Summary {
         out: opts.out.clone(),

@@ -225,11 +225,7 @@ pub fn merge(
         total_runs: total,
         parts: n,
         report,
-        axes: (spec.symbols.len() > 1)
-            .then(|| super::results::SYMBOL.to_string())
-            .into_iter()
-            .chain(ident.axes.split(',').filter(|s| !s.is_empty()).map(String::from))
-            .collect(),
+        axes: spec.shown_axes().into_iter().map(String::from).collect(),
         spec,
     })
 }

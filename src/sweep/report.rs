@@ -115,12 +115,21 @@ pub struct Report {
     pub across: Option<super::across::Across>,
 }
 
-/// A parameter value as the top table shows it (floats with a decimal point: `2.0`).
-pub fn param_text(v: &crate::config::fields::ParamValue) -> String {
+/// A parameter value as JSON (the result row's cell: floats stay floats, `2.0`).
+pub fn param_json(v: &crate::config::fields::ParamValue) -> Value {
     use crate::config::fields::ParamValue;
     match v {
-        ParamValue::Text(t) => t.clone(),
-        ParamValue::Float(x) => serde_json::json!(x).to_string(),
+        ParamValue::Int(i) => (*i).into(),
+        ParamValue::Float(x) => serde_json::json!(x),
+        ParamValue::Bool(b) => (*b).into(),
+        ParamValue::Text(t) => t.clone().into(),
+    }
+}
+
+/// A parameter value as the top table shows it (floats with a decimal point: `2.0`).
+pub fn param_text(v: &crate::config::fields::ParamValue) -> String {
+    match param_json(v) {
+        Value::String(t) => t,
         other => other.to_string(),
     }
 }

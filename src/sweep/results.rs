@@ -101,7 +101,7 @@ pub const PARAM_HASH: &str = "param_hash";
 /// The sweep's name, in every row (stacked result files stay apart).
 pub const SWEEP: &str = "sweep";
 /// The run's symbol.
-pub const SYMBOL: &str = "symbol";
+pub const SYMBOL: &str = super::symbols::SYMBOL_COLUMN;
 /// Status column (`"ok"` / `"error"`).
 pub const STATUS: &str = "status";
 /// Error-text column.

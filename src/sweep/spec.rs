@@ -178,6 +178,13 @@ impl SweepSpec {
         self.space.params(self.slot(run_id).combo)
     }
 
+    /// The columns that tell runs apart in the top tables: `symbol` first when the sweep has
+    /// several symbols, then the axes in enumeration order.
+    pub fn shown_axes(&self) -> Vec<&'static str> {
+        let several = (self.symbols.len() > 1).then_some(super::symbols::SYMBOL_COLUMN);
+        several.into_iter().chain(self.space.axes().iter().map(|a| a.name)).collect()
+    }
+
     /// The symbol names, in file order.
     pub fn symbol_names(&self) -> Vec<String> {
         self.symbols.iter().map(|d| d.instrument.symbol.clone()).collect()

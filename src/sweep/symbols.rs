@@ -9,6 +9,9 @@
 
 use crate::config::common::{DataSection, Problem, DATA_KEYS};
 
+/// The result column naming each run's symbol.
+pub const SYMBOL_COLUMN: &str = "symbol";
+
 /// Keys a `[symbols.NAME]` table may hold (its name is the symbol).
 pub const SYMBOL_KEYS: &[&str] =
     &["tick_size", "qty_step", "candles", "mark_candles", "start", "end", "tiers", "funding"];
